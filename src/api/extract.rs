@@ -1,0 +1,74 @@
+//! Request plumbing shared by the handlers: the caller's identity, the body (size-limited,
+//! parsed with the path of any field at fault) and the query string.
+
+use super::AppState;
+use crate::auth::Principal;
+use crate::error::{ApiError, FieldError};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use std::future::{Ready, ready};
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = Ready<Result<Principal, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+    let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered");
+    let header = req
+        .headers()
+        .get("authorization")
+        .ok_or_else(|| ApiError::Unauthorized("an `Authorization: Bearer <token>` header is required".into()))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
+    state.verifier.verify(token.trim())
+}
+
+/// Reads the whole body, refusing more than `limit` bytes with 413.
+pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest { code: "unreadable_body", detail: format!("the body could not be read: {e}") })?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Parses JSON text: a syntax error is 400; a well-formed body is returned as a value.
+pub fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest { code: "malformed_json", detail: format!("the body is not JSON: {e}") })
+}
+
+/// Turns a JSON value into `T`; a missing or mistyped field is 422 naming it.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // serde reports a missing field at its parent: name the field itself.
+        let field = match inner.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+            Some(name) if path == "." => name.to_owned(),
+            Some(name) => format!("{path}.{name}"),
+            None if path == "." => "body".to_owned(),
+            None => path,
+        };
+        ApiError::Validation(vec![FieldError::new(field, inner)])
+    })
+}
+
+/// Parses the query string into `T` (all fields optional strings), naming a bad parameter.
+pub fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    serde_urlencoded::from_str(req.query_string())
+        .map_err(|e| ApiError::Validation(vec![FieldError::new("query", e.to_string())]))
+}

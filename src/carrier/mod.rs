@@ -1,0 +1,1 @@
+//! The carrier (VNPost) adapter and the sandbox carrier. Work in progress.

@@ -1,0 +1,332 @@
+//! Configuration: the commented `config/default.toml` (compiled in), a `--config` file over
+//! it, then `BCCI_…` environment variables and `DATABASE_URL` (figment). Invalid
+//! configuration stops start-up with a message naming the key.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: Server,
+    pub database: Database,
+    pub auth: Auth,
+    pub idempotency: Idempotency,
+    pub shipments: Shipments,
+    #[serde(default)]
+    pub clients: Vec<Client>,
+    #[serde(default)]
+    pub offices: Vec<Office>,
+    pub carrier: Carrier,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Server {
+    pub listen: SocketAddr,
+    pub public_url: url::Url,
+    pub body_limit_bytes: usize,
+    pub workers: usize,
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    pub url: Secret,
+    pub create_if_missing: bool,
+    pub pool_size: usize,
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    pub issuer: String,
+    pub audience: String,
+    pub hs256_secret: Secret,
+    #[serde(with = "humantime_serde")]
+    pub leeway: Duration,
+    #[serde(default)]
+    pub keys: Vec<AuthKey>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum KeyAlgorithm {
+    HS256,
+    RS256,
+    EdDSA,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthKey {
+    pub kid: String,
+    pub algorithm: KeyAlgorithm,
+    pub public_key_pem: Option<Secret>,
+    pub secret: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Idempotency {
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shipments {
+    #[serde(with = "humantime_serde")]
+    pub pickup_window: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    pub callback_url: url::Url,
+    pub callback_secret: Secret,
+    /// The next secret during a rotation: callbacks carry both signatures.
+    pub callback_secret_next: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Office {
+    pub code: String,
+    pub name: String,
+    pub phone: String,
+    pub address: OfficeAddress,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfficeAddress {
+    pub line: String,
+    pub province_code: String,
+    pub commune_code: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CarrierKind {
+    Sandbox,
+    Vnpost,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Carrier {
+    pub kind: CarrierKind,
+    pub base_url: url::Url,
+    pub username: String,
+    pub password: Secret,
+    pub customer_code: String,
+    pub contract_code: String,
+    pub service_code: String,
+    pub weight_grams: u32,
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+/// A secret value: literal, or `file:/path`. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        match raw.strip_prefix("file:") {
+            Some(path) => std::fs::read_to_string(path)
+                .map(|s| Secret(s.trim_end_matches(['\n', '\r']).to_owned()))
+                .map_err(|e| serde::de::Error::custom(format!("cannot read secret file {path}: {e}"))),
+            None => Ok(Secret(raw)),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), message: message.into() }
+}
+
+impl Config {
+    /// Loads the layered configuration: defaults, `file`, environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(invalid("--config", format!("file {} does not exist", path.display())));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        Self::from_figment(fig.merge(Env::prefixed("BCCI_").filter(|k| k != "log" && k != "config").split("__")).merge(
+            Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()),
+        ))
+    }
+
+    /// Loads from the compiled-in defaults with a TOML overlay given as text (tests).
+    pub fn from_overlay(toml: &str) -> Result<Config, ConfigError> {
+        Self::from_figment(Figment::from(Toml::string(DEFAULT_TOML)).merge(Toml::string(toml)))
+    }
+
+    fn from_figment(fig: Figment) -> Result<Config, ConfigError> {
+        let config: Config = fig.extract().map_err(|e| ConfigError::Load(Box::new(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        use crate::domain::admin_units::AdminUnits;
+        if self.auth.hs256_secret.expose().len() < 32 {
+            return Err(invalid("auth.hs256_secret", "must be at least 32 bytes"));
+        }
+        if self.auth.issuer.is_empty() {
+            return Err(invalid("auth.issuer", "must not be empty"));
+        }
+        if self.auth.audience.is_empty() {
+            return Err(invalid("auth.audience", "must not be empty"));
+        }
+        for (i, k) in self.auth.keys.iter().enumerate() {
+            let key = format!("auth.keys[{i}]");
+            match k.algorithm {
+                KeyAlgorithm::HS256 if k.secret.as_ref().is_none_or(|s| s.expose().len() < 32) => {
+                    return Err(invalid(format!("{key}.secret"), "HS256 keys need a secret of at least 32 bytes"));
+                }
+                KeyAlgorithm::RS256 | KeyAlgorithm::EdDSA if k.public_key_pem.is_none() => {
+                    return Err(invalid(format!("{key}.public_key_pem"), "RS256 and EdDSA keys need a PEM public key"));
+                }
+                _ => {}
+            }
+        }
+        if self.database.pool_size == 0 {
+            return Err(invalid("database.pool_size", "must be at least 1"));
+        }
+        if self.server.body_limit_bytes < 1024 {
+            return Err(invalid("server.body_limit_bytes", "must be at least 1024"));
+        }
+        if self.idempotency.ttl < Duration::from_secs(24 * 3600) {
+            return Err(invalid("idempotency.ttl", "must be at least 24h (SPEC §3)"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, c) in self.clients.iter().enumerate() {
+            if c.id.is_empty() || !seen.insert(&c.id) {
+                return Err(invalid(format!("clients[{i}].id"), "must be non-empty and unique"));
+            }
+            for (name, s) in [("callback_secret", Some(&c.callback_secret)), ("callback_secret_next", c.callback_secret_next.as_ref())] {
+                if let Some(s) = s {
+                    if !s.expose().starts_with("whsec_") {
+                        return Err(invalid(format!("clients[{i}].{name}"), "must start with whsec_"));
+                    }
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, o) in self.offices.iter().enumerate() {
+            if o.code.is_empty() || !seen.insert(&o.code) {
+                return Err(invalid(format!("offices[{i}].code"), "must be non-empty and unique"));
+            }
+            if crate::domain::phone::normalise(&o.phone).is_none() && !is_landline(&o.phone) {
+                return Err(invalid(format!("offices[{i}].phone"), "is not a Vietnamese phone number"));
+            }
+            if AdminUnits::get().check(&o.address.province_code, &o.address.commune_code).is_err() {
+                return Err(invalid(format!("offices[{i}].address"), "unknown province/commune code, or commune outside its province"));
+            }
+        }
+        if self.offices.is_empty() {
+            return Err(invalid("offices", "at least one office is needed"));
+        }
+        Ok(())
+    }
+
+    pub fn office(&self, code: &str) -> Option<&Office> {
+        self.offices.iter().find(|o| o.code == code)
+    }
+
+    pub fn client(&self, id: &str) -> Option<&Client> {
+        self.clients.iter().find(|c| c.id == id)
+    }
+}
+
+/// Offices may have landlines (`02xx` + 7 digits), which citizens' numbers may not.
+fn is_landline(p: &str) -> bool {
+    p.len() == 11 && p.starts_with("02") && p.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::from_overlay("").unwrap();
+        assert_eq!(c.server.listen.port(), 8080);
+        assert_eq!(c.shipments.pickup_window, Duration::from_secs(48 * 3600));
+        assert!(c.office("VPDKDD-TQ").is_some());
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = Config::from_overlay("[auth]\nhs256_secret = \"short\"").unwrap_err().to_string();
+        assert!(e.contains("auth.hs256_secret"), "{e}");
+        let e = Config::from_overlay("[server]\nlisten = \"nowhere\"").unwrap_err().to_string();
+        assert!(e.contains("server.listen"), "{e}");
+        let e = Config::from_overlay("[shipments]\npickup_window = \"soon\"").unwrap_err().to_string();
+        assert!(e.contains("pickup_window"), "{e}");
+        let e = Config::from_overlay("[server]\nlisen = \"x\"").unwrap_err().to_string();
+        assert!(e.contains("lisen"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let c = Config::from_overlay("").unwrap();
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("dev-only-secret"), "{printed}");
+        assert!(printed.contains("[redacted]"));
+    }
+
+    #[test]
+    fn secret_from_file() {
+        let dir = std::env::temp_dir().join(format!("bcci-secret-{}", std::process::id()));
+        std::fs::write(&dir, "0123456789abcdef0123456789abcdef-from-file\n").unwrap();
+        let c = Config::from_overlay(&format!("[auth]\nhs256_secret = \"file:{}\"", dir.display())).unwrap();
+        assert_eq!(c.auth.hs256_secret.expose(), "0123456789abcdef0123456789abcdef-from-file");
+        std::fs::remove_file(dir).unwrap();
+    }
+}

@@ -1,0 +1,18 @@
+//! The shipment domain in plain Rust: no I/O, no clock, no database.
+//!
+//! Everything that decides *what* happens to a shipment lives here, so that it can be
+//! unit-tested exhaustively: statuses and the transitions the gateway and staff may make
+//! (`status`), the carrier's status codes (`carrier_codes`), how a carrier report changes a
+//! shipment (`report`), lateness (`lateness`), and the shape of the data citizens give us
+//! (`phone`, `dossier`, `mask`, `admin_units`).
+
+pub mod admin_units;
+pub mod carrier_codes;
+pub mod dossier;
+pub mod lateness;
+pub mod mask;
+pub mod phone;
+pub mod report;
+pub mod status;
+
+pub use status::{Action, Kind, Source, Status, TransitionError};

@@ -1,0 +1,202 @@
+//! How a carrier status report (pushed or polled) changes a shipment (SPEC §4).
+//!
+//! Every report is stored as an event whatever it says. The shipment's status follows the most
+//! advanced report by the carrier's own timestamp; equal timestamps are ordered by progress;
+//! terminal statuses stay terminal. So repeated, late and out-of-order reports change nothing,
+//! and applying any set of reports in any order gives the same final status.
+
+use super::Status;
+use super::carrier_codes::{CodeMeaning, meaning};
+use chrono::{DateTime, Utc};
+
+/// What the ledger knows about a shipment when a report comes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Current {
+    pub status: Status,
+    /// Carrier timestamp of the report the status currently follows, if any. Statuses set by
+    /// the gateway itself (`requested`, `submitted` on CreateOrder) have none, so the carrier's
+    /// clock is only ever compared with itself.
+    pub carrier_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    pub code: i32,
+    pub at: DateTime<Utc>,
+}
+
+/// The decision for one report. The report is recorded as an event in every case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// The status becomes `to` (which may equal the current one: the report then only moves
+    /// the carrier clock and the displayed carrier status forward).
+    Apply { to: Status },
+    /// Recorded only; the reason says why.
+    Ignore(Ignored),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ignored {
+    /// The code carries no status (draft, COD paid out, postage paid…).
+    NoStatus,
+    /// The code is not in the table: flag it for staff.
+    UnknownCode,
+    /// The shipment is terminal.
+    Terminal,
+    /// Older than (or as old and no further than) the report the status already follows.
+    Stale,
+}
+
+impl Decision {
+    pub fn new_status(self) -> Option<Status> {
+        match self {
+            Decision::Apply { to } => Some(to),
+            Decision::Ignore(_) => None,
+        }
+    }
+}
+
+pub fn decide(current: Current, report: Report) -> Decision {
+    let to = match meaning(report.code) {
+        CodeMeaning::Status(s) => s,
+        CodeMeaning::RecordOnly => return Decision::Ignore(Ignored::NoStatus),
+        CodeMeaning::Unknown => return Decision::Ignore(Ignored::UnknownCode),
+    };
+    if current.status.is_terminal() {
+        return Decision::Ignore(Ignored::Terminal);
+    }
+    if let Some(last) = current.carrier_at {
+        let newer = report.at > last || (report.at == last && to.progress() > current.status.progress());
+        if !newer {
+            return Decision::Ignore(Ignored::Stale);
+        }
+    }
+    Decision::Apply { to }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use crate::domain::carrier_codes::known_codes;
+
+    fn at(min: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, 3, min, 0).unwrap()
+    }
+
+    fn fold(start: Status, reports: &[Report]) -> Current {
+        reports.iter().fold(
+            Current { status: start, carrier_at: None },
+            |cur, r| match decide(cur, *r) {
+                Decision::Apply { to } => Current { status: to, carrier_at: Some(r.at) },
+                Decision::Ignore(_) => cur,
+            },
+        )
+    }
+
+    #[test]
+    fn every_code_from_every_status() {
+        for from in Status::ALL {
+            for code in known_codes().chain([25, 26, 99]) {
+                let d = decide(Current { status: from, carrier_at: Some(at(10)) }, Report { code, at: at(20) });
+                let expected = match meaning(code) {
+                    CodeMeaning::Unknown => Decision::Ignore(Ignored::UnknownCode),
+                    CodeMeaning::RecordOnly => Decision::Ignore(Ignored::NoStatus),
+                    CodeMeaning::Status(_) if from.is_terminal() => Decision::Ignore(Ignored::Terminal),
+                    CodeMeaning::Status(to) => Decision::Apply { to },
+                };
+                assert_eq!(d, expected, "code {code} from {from}");
+            }
+        }
+    }
+
+    #[test]
+    fn first_carrier_report_applies_whatever_the_gateway_clock_said() {
+        let d = decide(Current { status: Status::Submitted, carrier_at: None }, Report { code: 6, at: at(0) });
+        assert_eq!(d, Decision::Apply { to: Status::PickedUp });
+        // even one that maps to where we already are: it starts the carrier clock
+        let d = decide(Current { status: Status::Submitted, carrier_at: None }, Report { code: 2, at: at(0) });
+        assert_eq!(d, Decision::Apply { to: Status::Submitted });
+    }
+
+    #[test]
+    fn a_report_before_the_order_was_confirmed_applies() {
+        let d = decide(Current { status: Status::Requested, carrier_at: None }, Report { code: 1, at: at(0) });
+        assert_eq!(d, Decision::Apply { to: Status::Submitted });
+    }
+
+    #[test]
+    fn late_reports_do_not_move_the_status_back() {
+        let cur = Current { status: Status::InTransit, carrier_at: Some(at(30)) };
+        assert_eq!(decide(cur, Report { code: 6, at: at(20) }), Decision::Ignore(Ignored::Stale));
+        assert_eq!(decide(cur, Report { code: 2, at: at(10) }), Decision::Ignore(Ignored::Stale));
+        // a repeat of the same report
+        assert_eq!(decide(cur, Report { code: 7, at: at(30) }), Decision::Ignore(Ignored::Stale));
+    }
+
+    #[test]
+    fn same_second_is_ordered_by_progress() {
+        let cur = Current { status: Status::PickedUp, carrier_at: Some(at(30)) };
+        assert_eq!(decide(cur, Report { code: 7, at: at(30) }), Decision::Apply { to: Status::InTransit });
+        assert_eq!(decide(cur, Report { code: 2, at: at(30) }), Decision::Ignore(Ignored::Stale));
+    }
+
+    #[test]
+    fn a_failed_attempt_then_a_new_attempt_follows_time_not_rank() {
+        let journey = [
+            Report { code: 12, at: at(1) },
+            Report { code: 15, at: at(2) },
+            Report { code: 12, at: at(3) },
+        ];
+        assert_eq!(fold(Status::Submitted, &journey).status, Status::OutForDelivery);
+    }
+
+    #[test]
+    fn terminal_stays_terminal() {
+        let journey = [Report { code: 14, at: at(5) }, Report { code: 15, at: at(9) }, Report { code: 18, at: at(10) }];
+        assert_eq!(fold(Status::Submitted, &journey).status, Status::Delivered);
+        let cancelled = [Report { code: 22, at: at(5) }, Report { code: 6, at: at(9) }];
+        assert_eq!(fold(Status::Submitted, &cancelled).status, Status::Cancelled);
+    }
+
+    /// Every order of a realistic journey (with a failed attempt and a repeat) ends in the status
+    /// of the latest report: the rule is order-independent.
+    #[test]
+    fn any_order_of_a_journey_ends_in_its_latest_report() {
+        let journey = [
+            Report { code: 1, at: at(0) },
+            Report { code: 2, at: at(1) },
+            Report { code: 6, at: at(2) },
+            Report { code: 7, at: at(3) },
+            Report { code: 12, at: at(4) },
+            Report { code: 15, at: at(5) },
+            Report { code: 12, at: at(6) },
+            Report { code: 12, at: at(6) },
+            Report { code: 21, at: at(8) },
+        ];
+        let mut n = 0;
+        permute(&mut journey.to_vec(), 0, &mut |order| {
+            n += 1;
+            let end = fold(Status::Submitted, order);
+            assert_eq!(end, Current { status: Status::OutForDelivery, carrier_at: Some(at(6)) }, "{order:?}");
+        });
+        assert_eq!(n, 362_880);
+        let mut with_end = journey.to_vec();
+        with_end[8] = Report { code: 14, at: at(7) };
+        permute(&mut with_end, 0, &mut |order| {
+            assert_eq!(fold(Status::Submitted, order).status, Status::Delivered, "{order:?}");
+        });
+    }
+
+    fn permute(v: &mut Vec<Report>, k: usize, f: &mut impl FnMut(&[Report])) {
+        if k == v.len() {
+            f(v);
+            return;
+        }
+        for i in k..v.len() {
+            v.swap(k, i);
+            permute(v, k + 1, f);
+            v.swap(k, i);
+        }
+    }
+}

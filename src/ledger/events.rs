@@ -1,0 +1,38 @@
+//! The append-only history of each shipment.
+
+use super::Conn;
+use super::models::{Event, NewEvent};
+use super::schema::shipment_events::dsl::*;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+/// Appends an event after the shipment's last one. The caller holds the shipment's row lock
+/// (or has just inserted it), so the next `seq` cannot be taken twice.
+pub async fn append(conn: &mut Conn, mut event: NewEvent) -> QueryResult<i32> {
+    let last: Option<i32> = shipment_events
+        .filter(shipment_id.eq(event.shipment_id))
+        .select(diesel::dsl::max(seq))
+        .first(conn)
+        .await?;
+    event.seq = last.unwrap_or(0) + 1;
+    diesel::insert_into(shipment_events).values(&event).execute(conn).await?;
+    Ok(event.seq)
+}
+
+/// The first event of a new shipment.
+pub async fn first(conn: &mut Conn, mut event: NewEvent) -> QueryResult<()> {
+    event.seq = 1;
+    diesel::insert_into(shipment_events).values(&event).execute(conn).await?;
+    Ok(())
+}
+
+/// Oldest first.
+pub async fn list(conn: &mut Conn, shipment: Uuid) -> QueryResult<Vec<Event>> {
+    shipment_events
+        .filter(shipment_id.eq(shipment))
+        .order(seq.asc())
+        .select(Event::as_select())
+        .load(conn)
+        .await
+}

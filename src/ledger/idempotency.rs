@@ -1,0 +1,76 @@
+//! Idempotency-Key records (SPEC §3).
+//!
+//! The create transaction first takes a transaction-scoped advisory lock on (client, key):
+//! if another request with the same key holds it, that request is still in flight (409).
+//! Once the lock is held, any earlier request with that key has committed or rolled back, so
+//! its saved response (if any) is visible and is replayed. The key row is written in the same
+//! transaction as the shipment, so a key never exists without its shipment and vice versa.
+
+use super::Conn;
+use super::models::IdempotencyKey;
+use super::schema::idempotency_keys::dsl::*;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool};
+use diesel_async::RunQueryDsl;
+use sha2::{Digest, Sha256};
+
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = Bool)]
+    locked: bool,
+}
+
+/// The fingerprint of a request: method, path and the body in canonical form (serde_json's
+/// maps are ordered, so key order and whitespace do not matter).
+pub fn request_hash(method: &str, path: &str, body: &serde_json::Value) -> String {
+    let mut h = Sha256::new();
+    h.update(method.as_bytes());
+    h.update(b" ");
+    h.update(path.as_bytes());
+    h.update(b"\n");
+    h.update(body.to_string().as_bytes());
+    hex::encode(h.finalize())
+}
+
+fn lock_id(client: &str, k: &str) -> i64 {
+    let digest = Sha256::new().chain_update(client.as_bytes()).chain_update([0]).chain_update(k.as_bytes()).finalize();
+    i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+/// Tries to take the key's lock for the rest of the transaction.
+pub async fn try_lock(conn: &mut Conn, client: &str, k: &str) -> QueryResult<bool> {
+    let row: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
+        .bind::<BigInt, _>(lock_id(client, k))
+        .get_result(conn)
+        .await?;
+    Ok(row.locked)
+}
+
+/// The saved response for a key, if it has not expired. An expired record is removed so the
+/// key can be used afresh.
+pub async fn find(conn: &mut Conn, client: &str, k: &str) -> QueryResult<Option<IdempotencyKey>> {
+    let found = idempotency_keys
+        .find((client, k))
+        .select(IdempotencyKey::as_select())
+        .first(conn)
+        .await
+        .optional()?;
+    match found {
+        Some(row) if row.expires_at <= chrono::Utc::now() => {
+            diesel::delete(idempotency_keys.find((client, k))).execute(conn).await?;
+            Ok(None)
+        }
+        other => Ok(other),
+    }
+}
+
+pub async fn save(conn: &mut Conn, row: &IdempotencyKey) -> QueryResult<()> {
+    diesel::insert_into(idempotency_keys).values(row).execute(conn).await?;
+    Ok(())
+}
+
+/// Removes expired keys; returns how many.
+pub async fn purge_expired(conn: &mut Conn) -> QueryResult<usize> {
+    diesel::delete(idempotency_keys.filter(expires_at.le(diesel::dsl::now))).execute(conn).await
+}
+

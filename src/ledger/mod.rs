@@ -1,0 +1,109 @@
+//! The PostgreSQL ledger: connection pool, database creation, migrations, and the queries on
+//! each table (one module per table).
+
+pub mod audit;
+pub mod events;
+pub mod idempotency;
+pub mod models;
+pub mod schema;
+pub mod shipments;
+
+use anyhow::Context;
+use diesel::prelude::*;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::Pool as DeadPool;
+use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
+use diesel::migration::MigrationSource;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::time::Duration;
+
+pub use diesel_async::AsyncPgConnection as Conn;
+
+pub type Pool = DeadPool<AsyncPgConnection>;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Advisory lock key taken while migrating, so that several processes starting at once apply
+/// each migration once.
+const MIGRATION_LOCK: i64 = 0x6263_6369_6d69_67; // "bccimig"
+
+pub fn pool(url: &str, size: usize, acquire_timeout: Duration) -> anyhow::Result<Pool> {
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+    DeadPool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(acquire_timeout))
+        .create_timeout(Some(acquire_timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .context("building the database pool")
+}
+
+/// Creates the database named in `url` if it does not exist, connecting to the server's
+/// `postgres` database to do so.
+pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
+    let mut parsed = url::Url::parse(url).context("database.url is not a URL")?;
+    let name = parsed.path().trim_start_matches('/').to_owned();
+    anyhow::ensure!(!name.is_empty(), "database.url names no database");
+    if AsyncPgConnection::establish(url).await.is_ok() {
+        return Ok(());
+    }
+    parsed.set_path("/postgres");
+    let mut admin = AsyncPgConnection::establish(parsed.as_str())
+        .await
+        .context("connecting to the PostgreSQL server to create the database")?;
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    match diesel::sql_query(format!("CREATE DATABASE {quoted}")).execute(&mut admin).await {
+        Ok(_) => {
+            tracing::info!(database = %name, "created the database");
+            Ok(())
+        }
+        // Another process created it at the same moment.
+        Err(diesel::result::Error::DatabaseError(_, info)) if info.message().contains("already exists") => Ok(()),
+        Err(e) => Err(e).context("creating the database"),
+    }
+}
+
+/// Applies pending migrations, holding an advisory lock so that concurrent starts are safe.
+/// Needs a multi-threaded tokio runtime (diesel's migration harness is synchronous).
+pub async fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
+    let mut conn = AsyncPgConnection::establish(url).await.context("connecting to the database")?;
+    diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(&mut conn).await?;
+    let mut harness = AsyncMigrationHarness::new(conn);
+    let applied = harness
+        .run_pending_migrations(MIGRATIONS)
+        .map_err(|e| anyhow::anyhow!("applying migrations: {e}"))?
+        .into_iter()
+        .map(|v| v.to_string())
+        .collect();
+    let mut conn = harness.into_inner();
+    diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(&mut conn).await?;
+    Ok(applied)
+}
+
+/// The newest migration compiled into this binary.
+pub fn latest_migration() -> String {
+    MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+        .expect("embedded migrations")
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .max()
+        .unwrap_or_default()
+}
+
+diesel::table! {
+    /// diesel's own record of applied migrations.
+    __diesel_schema_migrations (version) {
+        version -> VarChar,
+        run_on -> Timestamp,
+    }
+}
+
+/// Is the database reachable with every migration of this binary applied?
+pub async fn is_ready(conn: &mut Conn) -> QueryResult<bool> {
+    use self::__diesel_schema_migrations::dsl as m;
+    let newest: Option<String> = m::__diesel_schema_migrations
+        .select(diesel::dsl::max(m::version))
+        .first(conn)
+        .await?;
+    Ok(newest.as_deref() == Some(latest_migration().as_str()))
+}

@@ -1,0 +1,149 @@
+//! Rows of the ledger's tables.
+
+use super::schema::*;
+use crate::domain::{Kind, Source, Status};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Identifiable)]
+#[diesel(table_name = shipments, check_for_backend(diesel::pg::Pg))]
+pub struct Shipment {
+    pub id: Uuid,
+    pub kind: String,
+    pub status: String,
+    pub sequence: i32,
+    pub client_id: String,
+    pub office_code: String,
+    pub dossier_code: String,
+    pub procedure_code: String,
+    pub procedure_name: String,
+    pub person_name: String,
+    pub person_phone: String,
+    pub person_email: Option<String>,
+    pub person_id_number: Option<String>,
+    pub address_line: String,
+    pub province_code: String,
+    pub commune_code: String,
+    pub documents: serde_json::Value,
+    pub result: Option<serde_json::Value>,
+    pub collect_fees_vnd: i64,
+    pub cod_vnd: i64,
+    pub note: Option<String>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub late: bool,
+    pub sale_order_code: String,
+    pub carrier: String,
+    pub tracking_number: Option<String>,
+    pub carrier_order_id: Option<String>,
+    pub carrier_code: Option<i32>,
+    pub carrier_text: Option<String>,
+    pub carrier_at: Option<DateTime<Utc>>,
+    pub status_reason: Option<String>,
+    pub picked_up_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub last_report_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Shipment {
+    /// The CHECK constraints guarantee the stored text is a known status.
+    pub fn status(&self) -> Status {
+        self.status.parse().unwrap_or_else(|_| unreachable!("status CHECK constraint"))
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind.parse().unwrap_or_else(|_| unreachable!("kind CHECK constraint"))
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = shipment_events, check_for_backend(diesel::pg::Pg))]
+pub struct Event {
+    pub id: i64,
+    pub shipment_id: Uuid,
+    pub seq: i32,
+    pub status: Option<String>,
+    pub applied: bool,
+    pub occurred_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    pub source: String,
+    pub carrier_code: Option<i32>,
+    pub carrier_text: Option<String>,
+    pub unknown_code: bool,
+    pub note: Option<String>,
+    pub actor: Option<String>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = shipment_events)]
+pub struct NewEvent {
+    pub shipment_id: Uuid,
+    pub seq: i32,
+    pub status: Option<String>,
+    pub applied: bool,
+    pub occurred_at: DateTime<Utc>,
+    pub source: String,
+    pub carrier_code: Option<i32>,
+    pub carrier_text: Option<String>,
+    pub unknown_code: bool,
+    pub note: Option<String>,
+    pub actor: Option<String>,
+}
+
+impl NewEvent {
+    /// An event made by the gateway, a client or staff (not a carrier report).
+    pub fn status_change(shipment_id: Uuid, status: Status, source: Source, actor: &str, note: Option<String>, at: DateTime<Utc>) -> Self {
+        NewEvent {
+            shipment_id,
+            seq: 0,
+            status: Some(status.as_str().to_owned()),
+            applied: true,
+            occurred_at: at,
+            source: source.as_str().to_owned(),
+            carrier_code: None,
+            carrier_text: None,
+            unknown_code: false,
+            note,
+            actor: Some(actor.to_owned()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = idempotency_keys, check_for_backend(diesel::pg::Pg))]
+pub struct IdempotencyKey {
+    pub client_id: String,
+    pub key: String,
+    pub request_hash: String,
+    pub response_status: i16,
+    pub response_body: serde_json::Value,
+    pub shipment_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_log, check_for_backend(diesel::pg::Pg))]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor_id: String,
+    pub actor_name: Option<String>,
+    pub action: String,
+    pub shipment_id: Option<Uuid>,
+    pub reason: String,
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = audit_log)]
+pub struct NewAuditEntry {
+    pub actor_id: String,
+    pub actor_name: Option<String>,
+    pub action: String,
+    pub shipment_id: Option<Uuid>,
+    pub reason: String,
+    pub details: serde_json::Value,
+}

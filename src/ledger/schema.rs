@@ -1,0 +1,133 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        actor_id -> Text,
+        actor_name -> Nullable<Text>,
+        action -> Text,
+        shipment_id -> Nullable<Uuid>,
+        reason -> Text,
+        details -> Jsonb,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (client_id, key) {
+        client_id -> Text,
+        key -> Text,
+        request_hash -> Text,
+        response_status -> Int2,
+        response_body -> Jsonb,
+        shipment_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    job_attempts (id) {
+        id -> Int8,
+        job_id -> Int8,
+        attempt -> Int4,
+        started_at -> Timestamptz,
+        duration_ms -> Int4,
+        outcome -> Text,
+        error_class -> Nullable<Text>,
+        http_status -> Nullable<Int4>,
+        excerpt -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Int8,
+        kind -> Text,
+        shipment_id -> Nullable<Uuid>,
+        payload -> Jsonb,
+        state -> Text,
+        attempts -> Int4,
+        run_at -> Timestamptz,
+        locked_by -> Nullable<Text>,
+        locked_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    shipment_events (id) {
+        id -> Int8,
+        shipment_id -> Uuid,
+        seq -> Int4,
+        status -> Nullable<Text>,
+        applied -> Bool,
+        occurred_at -> Timestamptz,
+        recorded_at -> Timestamptz,
+        source -> Text,
+        carrier_code -> Nullable<Int4>,
+        carrier_text -> Nullable<Text>,
+        unknown_code -> Bool,
+        note -> Nullable<Text>,
+        actor -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    shipments (id) {
+        id -> Uuid,
+        kind -> Text,
+        status -> Text,
+        sequence -> Int4,
+        client_id -> Text,
+        office_code -> Text,
+        dossier_code -> Text,
+        procedure_code -> Text,
+        procedure_name -> Text,
+        person_name -> Text,
+        person_phone -> Text,
+        person_email -> Nullable<Text>,
+        person_id_number -> Nullable<Text>,
+        address_line -> Text,
+        province_code -> Text,
+        commune_code -> Text,
+        documents -> Jsonb,
+        result -> Nullable<Jsonb>,
+        collect_fees_vnd -> Int8,
+        cod_vnd -> Int8,
+        note -> Nullable<Text>,
+        due_at -> Nullable<Timestamptz>,
+        late -> Bool,
+        sale_order_code -> Text,
+        carrier -> Text,
+        tracking_number -> Nullable<Text>,
+        carrier_order_id -> Nullable<Text>,
+        carrier_code -> Nullable<Int4>,
+        carrier_text -> Nullable<Text>,
+        carrier_at -> Nullable<Timestamptz>,
+        status_reason -> Nullable<Text>,
+        picked_up_at -> Nullable<Timestamptz>,
+        delivered_at -> Nullable<Timestamptz>,
+        last_report_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(audit_log -> shipments (shipment_id));
+diesel::joinable!(idempotency_keys -> shipments (shipment_id));
+diesel::joinable!(job_attempts -> jobs (job_id));
+diesel::joinable!(jobs -> shipments (shipment_id));
+diesel::joinable!(shipment_events -> shipments (shipment_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    audit_log,
+    idempotency_keys,
+    job_attempts,
+    jobs,
+    shipment_events,
+    shipments,
+);

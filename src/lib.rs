@@ -1,0 +1,18 @@
+//! bcci-gateway: the piece between a department's one-stop-shop dossier system and the public
+//! postal carrier (VNPost) for *dịch vụ bưu chính công ích*.
+//!
+//! - `domain`: shipment statuses, transitions, carrier codes, lateness; plain Rust, no I/O.
+//! - `ledger`: the PostgreSQL ledger (diesel-async), one module per table.
+//! - `jobs`: the durable outbox of outbound work.
+//! - `api`: the HTTP surface; `auth`: bearer tokens; `error`: problem+json.
+//! - `config`: layered configuration; `server`: start-up.
+
+pub mod api;
+pub mod auth;
+pub mod carrier;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod jobs;
+pub mod ledger;
+pub mod server;

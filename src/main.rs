@@ -1,0 +1,100 @@
+//! The `bcci-gateway` command.
+
+use anyhow::Context;
+use bcci_gateway::config::Config;
+use bcci_gateway::{auth, ledger, server};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "bcci-gateway", version, about = "Gateway between a dossier system and the public postal carrier")]
+struct Cli {
+    /// A TOML file layered over the built-in defaults (config/default.toml).
+    #[arg(long, global = true, env = "BCCI_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create and migrate the database, then serve the API.
+    Serve,
+    /// Create the database if needed and apply pending migrations.
+    Migrate,
+    /// Load and validate the configuration, print a summary (without secrets).
+    CheckConfig,
+    /// Mint an HS256 token with the configured secret.
+    Token {
+        /// `sub`: a client id, or a staff user id.
+        #[arg(long)]
+        sub: String,
+        /// Scopes, space- or comma-separated, e.g. "shipments:write shipments:read".
+        #[arg(long)]
+        scopes: String,
+        /// Offices a staff member is limited to (comma-separated).
+        #[arg(long)]
+        offices: Option<String>,
+        /// Display name of a staff member.
+        #[arg(long)]
+        name: Option<String>,
+        /// Lifetime, e.g. "1h", "30d".
+        #[arg(long, default_value = "12h")]
+        ttl: humantime::Duration,
+    },
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BCCI_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let config = Arc::new(Config::load(cli.config.as_deref())?);
+    match cli.command {
+        Command::Serve => {
+            let state = server::prepare(config.clone()).await?;
+            let listener = std::net::TcpListener::bind(config.server.listen)
+                .with_context(|| format!("server.listen: cannot listen on {}", config.server.listen))?;
+            tracing::info!(listen = %config.server.listen, public_url = %config.server.public_url, "serving");
+            server::run(state, listener).await
+        }
+        Command::Migrate => {
+            let url = config.database.url.expose();
+            if config.database.create_if_missing {
+                ledger::ensure_database(url).await?;
+            }
+            let applied = ledger::migrate(url).await?;
+            println!("applied {} migration(s); schema at {}", applied.len(), ledger::latest_migration());
+            Ok(())
+        }
+        Command::CheckConfig => {
+            println!("configuration is valid");
+            println!("  server.listen     {}", config.server.listen);
+            println!("  carrier.kind      {:?}", config.carrier.kind);
+            println!("  clients           {}", config.clients.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(", "));
+            println!("  offices           {}", config.offices.iter().map(|o| o.code.as_str()).collect::<Vec<_>>().join(", "));
+            Ok(())
+        }
+        Command::Token { sub, scopes, offices, name, ttl } => {
+            let scopes: Vec<&str> = scopes.split([' ', ',']).filter(|s| !s.is_empty()).collect();
+            for s in &scopes {
+                anyhow::ensure!(auth::Scope::parse(s).is_some(), "unknown scope `{s}`");
+            }
+            let offices = offices.map(|o| o.split(',').map(|s| s.trim().to_owned()).collect());
+            let ttl = chrono::Duration::from_std(*ttl).context("ttl too large")?;
+            let claims = auth::claims_for(&config.auth, &sub, &scopes, offices, name, ttl);
+            println!("{}", auth::mint(&config.auth, &claims)?);
+            Ok(())
+        }
+    }
+}
