@@ -25,6 +25,42 @@ pub struct Config {
     #[serde(default)]
     pub offices: Vec<Office>,
     pub carrier: Carrier,
+    pub jobs: Jobs,
+    pub tracking: Tracking,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Jobs {
+    pub enabled: bool,
+    pub max_in_flight: usize,
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
+    #[serde(with = "humantime_serde")]
+    pub reap_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub retry_min: Duration,
+    #[serde(with = "humantime_serde")]
+    pub retry_max: Duration,
+    #[serde(with = "humantime_serde")]
+    pub retry_after_cap: Duration,
+    #[serde(with = "humantime_serde")]
+    pub give_up_after: Duration,
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tracking {
+    pub enabled: bool,
+    #[serde(with = "humantime_serde")]
+    pub quiet_after: Duration,
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    pub batch: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -141,6 +177,9 @@ pub struct Carrier {
     pub connect_timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// The built-in carrier simulator (SPEC §8), used when `kind = "sandbox"`.
+    #[serde(default)]
+    pub sandbox: crate::carrier::sandbox::SandboxConfig,
 }
 
 /// A secret value: literal, or `file:/path`. Never printed.
@@ -203,7 +242,13 @@ impl Config {
 
     /// Loads from the compiled-in defaults with a TOML overlay given as text (tests).
     pub fn from_overlay(toml: &str) -> Result<Config, ConfigError> {
-        Self::from_figment(Figment::from(Toml::string(DEFAULT_TOML)).merge(Toml::string(toml)))
+        Self::from_overlays(&[toml])
+    }
+
+    /// Loads from the compiled-in defaults with TOML overlays, later ones winning.
+    pub fn from_overlays(overlays: &[&str]) -> Result<Config, ConfigError> {
+        let fig = overlays.iter().fold(Figment::from(Toml::string(DEFAULT_TOML)), |f, t| f.merge(Toml::string(t)));
+        Self::from_figment(fig)
     }
 
     fn from_figment(fig: Figment) -> Result<Config, ConfigError> {
@@ -268,6 +313,19 @@ impl Config {
             if AdminUnits::get().check(&o.address.province_code, &o.address.commune_code).is_err() {
                 return Err(invalid(format!("offices[{i}].address"), "unknown province/commune code, or commune outside its province"));
             }
+        }
+        if self.jobs.max_in_flight == 0 {
+            return Err(invalid("jobs.max_in_flight", "must be at least 1"));
+        }
+        // A job must never be taken over while its worker may still be calling the carrier.
+        if self.jobs.lease < 2 * (self.carrier.connect_timeout + self.carrier.timeout) * 2 {
+            return Err(invalid("jobs.lease", "must be at least twice the longest carrier exchange (2 calls, each with a re-login: 4 × (carrier.connect_timeout + carrier.timeout))"));
+        }
+        if self.jobs.retry_min.is_zero() || self.jobs.retry_max < self.jobs.retry_min {
+            return Err(invalid("jobs.retry_max", "retry_min must be > 0 and retry_max >= retry_min"));
+        }
+        if self.tracking.batch == 0 {
+            return Err(invalid("tracking.batch", "must be at least 1"));
         }
         if self.offices.is_empty() {
             return Err(invalid("offices", "at least one office is needed"));

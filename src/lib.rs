@@ -16,3 +16,5 @@ pub mod error;
 pub mod jobs;
 pub mod ledger;
 pub mod server;
+pub mod telemetry;
+pub mod tracking;

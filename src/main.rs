@@ -25,6 +25,8 @@ enum Command {
     Migrate,
     /// Load and validate the configuration, print a summary (without secrets).
     CheckConfig,
+    /// Run the sandbox carrier (SPEC §8) on its own, on `carrier.sandbox.listen`.
+    CarrierSim,
     /// Mint an HS256 token with the configured secret.
     Token {
         /// `sub`: a client id, or a staff user id.
@@ -62,11 +64,13 @@ async fn run() -> anyhow::Result<()> {
     let config = Arc::new(Config::load(cli.config.as_deref())?);
     match cli.command {
         Command::Serve => {
-            let state = server::prepare(config.clone()).await?;
             let listener = std::net::TcpListener::bind(config.server.listen)
                 .with_context(|| format!("server.listen: cannot listen on {}", config.server.listen))?;
-            tracing::info!(listen = %config.server.listen, public_url = %config.server.public_url, "serving");
-            server::run(state, listener).await
+            let gateway = server::Gateway::start((*config).clone(), listener).await?;
+            tracing::info!(listen = %config.server.listen, public_url = %config.server.public_url, carrier = ?config.carrier.kind, "serving");
+            shutdown_signal().await;
+            tracing::info!("stopping: finishing requests and jobs in progress");
+            gateway.stop().await
         }
         Command::Migrate => {
             let url = config.database.url.expose();
@@ -75,6 +79,16 @@ async fn run() -> anyhow::Result<()> {
             }
             let applied = ledger::migrate(url).await?;
             println!("applied {} migration(s); schema at {}", applied.len(), ledger::latest_migration());
+            Ok(())
+        }
+        Command::CarrierSim => {
+            let cfg = config.carrier.sandbox.clone();
+            let listener = std::net::TcpListener::bind(cfg.listen)
+                .with_context(|| format!("carrier.sandbox.listen: cannot listen on {}", cfg.listen))?;
+            let sandbox = bcci_gateway::carrier::sandbox::start(cfg, listener).await?;
+            println!("sandbox carrier listening on {}", sandbox.base_url());
+            shutdown_signal().await;
+            sandbox.stop().await;
             Ok(())
         }
         Command::CheckConfig => {
@@ -96,5 +110,14 @@ async fn run() -> anyhow::Result<()> {
             println!("{}", auth::mint(&config.auth, &claims)?);
             Ok(())
         }
+    }
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
     }
 }

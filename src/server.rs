@@ -1,8 +1,16 @@
-//! Start-up: database, migrations, the HTTP server.
+//! Start-up: database, migrations, the HTTP server, the job worker, tracking and the sandbox
+//! carrier; and the graceful stop of all of them.
 
 use crate::api::{self, AppState};
-use crate::config::Config;
-use crate::ledger;
+use crate::carrier::VnPost;
+use crate::carrier::sandbox::{self, SandboxHandle};
+use crate::config::{CarrierKind, Config};
+use crate::jobs::handlers::Context;
+use crate::jobs::worker;
+use crate::{ledger, tracking};
+use anyhow::Context as _;
+use tokio::sync::watch;
+use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -21,20 +29,91 @@ pub async fn prepare(config: Arc<Config>) -> anyhow::Result<web::Data<AppState>>
     Ok(web::Data::new(AppState::new(config, pool)?))
 }
 
-/// Runs the HTTP server on `listener` until it is stopped (SIGINT/SIGTERM).
-pub async fn run(state: web::Data<AppState>, listener: TcpListener) -> anyhow::Result<()> {
+/// The HTTP server on `listener`, not yet awaited. Signals are left to the caller, which
+/// stops the job workers and the server together.
+pub fn http(state: web::Data<AppState>, listener: TcpListener) -> anyhow::Result<Server> {
     let config = state.config.clone();
-    let workers = if config.server.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.server.workers };
-    let server = HttpServer::new(move || {
+    let workers = match config.server.workers {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    Ok(HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .wrap(tracing_actix_web::TracingLogger::default())
             .configure(api::routes)
     })
     .workers(workers)
+    .disable_signals()
     .shutdown_timeout(config.server.shutdown_timeout.as_secs())
     .listen(listener)?
-    .run();
-    server.await?;
-    Ok(())
+    .run())
+}
+
+/// A running gateway: the HTTP server, the job worker, tracking and, with
+/// `carrier.kind = "sandbox"`, the sandbox carrier.
+pub struct Gateway {
+    pub state: web::Data<AppState>,
+    pub carrier: Arc<VnPost>,
+    pub sandbox: Option<SandboxHandle>,
+    http: actix_web::dev::ServerHandle,
+    http_task: tokio::task::JoinHandle<std::io::Result<()>>,
+    shutdown: watch::Sender<bool>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Gateway {
+    /// Prepares the database and starts everything; HTTP on `listener`.
+    pub async fn start(config: Config, listener: TcpListener) -> anyhow::Result<Gateway> {
+        // Install the metrics recorder before anything records.
+        crate::telemetry::handle();
+        let mut config = config;
+        let sandbox = match config.carrier.kind {
+            CarrierKind::Sandbox => {
+                let sb_listener = TcpListener::bind(config.carrier.sandbox.listen)
+                    .with_context(|| format!("carrier.sandbox.listen: cannot listen on {}", config.carrier.sandbox.listen))?;
+                let sb = sandbox::start(config.carrier.sandbox.clone(), sb_listener).await?;
+                // The adapter talks to the sandbox wherever it really listens (port 0 in tests).
+                config.carrier.base_url = sb.base_url();
+                Some(sb)
+            }
+            CarrierKind::Vnpost => None,
+        };
+        let config = Arc::new(config);
+        let state = prepare(config.clone()).await?;
+        let carrier = Arc::new(VnPost::new(&config.carrier)?);
+        let (shutdown, rx) = watch::channel(false);
+        let ctx = Arc::new(Context { pool: state.pool.clone(), config: config.clone(), carrier: carrier.clone(), worker: worker::new_worker_number() });
+        let mut background = Vec::new();
+        if config.jobs.enabled {
+            let (ctx, rx) = (ctx.clone(), rx.clone());
+            background.push(tokio::spawn(async move {
+                if let Err(e) = worker::run(ctx, rx).await {
+                    tracing::error!(error = %format!("{e:#}"), "the job worker stopped");
+                }
+            }));
+        }
+        if config.tracking.enabled {
+            background.push(tokio::spawn(tracking::run(ctx, rx)));
+        }
+        let server = http(state.clone(), listener)?;
+        let handle = server.handle();
+        let http_task = tokio::spawn(server);
+        Ok(Gateway { state, carrier, sandbox, http: handle, http_task, shutdown, background })
+    }
+
+    /// Graceful stop: stop claiming jobs and accepting connections, finish (or release) the
+    /// work in progress within the configured deadlines.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.http.stop(true).await;
+        for task in self.background {
+            let _ = task.await;
+        }
+        self.http_task.await??;
+        if let Some(sb) = self.sandbox {
+            sb.stop().await;
+        }
+        Ok(())
+    }
 }

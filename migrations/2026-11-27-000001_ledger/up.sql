@@ -41,6 +41,7 @@ CREATE TABLE shipments (
     picked_up_at        timestamptz,
     delivered_at        timestamptz,
     last_report_at      timestamptz,                   -- when we last heard from the carrier (our clock)
+    next_poll_at        timestamptz,                   -- when tracking polls the carrier next (null: not tracked)
     created_at          timestamptz NOT NULL DEFAULT now(),
     updated_at          timestamptz NOT NULL DEFAULT now()
 );
@@ -59,8 +60,7 @@ CREATE UNIQUE INDEX shipments_tracking ON shipments (tracking_number) WHERE trac
 CREATE INDEX shipments_phone_suffix ON shipments (reverse(person_phone) text_pattern_ops);
 CREATE INDEX shipments_name_trgm ON shipments USING gin (lower(person_name) gin_trgm_ops);
 -- shipments that have gone quiet, for tracking polls
-CREATE INDEX shipments_quiet ON shipments (last_report_at NULLS FIRST)
-    WHERE status NOT IN ('requested', 'delivered', 'returned', 'cancelled', 'rejected');
+CREATE INDEX shipments_next_poll ON shipments (next_poll_at) WHERE next_poll_at IS NOT NULL;
 
 -- Append-only history of a shipment: every status change and every carrier report, applied or not.
 CREATE TABLE shipment_events (
@@ -111,8 +111,8 @@ CREATE TABLE jobs (
     state           text NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'running', 'done', 'dead')),
     attempts        integer NOT NULL DEFAULT 0,
     run_at          timestamptz NOT NULL DEFAULT now(),
-    locked_by       text,
-    locked_until    timestamptz,                       -- lease: a crashed worker's job is claimable after it
+    locked_by       integer,                           -- worker number; the worker holds advisory lock (BCCI_WORKER_NS, n) while alive
+    locked_until    timestamptz,                       -- lease: a stuck worker's job is claimable after it
     last_error      text,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
@@ -128,6 +128,7 @@ CREATE TABLE job_attempts (
     id              bigserial PRIMARY KEY,
     job_id          bigint NOT NULL REFERENCES jobs (id),
     attempt         integer NOT NULL,
+    worker          integer NOT NULL,                  -- which worker (process) made it
     started_at      timestamptz NOT NULL,
     duration_ms     integer NOT NULL,
     outcome         text NOT NULL,                     -- ok, transient, permanent, ...

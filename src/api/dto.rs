@@ -263,6 +263,7 @@ fn new_row(c: &Common<'_>, client_id: &str, phone: String, now: DateTime<Utc>) -
         picked_up_at: None,
         delivered_at: None,
         last_report_at: None,
+        next_poll_at: None,
         created_at: now,
         updated_at: now,
     }

@@ -4,6 +4,7 @@
 pub mod dto;
 pub mod extract;
 pub mod health;
+pub mod metrics;
 pub mod shipments;
 
 use crate::auth::Verifier;
@@ -35,7 +36,7 @@ impl AppState {
     paths(
         shipments::create_pickup, shipments::create_delivery, shipments::get_shipment,
         shipments::list_shipments, shipments::list_events, shipments::cancel,
-        health::healthz, health::readyz,
+        health::healthz, health::readyz, metrics::metrics,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth),
@@ -73,6 +74,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(shipments::cancel)
         .service(health::healthz)
         .service(health::readyz)
+        .service(metrics::metrics)
         .route("/openapi.json", web::get().to(openapi_json))
         .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
         .default_service(web::to(not_found));

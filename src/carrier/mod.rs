@@ -1,1 +1,264 @@
-//! The carrier (VNPost) adapter and the sandbox carrier. Work in progress.
+//! The carrier: everything the gateway says to VNPost and hears from it, on the wire.
+//!
+//! - [`Carrier`]: the four calls the gateway makes, with carrier-neutral types, so the job
+//!   runner does not know VNPost's field names and can be tested against a fake.
+//! - [`vnpost`]: the MyVNPost HTTP adapter (SPEC §5): login and token, request bodies, answer
+//!   parsing, failure classification.
+//! - [`wire`]: the JSON shapes of SPEC §5, shared by the adapter and the sandbox.
+//! - [`push`]: the signed push envelope of SPEC §6 (signing, verification, parsing).
+//! - [`vntime`]: the carrier's clock (Vietnam time, UTC+7) and its date formats.
+//! - [`sandbox`]: the carrier simulator of SPEC §8, an HTTP server speaking the same API.
+
+pub mod push;
+pub mod sandbox;
+pub mod vnpost;
+pub mod vntime;
+pub mod wire;
+
+use chrono::{DateTime, Utc};
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+pub use vnpost::VnPost;
+
+/// A sender or a receiver. `Debug` masks the personal data (Decree 13/2023/NĐ-CP), so an
+/// order printed by accident in a log does not leak a citizen's name or phone.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Party {
+    pub name: String,
+    pub phone: String,
+    pub email: Option<String>,
+    pub address_line: String,
+    pub province_code: String,
+    pub commune_code: String,
+}
+
+impl fmt::Debug for Party {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::domain::mask;
+        f.debug_struct("Party")
+            .field("name", &mask::name(&self.name))
+            .field("phone", &mask::phone(&self.phone))
+            .field("email", &self.email.as_deref().map(mask::email))
+            .field("address_line", &"[redacted]")
+            .field("province_code", &self.province_code)
+            .field("commune_code", &self.commune_code)
+            .finish()
+    }
+}
+
+/// What the gateway asks the carrier to carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRequest {
+    /// The gateway's own unique reference of the shipment: how a lost order is found again.
+    pub sale_order_code: String,
+    pub sender: Party,
+    pub receiver: Party,
+    /// `CTN001` economy, `ETN011` fast, `ETN013` express.
+    pub service_code: String,
+    pub weight_grams: u32,
+    pub content_note: String,
+    /// Cash on delivery in đồng; 0 = none.
+    pub cod_vnd: i64,
+}
+
+/// The carrier accepted an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderCreated {
+    /// The tracking number (`itemCode`, e.g. `EB123456785VN`).
+    pub item_code: String,
+    /// The carrier's id of the order, needed to cancel it.
+    pub original_id: String,
+    pub order_hdr_id: Option<String>,
+    pub status: Option<i32>,
+    pub total_fee: Option<i64>,
+}
+
+/// An order found by its `saleOrderCode`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundOrder {
+    pub item_code: String,
+    pub original_id: String,
+    pub sale_order_code: String,
+    pub status: Option<i32>,
+    pub status_name: Option<String>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub total_fee: Option<i64>,
+}
+
+/// One entry of an order's status history, or one push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusReport {
+    /// The carrier's status code (SPEC §5 table, `domain::carrier_codes`).
+    pub code: i32,
+    pub text: String,
+    /// The carrier's own timestamp, converted from Vietnam time.
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelResult {
+    /// Cancelled (`Type` `"00"`).
+    Done,
+    /// The carrier must approve the cancellation (`Type` `"02"`): ask again later.
+    Waiting,
+    /// The carrier will not cancel (e.g. already collected); its message.
+    Refused(String),
+}
+
+/// Why a call failed, in the terms the job runner needs to decide what to do next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// The connection could not be made: the request never reached the carrier.
+    Connect,
+    /// No complete answer: the time ran out, or the connection broke after the request was
+    /// sent. The carrier may have acted on it (look a created order up before creating again).
+    Timeout,
+    /// The carrier answered 5xx.
+    Server,
+    /// The carrier answered 429; see `retry_after`.
+    RateLimited,
+    /// Login refused, or still 401/403 after one new login: a configuration problem.
+    Auth,
+    /// The carrier refuses the data (400/404/422, or an error in a 200 answer): permanent
+    /// until someone corrects the data.
+    Refused,
+    /// An answer that cannot be understood.
+    Protocol,
+}
+
+impl ErrorClass {
+    /// A stable name, for attempt rows and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::Connect => "connect",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Server => "server",
+            ErrorClass::RateLimited => "rate_limited",
+            ErrorClass::Auth => "auth",
+            ErrorClass::Refused => "refused",
+            ErrorClass::Protocol => "protocol",
+        }
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed carrier call.
+///
+/// `message` and `excerpt` come from the carrier's answer and may quote the submitted data:
+/// store them with the attempt, do not log them.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("carrier {class}: {message}")]
+pub struct CarrierError {
+    pub class: ErrorClass,
+    pub message: String,
+    pub http_status: Option<u16>,
+    /// From a 429's `Retry-After` (seconds).
+    pub retry_after: Option<Duration>,
+    /// The start of the answer body (at most [`EXCERPT_CHARS`] characters).
+    pub excerpt: Option<String>,
+}
+
+/// How much of an answer body a [`CarrierError`] keeps.
+pub const EXCERPT_CHARS: usize = 500;
+
+impl CarrierError {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+        CarrierError {
+            class,
+            message: message.into(),
+            http_status: None,
+            retry_after: None,
+            excerpt: None,
+        }
+    }
+
+    /// Retrying the same call cannot succeed: the data must change first.
+    pub fn is_permanent(&self) -> bool {
+        self.class == ErrorClass::Refused
+    }
+
+    /// The carrier may have acted on the request although the call failed: before creating
+    /// an order again, look it up by `saleOrderCode` (SPEC §5).
+    pub fn may_have_acted(&self) -> bool {
+        matches!(
+            self.class,
+            ErrorClass::Timeout | ErrorClass::Server | ErrorClass::Protocol
+        )
+    }
+}
+
+/// The carrier calls the gateway makes. Implemented over HTTP by [`VnPost`]; the sandbox
+/// carrier is reached through the same adapter.
+pub trait Carrier: Send + Sync + 'static {
+    /// `CreateOrder`. Not idempotent at the carrier: every call may create an order.
+    fn create_order(
+        &self,
+        req: &OrderRequest,
+    ) -> impl Future<Output = Result<OrderCreated, CarrierError>> + Send;
+    /// `getOrder` by the gateway's reference; `None` when the carrier has no such order.
+    fn find_order(
+        &self,
+        sale_order_code: &str,
+    ) -> impl Future<Output = Result<Option<FoundOrder>, CarrierError>> + Send;
+    /// `GetStatusHistoryOrder`, oldest first.
+    fn status_history(
+        &self,
+        item_code: &str,
+    ) -> impl Future<Output = Result<Vec<StatusReport>, CarrierError>> + Send;
+    /// `orderCancel` by the carrier's order id.
+    fn cancel_order(
+        &self,
+        original_id: &str,
+    ) -> impl Future<Output = Result<CancelResult, CarrierError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn party_debug_masks_personal_data() {
+        let p = Party {
+            name: "Nguyễn Văn An".into(),
+            phone: "0912345678".into(),
+            email: Some("an@example.vn".into()),
+            address_line: "Số 3, ngõ 5".into(),
+            province_code: "08".into(),
+            commune_code: "02215".into(),
+        };
+        let printed = format!("{p:?}");
+        for secret in ["Văn", "0912345678", "an@example.vn", "ngõ 5"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        assert!(printed.contains("02215"));
+    }
+
+    #[test]
+    fn only_refusals_are_permanent() {
+        use ErrorClass::*;
+        for class in [
+            Connect,
+            Timeout,
+            Server,
+            RateLimited,
+            Auth,
+            Refused,
+            Protocol,
+        ] {
+            assert_eq!(
+                CarrierError::new(class, "x").is_permanent(),
+                class == Refused,
+                "{class}"
+            );
+        }
+        assert!(!CarrierError::new(Connect, "x").may_have_acted());
+        assert!(CarrierError::new(Timeout, "x").may_have_acted());
+    }
+}

@@ -52,37 +52,37 @@ pub fn known_codes() -> impl Iterator<Item = i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Status as S;
     use CodeMeaning::*;
-    use Status::*;
 
     #[test]
     fn every_code_of_the_spec() {
         let expected: [(i32, CodeMeaning); 29] = [
             (0, RecordOnly),
-            (1, Status(Submitted)),
-            (2, Status(Submitted)),
-            (3, Status(Submitted)),
-            (4, Status(Submitted)),
-            (5, Status(AttemptFailed)),
-            (6, Status(PickedUp)),
-            (7, Status(InTransit)),
-            (8, Status(Rejected)),
-            (9, Status(Cancelled)),
-            (10, Status(InTransit)),
-            (11, Status(InTransit)),
-            (12, Status(OutForDelivery)),
-            (13, Status(InTransit)),
-            (14, Status(Delivered)),
-            (15, Status(AttemptFailed)),
-            (16, Status(Returning)),
-            (17, Status(Returning)),
-            (18, Status(Returning)),
-            (19, Status(Returned)),
-            (20, Status(Returned)),
+            (1, Status(S::Submitted)),
+            (2, Status(S::Submitted)),
+            (3, Status(S::Submitted)),
+            (4, Status(S::Submitted)),
+            (5, Status(S::AttemptFailed)),
+            (6, Status(S::PickedUp)),
+            (7, Status(S::InTransit)),
+            (8, Status(S::Rejected)),
+            (9, Status(S::Cancelled)),
+            (10, Status(S::InTransit)),
+            (11, Status(S::InTransit)),
+            (12, Status(S::OutForDelivery)),
+            (13, Status(S::InTransit)),
+            (14, Status(S::Delivered)),
+            (15, Status(S::AttemptFailed)),
+            (16, Status(S::Returning)),
+            (17, Status(S::Returning)),
+            (18, Status(S::Returning)),
+            (19, Status(S::Returned)),
+            (20, Status(S::Returned)),
             (21, RecordOnly),
-            (22, Status(Cancelled)),
-            (23, Status(Delivered)),
-            (24, Status(Returning)),
+            (22, Status(S::Cancelled)),
+            (23, Status(S::Delivered)),
+            (24, Status(S::Returning)),
             (28, RecordOnly),
             (29, RecordOnly),
             (25, Unknown),
@@ -108,9 +108,9 @@ mod tests {
 
     #[test]
     fn every_status_but_requested_is_reachable_from_the_carrier() {
-        for s in crate::domain::Status::ALL {
+        for s in S::ALL {
             let reachable = known_codes().any(|c| meaning(c) == Status(s));
-            assert_eq!(reachable, s != Requested, "{s}");
+            assert_eq!(reachable, s != S::Requested, "{s}");
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod events;
 pub mod idempotency;
 pub mod models;
+pub mod reports;
 pub mod schema;
 pub mod shipments;
 

@@ -43,6 +43,7 @@ pub struct Shipment {
     pub picked_up_at: Option<DateTime<Utc>>,
     pub delivered_at: Option<DateTime<Utc>>,
     pub last_report_at: Option<DateTime<Utc>>,
+    pub next_poll_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -1,0 +1,645 @@
+//! The sandbox carrier (SPEC §8): an HTTP server speaking the carrier API of SPEC §5, so that
+//! the [`VnPost`](crate::carrier::VnPost) adapter talks to it unchanged, and pushing signed
+//! reports (SPEC §6). Orders move through a realistic journey on an accelerated clock, and the
+//! sandbox misbehaves on request (errors, latency, answers withheld after the order was
+//! created, token expiry, duplicate / dropped / late / out-of-order pushes).
+//!
+//! Orders live in memory: restarting the sandbox forgets them.
+//!
+//! Tests and tools steer it through `/_sandbox/…` (see [`server`]) or through the
+//! [`SandboxHandle`] returned by [`start`].
+
+mod journey;
+mod pusher;
+mod server;
+
+pub use journey::{Order, Step, status_name};
+
+use crate::carrier::push::PushSigner;
+use crate::config::Secret;
+use anyhow::Context;
+use journey::Book;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+/// SANDBOX ONLY: the private half of the development key pair in `config/sandbox/`, published
+/// with the source on purpose so that the sandbox signs pushes from any working directory.
+/// Nothing real may ever be signed with it or trust it.
+pub const SANDBOX_PRIVATE_KEY_PEM: &str =
+    include_str!("../../../config/sandbox/carrier-push-private.pem");
+
+/// Where the development signing key is, relative to the project root.
+pub const DEFAULT_SIGNING_KEY_PATH: &str = "config/sandbox/carrier-push-private.pem";
+
+/// A probability, 0.0 to 1.0 (checked when the configuration is read).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default, Serialize, Deserialize)]
+#[serde(try_from = "f64", into = "f64")]
+pub struct Chance(f64);
+
+impl Chance {
+    pub const NEVER: Chance = Chance(0.0);
+    pub const ALWAYS: Chance = Chance(1.0);
+
+    pub fn new(p: f64) -> Option<Chance> {
+        (0.0..=1.0).contains(&p).then_some(Chance(p))
+    }
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
+
+    /// True with this probability.
+    pub fn roll(self, rng: &mut impl Rng) -> bool {
+        rng.random_bool(self.0)
+    }
+}
+
+impl TryFrom<f64> for Chance {
+    type Error = String;
+    fn try_from(p: f64) -> Result<Self, String> {
+        Chance::new(p).ok_or_else(|| format!("{p} is not a probability between 0 and 1"))
+    }
+}
+
+impl From<Chance> for f64 {
+    fn from(c: Chance) -> f64 {
+        c.0
+    }
+}
+
+/// `[carrier.sandbox]`: see `config/default.toml` for each key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxConfig {
+    pub listen: SocketAddr,
+    pub username: String,
+    pub password: Secret,
+    pub customer_code: String,
+    #[serde(with = "humantime_serde")]
+    pub step: Duration,
+    pub failed_attempt_chance: Chance,
+    pub return_chance: Chance,
+    pub error_rate: Chance,
+    #[serde(with = "humantime_serde")]
+    pub latency: Duration,
+    pub timeout_after_create_rate: Chance,
+    /// How long a withheld answer is held (the client has given up long before).
+    #[serde(with = "humantime_serde")]
+    pub withhold_for: Duration,
+    #[serde(with = "humantime_serde")]
+    pub token_ttl: Duration,
+    pub push_url: Option<url::Url>,
+    pub push_duplicate_rate: Chance,
+    pub push_drop_rate: Chance,
+    #[serde(with = "humantime_serde")]
+    pub push_delay: Duration,
+    pub push_reorder: bool,
+    pub push_signing_key: PathBuf,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            username: "sandbox".into(),
+            password: Secret::new("sandbox"),
+            customer_code: "SANDBOX".into(),
+            step: Duration::from_secs(5),
+            failed_attempt_chance: Chance(0.1),
+            return_chance: Chance(0.03),
+            error_rate: Chance::NEVER,
+            latency: Duration::ZERO,
+            timeout_after_create_rate: Chance::NEVER,
+            withhold_for: Duration::from_secs(60),
+            token_ttl: Duration::from_secs(3600),
+            push_url: None,
+            push_duplicate_rate: Chance::NEVER,
+            push_drop_rate: Chance::NEVER,
+            push_delay: Duration::ZERO,
+            push_reorder: false,
+            push_signing_key: PathBuf::from(DEFAULT_SIGNING_KEY_PATH),
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// Listens on `listen`.
+    pub fn bind(&self) -> anyhow::Result<TcpListener> {
+        TcpListener::bind(self.listen)
+            .with_context(|| format!("carrier.sandbox.listen: cannot listen on {}", self.listen))
+    }
+
+    fn signer(&self) -> anyhow::Result<PushSigner> {
+        let pem = match std::fs::read_to_string(&self.push_signing_key) {
+            Ok(pem) => pem,
+            // The default path is relative to the project root; from elsewhere, the same key
+            // compiled in.
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && self.push_signing_key.as_os_str() == DEFAULT_SIGNING_KEY_PATH =>
+            {
+                SANDBOX_PRIVATE_KEY_PEM.to_owned()
+            }
+            Err(e) => anyhow::bail!(
+                "carrier.sandbox.push_signing_key: cannot read {}: {e}",
+                self.push_signing_key.display()
+            ),
+        };
+        PushSigner::from_pem(&pem).context("carrier.sandbox.push_signing_key")
+    }
+}
+
+/// The settings that can change while the sandbox runs (`POST /_sandbox/faults`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Faults {
+    /// Time between journey steps; 0 = orders move only when told (`/_sandbox/advance`).
+    #[serde(with = "humantime_serde")]
+    pub step: Duration,
+    pub failed_attempt_chance: Chance,
+    pub return_chance: Chance,
+    pub error_rate: Chance,
+    #[serde(with = "humantime_serde")]
+    pub latency: Duration,
+    pub timeout_after_create_rate: Chance,
+    #[serde(with = "humantime_serde")]
+    pub withhold_for: Duration,
+    #[serde(with = "humantime_serde")]
+    pub token_ttl: Duration,
+    pub push_duplicate_rate: Chance,
+    pub push_drop_rate: Chance,
+    #[serde(with = "humantime_serde")]
+    pub push_delay: Duration,
+    pub push_reorder: bool,
+}
+
+impl From<&SandboxConfig> for Faults {
+    fn from(c: &SandboxConfig) -> Self {
+        Faults {
+            step: c.step,
+            failed_attempt_chance: c.failed_attempt_chance,
+            return_chance: c.return_chance,
+            error_rate: c.error_rate,
+            latency: c.latency,
+            timeout_after_create_rate: c.timeout_after_create_rate,
+            withhold_for: c.withhold_for,
+            token_ttl: c.token_ttl,
+            push_duplicate_rate: c.push_duplicate_rate,
+            push_drop_rate: c.push_drop_rate,
+            push_delay: c.push_delay,
+            push_reorder: c.push_reorder,
+        }
+    }
+}
+
+/// Any subset of [`Faults`], applied at once.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultsPatch {
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub step: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_attempt_chance: Option<Chance>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_chance: Option<Chance>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_rate: Option<Chance>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub latency: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_after_create_rate: Option<Chance>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub withhold_for: Option<Duration>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub token_ttl: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_duplicate_rate: Option<Chance>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_drop_rate: Option<Chance>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub push_delay: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_reorder: Option<bool>,
+}
+
+impl Faults {
+    fn apply(&mut self, p: &FaultsPatch) {
+        fn set<T: Clone>(field: &mut T, value: &Option<T>) {
+            if let Some(v) = value {
+                *field = v.clone();
+            }
+        }
+        set(&mut self.step, &p.step);
+        set(&mut self.failed_attempt_chance, &p.failed_attempt_chance);
+        set(&mut self.return_chance, &p.return_chance);
+        set(&mut self.error_rate, &p.error_rate);
+        set(&mut self.latency, &p.latency);
+        set(
+            &mut self.timeout_after_create_rate,
+            &p.timeout_after_create_rate,
+        );
+        set(&mut self.withhold_for, &p.withhold_for);
+        set(&mut self.token_ttl, &p.token_ttl);
+        set(&mut self.push_duplicate_rate, &p.push_duplicate_rate);
+        set(&mut self.push_drop_rate, &p.push_drop_rate);
+        set(&mut self.push_delay, &p.push_delay);
+        set(&mut self.push_reorder, &p.push_reorder);
+    }
+}
+
+/// Counters (`GET /_sandbox/stats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Tokens issued.
+    pub logins: u64,
+    pub login_failures: u64,
+    /// `CreateOrder` calls that reached the handler (refused ones included).
+    pub create_calls: u64,
+    pub refused_creates: u64,
+    /// Orders in the book.
+    pub orders: u64,
+    /// Calls answered 401 for a missing, unknown or expired token.
+    pub unauthorized: u64,
+    /// Calls answered 503 by `error_rate`.
+    pub injected_errors: u64,
+    /// `CreateOrder` answers withheld by `timeout_after_create_rate`.
+    pub withheld_answers: u64,
+    pub cancels: u64,
+    pub pushes_sent: u64,
+    pub pushes_failed: u64,
+    pub pushes_dropped: u64,
+    pub pushes_duplicated: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    logins: AtomicU64,
+    login_failures: AtomicU64,
+    create_calls: AtomicU64,
+    refused_creates: AtomicU64,
+    unauthorized: AtomicU64,
+    injected_errors: AtomicU64,
+    withheld_answers: AtomicU64,
+    cancels: AtomicU64,
+    pushes_sent: AtomicU64,
+    pushes_failed: AtomicU64,
+    pushes_dropped: AtomicU64,
+    pushes_duplicated: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The state shared by the HTTP workers, the journey ticker and the pusher.
+struct Sandbox {
+    username: String,
+    password: Secret,
+    customer_code: String,
+    faults: Mutex<Faults>,
+    /// Wakes the ticker when `step` may have changed.
+    faults_changed: Notify,
+    /// Issued tokens and when they expire.
+    tokens: Mutex<HashMap<String, Instant>>,
+    book: Mutex<Book>,
+    pushes: Option<pusher::Queue>,
+    counters: Arc<Counters>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere while holding the lock leaves plain data behind: keep serving.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Sandbox {
+    fn faults(&self) -> Faults {
+        lock(&self.faults).clone()
+    }
+
+    fn set_faults(&self, patch: &FaultsPatch) -> Faults {
+        let mut f = lock(&self.faults);
+        f.apply(patch);
+        self.faults_changed.notify_one();
+        f.clone()
+    }
+
+    fn issue_token(&self) -> String {
+        let token = hex::encode(rand::rng().random::<[u8; 24]>());
+        let now = Instant::now();
+        let expires = now + self.faults().token_ttl;
+        let mut tokens = lock(&self.tokens);
+        tokens.retain(|_, &mut until| until > now);
+        tokens.insert(token.clone(), expires);
+        bump(&self.counters.logins);
+        token
+    }
+
+    fn token_valid(&self, token: Option<&str>) -> bool {
+        let valid = token.is_some_and(|t| {
+            lock(&self.tokens)
+                .get(t)
+                .is_some_and(|&until| until > Instant::now())
+        });
+        if !valid {
+            bump(&self.counters.unauthorized);
+        }
+        valid
+    }
+
+    fn expire_tokens(&self) -> usize {
+        let mut tokens = lock(&self.tokens);
+        let n = tokens.len();
+        tokens.clear();
+        n
+    }
+
+    /// Moves every live order one step; returns how many moved.
+    fn advance(&self) -> usize {
+        let faults = self.faults();
+        let pushes = lock(&self.book).advance(&faults, &mut rand::rng(), chrono::Utc::now());
+        let n = pushes.len();
+        self.push(pushes);
+        n
+    }
+
+    fn push(&self, reports: Vec<crate::carrier::push::PushData>) {
+        if let Some(q) = &self.pushes {
+            let faults = self.faults();
+            for r in reports {
+                q.send(r, &faults);
+            }
+        }
+    }
+
+    fn orders(&self) -> Vec<Order> {
+        lock(&self.book).all().to_vec()
+    }
+
+    fn stats(&self) -> Stats {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Stats {
+            logins: get(&c.logins),
+            login_failures: get(&c.login_failures),
+            create_calls: get(&c.create_calls),
+            refused_creates: get(&c.refused_creates),
+            orders: lock(&self.book).len() as u64,
+            unauthorized: get(&c.unauthorized),
+            injected_errors: get(&c.injected_errors),
+            withheld_answers: get(&c.withheld_answers),
+            cancels: get(&c.cancels),
+            pushes_sent: get(&c.pushes_sent),
+            pushes_failed: get(&c.pushes_failed),
+            pushes_dropped: get(&c.pushes_dropped),
+            pushes_duplicated: get(&c.pushes_duplicated),
+        }
+    }
+}
+
+/// Advances the orders every `step`, following changes of `step` as they come.
+async fn tick(sandbox: Arc<Sandbox>) {
+    // Longer sleeps are pointless and tokio caps timers at about two years.
+    const LONGEST: Duration = Duration::from_secs(365 * 24 * 3600);
+    loop {
+        let step = sandbox.faults().step;
+        if step.is_zero() {
+            sandbox.faults_changed.notified().await;
+            continue;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(step.min(LONGEST)) => {
+                let moved = sandbox.advance();
+                tracing::trace!(moved, "sandbox carrier step");
+            }
+            () = sandbox.faults_changed.notified() => {}
+        }
+    }
+}
+
+/// A running sandbox. Dropping the handle stops it.
+pub struct SandboxHandle {
+    addr: SocketAddr,
+    server: actix_web::dev::ServerHandle,
+    tasks: Vec<JoinHandle<()>>,
+    sandbox: Arc<Sandbox>,
+}
+
+impl SandboxHandle {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>/`: the `carrier.base_url` that reaches it.
+    pub fn base_url(&self) -> url::Url {
+        url::Url::parse(&format!("http://{}/", self.addr)).expect("a socket address makes a URL")
+    }
+
+    /// Moves every live order one step now; returns how many moved.
+    pub fn advance(&self) -> usize {
+        self.sandbox.advance()
+    }
+
+    pub fn faults(&self) -> Faults {
+        self.sandbox.faults()
+    }
+
+    /// Changes the given settings at once; returns the settings now in force.
+    pub fn set_faults(&self, patch: &FaultsPatch) -> Faults {
+        self.sandbox.set_faults(patch)
+    }
+
+    /// Makes every issued token invalid; returns how many there were.
+    pub fn expire_tokens(&self) -> usize {
+        self.sandbox.expire_tokens()
+    }
+
+    pub fn orders(&self) -> Vec<Order> {
+        self.sandbox.orders()
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.sandbox.stats()
+    }
+
+    /// Stops the server (without waiting for requests in progress) and the background tasks.
+    pub async fn stop(mut self) {
+        self.server.stop(false).await;
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        // `stop` sends the command at once; the returned future only waits for completion.
+        drop(self.server.stop(false));
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Starts the sandbox on `listener` in the background of the current tokio runtime: the HTTP
+/// server, the journey ticker and, when `push_url` is set, the pusher.
+pub async fn start(cfg: SandboxConfig, listener: TcpListener) -> anyhow::Result<SandboxHandle> {
+    let addr = listener
+        .local_addr()
+        .context("carrier sandbox: listener address")?;
+    let mut tasks = Vec::new();
+    let counters = Arc::new(Counters::default());
+    let pushes = match &cfg.push_url {
+        Some(url) => {
+            let (queue, task) = pusher::spawn(url.clone(), cfg.signer()?, counters.clone())?;
+            tasks.push(task);
+            Some(queue)
+        }
+        None => None,
+    };
+    let sandbox = Arc::new(Sandbox {
+        username: cfg.username.clone(),
+        password: cfg.password.clone(),
+        customer_code: cfg.customer_code.clone(),
+        faults: Mutex::new(Faults::from(&cfg)),
+        faults_changed: Notify::new(),
+        tokens: Mutex::new(HashMap::new()),
+        book: Mutex::new(Book::new(&mut rand::rng())),
+        pushes,
+        counters,
+    });
+    let server = server::run(sandbox.clone(), listener)?;
+    let handle = server.handle();
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "the sandbox carrier stopped");
+        }
+    }));
+    tasks.push(tokio::spawn(tick(sandbox.clone())));
+    tracing::info!(%addr, push_url = cfg.push_url.as_ref().map(|u| u.as_str()), "sandbox carrier started");
+    Ok(SandboxHandle {
+        addr,
+        server: handle,
+        tasks,
+        sandbox,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from_toml(text: &str) -> Result<SandboxConfig, String> {
+        use figment::providers::{Format, Toml};
+        figment::Figment::from(Toml::string(text))
+            .extract()
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_and_overrides_from_toml() {
+        let c = from_toml("").unwrap();
+        assert_eq!(
+            (c.step, c.return_chance, c.push_url),
+            (Duration::from_secs(5), Chance(0.03), None)
+        );
+        let c = from_toml("step = \"1s\"\nerror_rate = 1\npush_url = \"http://127.0.0.1:8080/v1/carrier/vnpost/webhook\"").unwrap();
+        assert_eq!(
+            (c.step, c.error_rate),
+            (Duration::from_secs(1), Chance::ALWAYS)
+        );
+        assert_eq!(c.return_chance, Chance(0.03));
+        assert!(c.push_url.is_some());
+        let e = from_toml("return_chance = 3").unwrap_err().to_string();
+        assert!(e.contains("between 0 and 1"), "{e}");
+        assert!(from_toml("stepp = \"1s\"").is_err());
+    }
+
+    #[test]
+    fn the_default_file_documents_every_key() {
+        let c = crate::config::Config::from_overlay("").unwrap();
+        let d = SandboxConfig::default();
+        assert_eq!(c.carrier.sandbox.listen, d.listen);
+        assert_eq!(Faults::from(&c.carrier.sandbox), Faults::from(&d));
+        assert_eq!(c.carrier.sandbox.push_signing_key, d.push_signing_key);
+        let text = crate::config::DEFAULT_TOML;
+        let section = &text[text.find("[carrier.sandbox]").unwrap()..];
+        let faults = serde_json::to_value(Faults::from(&d)).unwrap();
+        let keys = faults.as_object().unwrap().keys().map(String::as_str);
+        for key in keys.chain([
+            "listen",
+            "username",
+            "password",
+            "customer_code",
+            "push_url",
+            "push_signing_key",
+        ]) {
+            assert!(
+                section.contains(&format!("{key} =")),
+                "{key} is not in config/default.toml"
+            );
+        }
+    }
+
+    #[test]
+    fn chances_are_probabilities() {
+        let e = serde_json::from_str::<FaultsPatch>(r#"{"error_rate": 1.5}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("between 0 and 1"), "{e}");
+        let p: FaultsPatch =
+            serde_json::from_str(r#"{"error_rate": 0, "step": "0s", "push_reorder": true}"#)
+                .unwrap();
+        let mut f = Faults::from(&SandboxConfig::default());
+        f.apply(&p);
+        assert_eq!(
+            (f.error_rate, f.step, f.push_reorder),
+            (Chance::NEVER, Duration::ZERO, true)
+        );
+        assert_eq!(f.return_chance, Chance(0.03));
+        assert!(serde_json::from_str::<FaultsPatch>(r#"{"eror_rate": 0}"#).is_err());
+    }
+
+    #[test]
+    fn the_signing_key_is_found_from_anywhere() {
+        SandboxConfig::default().signer().unwrap();
+        let missing = SandboxConfig {
+            push_signing_key: "/nonexistent/key.pem".into(),
+            ..SandboxConfig::default()
+        };
+        assert!(
+            missing
+                .signer()
+                .unwrap_err()
+                .to_string()
+                .contains("push_signing_key")
+        );
+    }
+}

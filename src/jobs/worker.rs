@@ -1,0 +1,130 @@
+//! The worker loop of one gateway process: listen, claim, run, and on shutdown stop claiming
+//! and finish or release what it holds within a deadline.
+
+use super::handlers::{self, Context};
+use super::{CHANNEL, WORKER_LOCK_NS, claim, reap, release};
+use crate::carrier::Carrier;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::StreamExt;
+use rand::Rng;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinSet;
+
+/// A random positive worker number, the second key of its liveness lock.
+pub fn new_worker_number() -> i32 {
+    rand::rng().random_range(1..i32::MAX)
+}
+
+/// Holds the worker's liveness lock and listens for new jobs on one dedicated connection.
+/// Returns when that connection is lost: the lock is then gone too, so the caller must stop
+/// working on its jobs at once (another process may take them over).
+async fn liveness(url: String, worker: i32, wake: Arc<Notify>, ready: tokio::sync::oneshot::Sender<()>) -> anyhow::Result<()> {
+    let mut conn = AsyncPgConnection::establish(&url).await?;
+    diesel::sql_query(format!("SELECT pg_advisory_lock({WORKER_LOCK_NS}, {worker})")).execute(&mut conn).await?;
+    diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn).await?;
+    let _ = ready.send(());
+    let mut stream = std::pin::pin!(conn.notifications_stream());
+    while let Some(n) = stream.next().await {
+        n?;
+        wake.notify_one();
+    }
+    anyhow::bail!("the listening connection closed")
+}
+
+/// Runs jobs until `shutdown` turns true, then stops claiming, waits up to
+/// `jobs.shutdown_grace` for the jobs in progress and releases the rest.
+pub async fn run<C: Carrier>(ctx: Arc<Context<C>>, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let cfg = ctx.config.jobs.clone();
+    let wake = Arc::new(Notify::new());
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let mut live = tokio::spawn(liveness(ctx.config.database.url.expose().to_owned(), ctx.worker, wake.clone(), ready_tx));
+    if ready_rx.await.is_err() {
+        return Err(live.await?.expect_err("liveness ended before it was ready"));
+    }
+    tracing::info!(worker = ctx.worker, "job worker started");
+    let slots = Arc::new(Semaphore::new(cfg.max_in_flight));
+    let mut running = JoinSet::new();
+    let mut last_reap = Instant::now() - cfg.reap_interval;
+    let mut more = true;
+    loop {
+        if !more {
+            tokio::select! {
+                _ = shutdown.changed() => {}
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(cfg.poll_interval) => {}
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+                r = &mut live => {
+                    running.abort_all();
+                    return Err(r?.expect_err("liveness only ends on error"));
+                }
+            }
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+        while running.try_join_next().is_some() {}
+        let mut conn = match ctx.pool.get().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "job worker: no database connection");
+                more = false;
+                continue;
+            }
+        };
+        if last_reap.elapsed() >= cfg.reap_interval {
+            last_reap = Instant::now();
+            match reap(&mut conn).await {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(jobs = n, "released the jobs of workers that are gone"),
+                Err(e) => tracing::warn!(error = %e, "reaping jobs"),
+            }
+        }
+        let free = slots.available_permits();
+        if free == 0 {
+            more = false;
+            continue;
+        }
+        let jobs = match claim(&mut conn, ctx.worker, free as i64, cfg.lease).await {
+            Ok(j) => j,
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming jobs");
+                Vec::new()
+            }
+        };
+        drop(conn);
+        more = jobs.len() == free;
+        for job in jobs {
+            let permit = slots.clone().acquire_owned().await.expect("semaphore open");
+            let ctx = ctx.clone();
+            running.spawn(async move {
+                let id = job.id;
+                if let Err(e) = handlers::run(&ctx, job).await {
+                    tracing::warn!(job = id, error = %format!("{e:#}"), "job left for retry");
+                }
+                drop(permit);
+            });
+        }
+    }
+    tracing::info!(in_progress = running.len(), "job worker stopping");
+    let deadline = tokio::time::sleep(cfg.shutdown_grace);
+    tokio::pin!(deadline);
+    while !running.is_empty() {
+        tokio::select! {
+            _ = running.join_next() => {}
+            _ = &mut deadline => {
+                running.abort_all();
+                while running.join_next().await.is_some() {}
+            }
+        }
+    }
+    let mut conn = ctx.pool.get().await?;
+    let released = release(&mut conn, ctx.worker).await?;
+    if released > 0 {
+        tracing::info!(jobs = released, "released unfinished jobs");
+    }
+    live.abort();
+    Ok(())
+}
+

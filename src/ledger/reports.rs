@@ -1,0 +1,150 @@
+//! Carrier status reports into the ledger: the same path for pushed and polled reports.
+//! Each report is stored once (per shipment, code and carrier time) whatever it says; the
+//! domain rule (`domain::report`) decides whether it moves the status.
+
+use super::models::{NewEvent, Shipment};
+use super::schema::{shipment_events, shipments::dsl};
+use super::shipments::{Visibility, change_status, find_for_update};
+use super::{Conn, events};
+use crate::domain::carrier_codes::{CodeMeaning, meaning};
+use crate::domain::report::{Current, Decision, Report, decide};
+use crate::domain::{Source, Status};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use uuid::Uuid;
+
+/// A report as the carrier gave it.
+#[derive(Debug, Clone)]
+pub struct CarrierReport {
+    pub code: i32,
+    pub text: String,
+    pub at: DateTime<Utc>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// Reports not seen before.
+    pub new: usize,
+    /// Reports that changed the status.
+    pub changed: usize,
+    /// Reports with a code the table does not know (flagged for staff).
+    pub unknown: usize,
+}
+
+/// Applies `reports` to a shipment in one transaction. Reports already stored are skipped,
+/// so pushes and polls may repeat and overlap freely. `tracking_number` fills in the
+/// carrier's item code if the shipment does not have it yet (a push can arrive before the
+/// CreateOrder answer is processed). `quiet` sets when tracking should poll next.
+pub async fn apply(
+    conn: &mut Conn,
+    shipment_id: Uuid,
+    reports: &[CarrierReport],
+    source: Source,
+    tracking_number: Option<&str>,
+    quiet: chrono::Duration,
+) -> QueryResult<Applied> {
+    let mut sorted = reports.to_vec();
+    sorted.sort_by_key(|r| (r.at, r.code));
+    conn.transaction(async move |c| {
+        let Some(mut s) = find_for_update(c, shipment_id, &Visibility::default()).await? else {
+            return Err(diesel::result::Error::NotFound);
+        };
+        let mut result = Applied::default();
+        for r in &sorted {
+            if let Some(outcome) = apply_one(c, &mut s, r, source).await? {
+                result.new += 1;
+                result.changed += usize::from(outcome.changed);
+                result.unknown += usize::from(outcome.unknown);
+            }
+        }
+        let now = Utc::now();
+        let track = !s.status().is_terminal();
+        diesel::update(dsl::shipments.find(s.id))
+            .set((
+                dsl::last_report_at.eq(now),
+                dsl::next_poll_at.eq(track.then(|| now + quiet)),
+                dsl::tracking_number.eq(s.tracking_number.as_deref().or(tracking_number)),
+            ))
+            .execute(c)
+            .await?;
+        Ok(result)
+    })
+    .await
+}
+
+struct OneOutcome {
+    changed: bool,
+    unknown: bool,
+}
+
+/// Stores one report and applies it; `None` when it was already stored.
+async fn apply_one(c: &mut Conn, s: &mut Shipment, r: &CarrierReport, source: Source) -> QueryResult<Option<OneOutcome>> {
+    let already: bool = diesel::select(diesel::dsl::exists(
+        shipment_events::table
+            .filter(shipment_events::shipment_id.eq(s.id))
+            .filter(shipment_events::carrier_code.eq(r.code))
+            .filter(shipment_events::occurred_at.eq(r.at)),
+    ))
+    .get_result(c)
+    .await?;
+    if already {
+        return Ok(None);
+    }
+    let current = Current { status: s.status(), carrier_at: s.carrier_at };
+    let decision = decide(current, Report { code: r.code, at: r.at });
+    let unknown = meaning(r.code) == CodeMeaning::Unknown;
+    let mut event = NewEvent {
+        shipment_id: s.id,
+        seq: 0,
+        status: None,
+        applied: false,
+        occurred_at: r.at,
+        source: source.as_str().to_owned(),
+        carrier_code: Some(r.code),
+        carrier_text: Some(r.text.clone()),
+        unknown_code: unknown,
+        note: r.note.clone(),
+        actor: Some("vnpost".to_owned()),
+    };
+    let Decision::Apply { to } = decision else {
+        events::append(c, event).await?;
+        return Ok(Some(OneOutcome { changed: false, unknown }));
+    };
+    event.applied = true;
+    event.status = Some(to.as_str().to_owned());
+    // The carrier clock and the displayed carrier status follow every applied report.
+    s.carrier_code = Some(r.code);
+    s.carrier_text = Some(r.text.clone());
+    s.carrier_at = Some(r.at);
+    diesel::update(dsl::shipments.find(s.id))
+        .set((dsl::carrier_code.eq(r.code), dsl::carrier_text.eq(&r.text), dsl::carrier_at.eq(r.at)))
+        .execute(c)
+        .await?;
+    let changed = to != s.status();
+    if changed {
+        record_milestone(c, s, to, r.at).await?;
+        let reason = matches!(to, Status::Rejected | Status::Cancelled).then(|| r.text.clone());
+        change_status(c, s, to, event, reason).await?;
+    } else {
+        events::append(c, event).await?;
+    }
+    Ok(Some(OneOutcome { changed, unknown }))
+}
+
+/// Keeps the carrier time at which a shipment was picked up / delivered (for lateness).
+async fn record_milestone(c: &mut Conn, s: &mut Shipment, to: Status, at: DateTime<Utc>) -> QueryResult<()> {
+    match to {
+        Status::PickedUp if s.picked_up_at.is_none() => {
+            s.picked_up_at = Some(at);
+            diesel::update(dsl::shipments.find(s.id)).set(dsl::picked_up_at.eq(at)).execute(c).await?;
+        }
+        Status::Delivered if s.delivered_at.is_none() => {
+            s.delivered_at = Some(at);
+            diesel::update(dsl::shipments.find(s.id)).set(dsl::delivered_at.eq(at)).execute(c).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,454 @@
+//! The VNPost adapter against the sandbox carrier, over real HTTP (no database needed).
+//!
+//! Every test starts its own sandbox on a free port with journeys that move only when told
+//! (`step = 0s`) and no random failures, so the outcomes are deterministic.
+
+use bcci_gateway::carrier::push::{
+    MAX_SEND_DATE_SKEW, PushEnvelope, PushVerifier, SANDBOX_PUBLIC_KEY_PEM,
+};
+use bcci_gateway::carrier::sandbox::{
+    self, Chance, FaultsPatch, Order, SandboxConfig, SandboxHandle,
+};
+use bcci_gateway::carrier::{CancelResult, Carrier, ErrorClass, OrderRequest, Party, VnPost};
+use bcci_gateway::config::Config;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn deterministic() -> SandboxConfig {
+    SandboxConfig {
+        step: Duration::ZERO,
+        failed_attempt_chance: Chance::NEVER,
+        return_chance: Chance::NEVER,
+        ..SandboxConfig::default()
+    }
+}
+
+async fn start(cfg: SandboxConfig) -> SandboxHandle {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    sandbox::start(cfg, listener).await.unwrap()
+}
+
+fn adapter_for(base_url: &str, timeout: &str) -> VnPost {
+    let overlay = format!("[carrier]\nbase_url = \"{base_url}\"\ntimeout = \"{timeout}\"\n");
+    VnPost::new(&Config::from_overlay(&overlay).unwrap().carrier).unwrap()
+}
+
+fn adapter(sb: &SandboxHandle) -> VnPost {
+    adapter_for(sb.base_url().as_str(), "5s")
+}
+
+/// A pickup: a citizen sends a dossier to the land registration office.
+fn order(sale_order_code: &str) -> OrderRequest {
+    OrderRequest {
+        sale_order_code: sale_order_code.into(),
+        sender: Party {
+            name: "Nguyễn Văn An".into(),
+            phone: "0912345678".into(),
+            email: None,
+            address_line: "Số 3, tổ 5".into(),
+            province_code: "08".into(),
+            commune_code: "02215".into(),
+        },
+        receiver: Party {
+            name: "Văn phòng Đăng ký đất đai tỉnh Tuyên Quang".into(),
+            phone: "02073822345".into(),
+            email: Some("vpdkdd@tuyenquang.gov.vn".into()),
+            address_line: "Số 1, đường 17/8".into(),
+            province_code: "08".into(),
+            commune_code: "00691".into(),
+        },
+        service_code: "CTN001".into(),
+        weight_grams: 500,
+        content_note: "Hồ sơ 000.00.14.H61-230512-0001".into(),
+        cod_vnd: 0,
+    }
+}
+
+fn codes(history: &[bcci_gateway::carrier::StatusReport]) -> Vec<i32> {
+    history.iter().map(|r| r.code).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_travels_to_delivery() {
+    let sb = start(deterministic()).await;
+    let vn = adapter(&sb);
+    let created = vn.create_order(&order("BCCI-J1")).await.unwrap();
+    assert!(
+        created.item_code.starts_with("EB") && created.item_code.ends_with("VN"),
+        "{}",
+        created.item_code
+    );
+    assert_eq!(created.status, Some(1));
+    assert!(created.total_fee.unwrap() > 0);
+
+    let found = vn.find_order("BCCI-J1").await.unwrap().unwrap();
+    assert_eq!(
+        (found.item_code.as_str(), found.original_id.as_str()),
+        (created.item_code.as_str(), created.original_id.as_str())
+    );
+    assert_eq!(found.status, Some(1));
+    assert!(found.updated_at.is_some());
+    assert_eq!(vn.find_order("BCCI-NONE").await.unwrap(), None);
+
+    let mut seen = 1;
+    for _ in 0..20 {
+        sb.advance();
+        let history = vn.status_history(&created.item_code).await.unwrap();
+        assert!(history.len() >= seen, "the history only grows");
+        seen = history.len();
+        assert!(history.windows(2).all(|w| w[0].at < w[1].at));
+    }
+    let history = vn.status_history(&created.item_code).await.unwrap();
+    assert_eq!(codes(&history), [1, 2, 4, 6, 7, 10, 11, 12, 14]);
+    assert_eq!(history[8].text, "Phát thành công");
+    let found = vn.find_order("BCCI-J1").await.unwrap().unwrap();
+    assert_eq!(found.status, Some(14));
+    assert_eq!(found.updated_at, Some(history[8].at));
+    assert_eq!(vn.logins(), 1, "one token serves every call");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_commune_is_refused() {
+    let sb = start(deterministic()).await;
+    let vn = adapter(&sb);
+    let mut bad = order("BCCI-R1");
+    bad.receiver.commune_code = "99999".into();
+    let e = vn.create_order(&bad).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::Refused, "{e}");
+    assert!(e.is_permanent());
+    assert_eq!(e.http_status, Some(400));
+    assert!(e.message.contains("receiverCommuneCode"), "{}", e.message);
+    // A commune of another province is refused the same way.
+    let mut bad = order("BCCI-R2");
+    bad.sender.province_code = "01".into();
+    let e = vn.create_order(&bad).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::Refused, "{e}");
+    assert!(e.message.contains("senderCommuneCode"), "{}", e.message);
+    let mut bad = order("BCCI-R3");
+    bad.sender.phone = "12345".into();
+    assert_eq!(
+        vn.create_order(&bad).await.unwrap_err().class,
+        ErrorClass::Refused
+    );
+    assert!(sb.orders().is_empty());
+    assert_eq!(sb.stats().refused_creates, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_are_transient() {
+    let sb = start(deterministic()).await;
+    let vn = adapter(&sb);
+    vn.find_order("BCCI-E1").await.unwrap();
+    sb.set_faults(&FaultsPatch {
+        error_rate: Some(Chance::ALWAYS),
+        ..FaultsPatch::default()
+    });
+    let e = vn.create_order(&order("BCCI-E1")).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::Server, "{e}");
+    assert_eq!(e.http_status, Some(503));
+    assert!(!e.is_permanent());
+    assert!(
+        sb.orders().is_empty(),
+        "a 503 is answered before anything is done"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_costs_exactly_one_login() {
+    let sb = start(deterministic()).await;
+    let vn = adapter(&sb);
+    let created = vn.create_order(&order("BCCI-T1")).await.unwrap();
+    assert_eq!(vn.logins(), 1);
+    assert_eq!(sb.expire_tokens(), 1);
+    // Several calls refused at once still log in only once.
+    let (a, b, c) = tokio::join!(
+        vn.status_history(&created.item_code),
+        vn.find_order("BCCI-T1"),
+        vn.status_history(&created.item_code)
+    );
+    assert_eq!(codes(&a.unwrap()), [1]);
+    assert!(b.unwrap().is_some());
+    assert_eq!(codes(&c.unwrap()), [1]);
+    assert_eq!(vn.logins(), 2);
+    assert_eq!(sb.stats().logins, 2);
+    assert!((1..=3).contains(&sb.stats().unauthorized));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_lost_after_create_leaves_an_order_to_find() {
+    let sb = start(SandboxConfig {
+        timeout_after_create_rate: Chance::ALWAYS,
+        ..deterministic()
+    })
+    .await;
+    let vn = adapter_for(sb.base_url().as_str(), "700ms");
+    let e = vn.create_order(&order("BCCI-W1")).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::Timeout, "{e}");
+    assert!(e.may_have_acted());
+    let found = vn
+        .find_order("BCCI-W1")
+        .await
+        .unwrap()
+        .expect("the order was created");
+    let orders = sb.orders();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(found.item_code, orders[0].item_code);
+    assert_eq!(sb.stats().withheld_answers, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_carrier_does_not_deduplicate() {
+    let sb = start(deterministic()).await;
+    let vn = adapter(&sb);
+    let a = vn.create_order(&order("BCCI-D1")).await.unwrap();
+    let b = vn.create_order(&order("BCCI-D1")).await.unwrap();
+    assert_ne!(a.item_code, b.item_code);
+    assert_ne!(a.original_id, b.original_id);
+    // Counted through the control API, as a test of the gateway would.
+    let url = sb
+        .base_url()
+        .join("_sandbox/orders?saleOrderCode=BCCI-D1")
+        .unwrap();
+    let orders: Vec<Order> = reqwest::get(url).await.unwrap().json().await.unwrap();
+    assert_eq!(orders.len(), 2);
+    assert!(vn.find_order("BCCI-D1").await.unwrap().is_some());
+    assert_eq!(sb.stats().create_calls, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_before_pickup_only() {
+    let sb = start(deterministic()).await;
+    let vn = adapter(&sb);
+    let early = vn.create_order(&order("BCCI-C1")).await.unwrap();
+    sb.advance();
+    assert_eq!(
+        vn.cancel_order(&early.original_id).await.unwrap(),
+        CancelResult::Done
+    );
+    assert_eq!(
+        codes(&vn.status_history(&early.item_code).await.unwrap()),
+        [1, 2, 9]
+    );
+    // Repeating a cancel is harmless.
+    assert_eq!(
+        vn.cancel_order(&early.original_id).await.unwrap(),
+        CancelResult::Done
+    );
+
+    let late = vn.create_order(&order("BCCI-C2")).await.unwrap();
+    for _ in 0..3 {
+        sb.advance();
+    }
+    assert_eq!(
+        vn.find_order("BCCI-C2").await.unwrap().unwrap().status,
+        Some(6)
+    );
+    match vn.cancel_order(&late.original_id).await.unwrap() {
+        CancelResult::Refused(message) => assert!(!message.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    // The cancelled order stays cancelled.
+    assert_eq!(
+        vn.find_order("BCCI-C1").await.unwrap().unwrap().status,
+        Some(9)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_listener_is_a_connect_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let vn = adapter_for(&format!("http://127.0.0.1:{port}/"), "2s");
+    let e = vn.find_order("BCCI-X").await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::Connect, "{e}");
+    assert!(!e.may_have_acted());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_are_an_auth_error() {
+    let sb = start(SandboxConfig {
+        password: bcci_gateway::config::Secret::new("not-the-default"),
+        ..deterministic()
+    })
+    .await;
+    let vn = adapter(&sb);
+    let e = vn.create_order(&order("BCCI-A1")).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::Auth, "{e}");
+    assert!(!e.is_permanent());
+    assert!(sb.orders().is_empty());
+    assert_eq!(sb.stats().login_failures, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_api() {
+    let sb = start(deterministic()).await;
+    let vn = adapter(&sb);
+    vn.create_order(&order("BCCI-K1")).await.unwrap();
+    let http = reqwest::Client::new();
+    let at = |p: &str| sb.base_url().join(p).unwrap();
+    let faults: serde_json::Value = http
+        .post(at("_sandbox/faults"))
+        .json(&serde_json::json!({"latency": "10ms", "error_rate": 0}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(faults["latency"], "10ms");
+    assert_eq!(faults["step"], "0s");
+    let bad = http
+        .post(at("_sandbox/faults"))
+        .json(&serde_json::json!({"error_rate": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let moved: serde_json::Value = http
+        .post(at("_sandbox/advance?steps=3"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(moved["moved"], 3);
+    assert_eq!(sb.orders()[0].status, 6);
+    let expired: serde_json::Value = http
+        .post(at("_sandbox/expire-tokens"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(expired["expired"], 1);
+    let stats: sandbox::Stats = http
+        .get(at("_sandbox/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((stats.logins, stats.create_calls, stats.orders), (1, 1, 1));
+    // The carrier API itself needs a token.
+    let r = http
+        .post(at("CreateOrder"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+/// Starts a receiver that records the pushes it gets.
+async fn receiver() -> (
+    url::Url,
+    Arc<Mutex<Vec<PushEnvelope>>>,
+    actix_web::dev::ServerHandle,
+) {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let got: Arc<Mutex<Vec<PushEnvelope>>> = Arc::default();
+    let sink = web::Data::new(got.clone());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = url::Url::parse(&format!(
+        "http://{}/webhook",
+        listener.local_addr().unwrap()
+    ))
+    .unwrap();
+    let server = HttpServer::new(move || {
+        App::new().app_data(sink.clone()).route(
+                "/webhook",
+                web::post().to(
+                    |sink: web::Data<Arc<Mutex<Vec<PushEnvelope>>>>,
+                     body: web::Json<PushEnvelope>| async move {
+                        sink.lock().unwrap().push(body.into_inner());
+                        HttpResponse::Ok().finish()
+                    },
+                ),
+            )
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (url, got, handle)
+}
+
+async fn wait_for(got: &Mutex<Vec<PushEnvelope>>, n: usize) -> Vec<PushEnvelope> {
+    for _ in 0..100 {
+        if got.lock().unwrap().len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    got.lock().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_are_signed_and_can_come_out_of_order() {
+    let (url, got, receiver) = receiver().await;
+    let sb = start(SandboxConfig {
+        push_url: Some(url),
+        push_reorder: true,
+        ..deterministic()
+    })
+    .await;
+    let vn = adapter(&sb);
+    let created = vn.create_order(&order("BCCI-P1")).await.unwrap();
+    sb.advance();
+    let pushes = wait_for(&got, 2).await;
+    assert_eq!(pushes.len(), 2);
+    let verifier = PushVerifier::from_pem(SANDBOX_PUBLIC_KEY_PEM).unwrap();
+    let reports: Vec<_> = pushes
+        .iter()
+        .map(|p| {
+            verifier
+                .verify(p, chrono::Utc::now(), MAX_SEND_DATE_SKEW)
+                .unwrap()
+        })
+        .collect();
+    // Reordered: the step to 2 arrives before the creation (1).
+    assert_eq!(
+        reports.iter().map(|r| r.report.code).collect::<Vec<_>>(),
+        [2, 1]
+    );
+    assert!(reports.iter().all(
+        |r| r.item_code == created.item_code && r.sale_order_code.as_deref() == Some("BCCI-P1")
+    ));
+    assert!(
+        pushes[0].send_date.ends_with("+07:00"),
+        "{}",
+        pushes[0].send_date
+    );
+
+    // Duplicates, in order.
+    sb.set_faults(&FaultsPatch {
+        push_reorder: Some(false),
+        push_duplicate_rate: Some(Chance::ALWAYS),
+        ..FaultsPatch::default()
+    });
+    sb.advance();
+    let pushes = wait_for(&got, 4).await;
+    let last: Vec<_> = pushes[2..]
+        .iter()
+        .map(|p| {
+            verifier
+                .verify(p, chrono::Utc::now(), MAX_SEND_DATE_SKEW)
+                .unwrap()
+                .report
+        })
+        .collect();
+    assert_eq!(last.len(), 2);
+    assert_eq!(last[0], last[1]);
+    assert_eq!(last[0].code, 4);
+    assert_eq!(sb.stats().pushes_sent, 4);
+    receiver.stop(false).await;
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real gateway over real HTTP, against the real PostgreSQL (a fresh
+//! database per test, cloned from a migrated template so the suite runs in parallel).
+
+mod api;
+mod auth;
+mod carrier;
+mod carrier_loop;
+mod support;
+mod validation;
