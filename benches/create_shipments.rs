@@ -14,12 +14,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn pickup(n: u64, worker: u64) -> serde_json::Value {
     json!({
-        "dossier_code": format!("000.00.14.H61-261127-{:06}", worker * 100_000 + n),
+        "dossier_code": format!("{worker:03}.00.14.H61-261127-{n:06}"),
         "office_code": "VPDKDD-TQ",
         "procedure": { "code": "1.004227", "name": "Đăng ký biến động quyền sử dụng đất" },
         "citizen": { "full_name": "Nguyễn Văn An", "phone": "0912345678", "email": null, "id_number": "008090001234" },
@@ -39,12 +42,12 @@ SELECT client_id, key, request_hash, response_status, response_body, shipment_id
 SELECT id FROM shipments WHERE client_id = 'motcua-tq' AND dossier_code = 'pg-' || :k AND kind = 'pickup' AND status NOT IN ('delivered', 'returned', 'cancelled', 'rejected') LIMIT 1;
 INSERT INTO shipments (id, kind, status, sequence, client_id, office_code, dossier_code, procedure_code, procedure_name, person_name, person_phone, person_email, person_id_number, address_line, province_code, commune_code, documents, result, collect_fees_vnd, cod_vnd, note, due_at, late, sale_order_code, carrier, created_at, updated_at)
   VALUES (gen_random_uuid(), 'pickup', 'requested', 1, 'motcua-tq', 'VPDKDD-TQ', 'pg-' || :k || '-' || gen_random_uuid(), '1.004227', 'Đăng ký biến động quyền sử dụng đất', 'Nguyễn Văn An', '0912345678', NULL, '008090001234', 'Số 12, tổ 5', '08', '02215', '[{"name":"Đơn đăng ký biến động","copies":1}]', NULL, 0, 0, 'Gọi trước khi đến', NULL, false, 'PG' || gen_random_uuid(), 'vnpost', now(), now())
-  RETURNING id \gset s_
-INSERT INTO shipment_events (shipment_id, seq, status, applied, occurred_at, source, unknown_code, actor) VALUES (:'s_id', 1, 'requested', true, now(), 'gateway', false, 'motcua-tq');
-INSERT INTO jobs (kind, shipment_id, payload) VALUES ('carrier_submit', :'s_id', '{}') RETURNING id;
+  RETURNING quote_literal(id::text) AS id \gset s_
+INSERT INTO shipment_events (shipment_id, seq, status, applied, occurred_at, source, unknown_code, actor) VALUES (:s_id::uuid, 1, 'requested', true, now(), 'gateway', false, 'motcua-tq');
+INSERT INTO jobs (kind, shipment_id, payload) VALUES ('carrier_submit', :s_id::uuid, '{}') RETURNING id;
 NOTIFY bcci_jobs;
 INSERT INTO idempotency_keys (client_id, key, request_hash, response_status, response_body, shipment_id, created_at, expires_at)
-  VALUES ('motcua-tq', 'pg-' || :'s_id', 'hash', 201, '{"id":"x","kind":"pickup","status":"requested","sequence":1}', :'s_id', now(), now() + interval '48 hours');
+  VALUES ('motcua-tq', 'pg-' || :s_id, 'hash', 201, '{"id":"x","kind":"pickup","status":"requested","sequence":1}', :s_id::uuid, now(), now() + interval '48 hours');
 COMMIT;
 "#;
 
@@ -56,7 +59,10 @@ struct ApiResult {
 }
 
 async fn run_api(base: &str, token: &str, clients: u64, seconds: u64) -> ApiResult {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(clients as usize).build().unwrap();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients as usize)
+        .build()
+        .unwrap();
     let errors = Arc::new(AtomicU64::new(0));
     // warm-up: connections and prepared statements
     for w in 0..clients {
@@ -72,7 +78,12 @@ async fn run_api(base: &str, token: &str, clients: u64, seconds: u64) -> ApiResu
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|w| {
-            let (http, base, token, errors) = (http.clone(), base.to_owned(), token.to_owned(), errors.clone());
+            let (http, base, token, errors) = (
+                http.clone(),
+                base.to_owned(),
+                token.to_owned(),
+                errors.clone(),
+            );
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut n = 0;
@@ -104,27 +115,50 @@ async fn run_api(base: &str, token: &str, clients: u64, seconds: u64) -> ApiResu
     let elapsed = started.elapsed();
     all.sort();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
-    ApiResult { rate: all.len() as f64 / elapsed.as_secs_f64(), p50: pct(0.50), p99: pct(0.99), errors: errors.load(Ordering::Relaxed) }
+    ApiResult {
+        rate: all.len() as f64 / elapsed.as_secs_f64(),
+        p50: pct(0.50),
+        p99: pct(0.99),
+        errors: errors.load(Ordering::Relaxed),
+    }
 }
 
 fn run_pgbench(db: &str, clients: u64, seconds: u64) -> (f64, String) {
     let script = std::env::temp_dir().join(format!("bcci-create-{}.sql", std::process::id()));
     std::fs::write(&script, PGBENCH_SCRIPT).unwrap();
     let out = std::process::Command::new("pgbench")
-        .args(["-n", "-c", &clients.to_string(), "-j", "2", "-T", &seconds.to_string(), "-f"])
+        .args([
+            "-n",
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &seconds.to_string(),
+            "-f",
+        ])
         .arg(&script)
         .arg(db)
         .output()
         .expect("pgbench is installed (Debian package postgresql-client / postgresql)");
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "pgbench failed: {}{}", text, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "pgbench failed: {}{}",
+        text,
+        String::from_utf8_lossy(&out.stderr)
+    );
     let tps = text
         .lines()
         .find(|l| l.starts_with("tps = "))
         .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .expect("pgbench printed tps");
-    let latency = text.lines().find(|l| l.starts_with("latency average")).unwrap_or("").to_owned();
+    let latency = text
+        .lines()
+        .find(|l| l.starts_with("latency average"))
+        .unwrap_or("")
+        .to_owned();
     (tps, latency)
 }
 
@@ -132,11 +166,13 @@ fn run_pgbench(db: &str, clients: u64, seconds: u64) -> (f64, String) {
 async fn main() {
     let seconds: u64 = env_or("BENCH_SECONDS", 20);
     let clients: u64 = env_or("BENCH_CLIENTS", 32);
-    let server_url = std::env::var("TEST_DATABASE_SERVER").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let server_url = std::env::var("TEST_DATABASE_SERVER")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let db_name = format!("bcci_bench_{}", std::process::id());
     let db_url = format!("{server_url}/{db_name}");
 
-    let mut config = Config::from_overlay("[server]\nworkers = 2\n[database]\npool_size = 32\n").unwrap();
+    let mut config =
+        Config::from_overlay("[server]\nworkers = 2\n[database]\npool_size = 32\n").unwrap();
     config.database.url = Secret::new(db_url.clone());
     let config = Arc::new(config);
     let state = server::prepare(config.clone()).await.expect("database");
@@ -145,9 +181,22 @@ async fn main() {
     let http = server::http(state, listener).unwrap();
     let handle = http.handle();
     tokio::spawn(http);
-    let token = auth::mint(&config.auth, &auth::claims_for(&config.auth, "motcua-tq", &["shipments:write"], None, None, chrono::Duration::hours(1))).unwrap();
+    let token = auth::mint(
+        &config.auth,
+        &auth::claims_for(
+            &config.auth,
+            "motcua-tq",
+            &["shipments:write"],
+            None,
+            None,
+            chrono::Duration::hours(1),
+        ),
+    )
+    .unwrap();
 
-    println!("create_shipments: {clients} concurrent clients, {seconds} s each, PostgreSQL at {server_url}, database {db_name}");
+    println!(
+        "create_shipments: {clients} concurrent clients, {seconds} s each, PostgreSQL at {server_url}, database {db_name}"
+    );
     let api = run_api(&base, &token, clients, seconds).await;
     handle.stop(true).await;
     let (pg_tps, pg_latency) = run_pgbench(&db_url, clients, seconds);
@@ -156,8 +205,14 @@ async fn main() {
     println!("| measure | value |");
     println!("|---|---|");
     println!("| API: shipments created per second | {:.0} |", api.rate);
-    println!("| API: latency p50 | {:.1} ms |", api.p50.as_secs_f64() * 1000.0);
-    println!("| API: latency p99 | {:.1} ms |", api.p99.as_secs_f64() * 1000.0);
+    println!(
+        "| API: latency p50 | {:.1} ms |",
+        api.p50.as_secs_f64() * 1000.0
+    );
+    println!(
+        "| API: latency p99 | {:.1} ms |",
+        api.p99.as_secs_f64() * 1000.0
+    );
     println!("| API: failed requests | {} |", api.errors);
     println!("| pgbench, same transaction: per second | {pg_tps:.0} |");
     println!("| pgbench {pg_latency} | |");
@@ -165,8 +220,12 @@ async fn main() {
 
     let mut admin = {
         use diesel_async::AsyncConnection;
-        diesel_async::AsyncPgConnection::establish(&format!("{server_url}/postgres")).await.unwrap()
+        diesel_async::AsyncPgConnection::establish(&format!("{server_url}/postgres"))
+            .await
+            .unwrap()
     };
     use diesel_async::RunQueryDsl;
-    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")).execute(&mut admin).await;
+    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await;
 }

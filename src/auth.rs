@@ -19,8 +19,14 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 6] =
-        [Scope::ShipmentsWrite, Scope::ShipmentsRead, Scope::StaffRead, Scope::StaffPii, Scope::StaffAct, Scope::Admin];
+    pub const ALL: [Scope; 6] = [
+        Scope::ShipmentsWrite,
+        Scope::ShipmentsRead,
+        Scope::StaffRead,
+        Scope::StaffPii,
+        Scope::StaffAct,
+        Scope::Admin,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -77,7 +83,14 @@ impl Principal {
     }
 
     pub fn require(&self, s: Scope) -> Result<(), ApiError> {
-        if self.has(s) { Ok(()) } else { Err(ApiError::Forbidden(format!("this needs the scope `{}`", s.as_str()))) }
+        if self.has(s) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this needs the scope `{}`",
+                s.as_str()
+            )))
+        }
     }
 
     /// May read shipments at all.
@@ -85,15 +98,23 @@ impl Principal {
         if self.is_staff() || self.has(Scope::ShipmentsRead) || self.has(Scope::ShipmentsWrite) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden("this needs the scope `shipments:read` or `staff:read`".into()))
+            Err(ApiError::Forbidden(
+                "this needs the scope `shipments:read` or `staff:read`".into(),
+            ))
         }
     }
 
     pub fn visibility(&self) -> Visibility {
         if self.is_staff() {
-            Visibility { client_id: None, offices: self.offices.clone() }
+            Visibility {
+                client_id: None,
+                offices: self.offices.clone(),
+            }
         } else {
-            Visibility { client_id: Some(self.sub.clone()), offices: None }
+            Visibility {
+                client_id: Some(self.sub.clone()),
+                offices: None,
+            }
         }
     }
 
@@ -123,24 +144,51 @@ impl Verifier {
         for k in &cfg.keys {
             let (decoding, algorithm) = match k.algorithm {
                 KeyAlgorithm::HS256 => (
-                    DecodingKey::from_secret(k.secret.as_ref().expect("validated").expose().as_bytes()),
+                    DecodingKey::from_secret(
+                        k.secret.as_ref().expect("validated").expose().as_bytes(),
+                    ),
                     Algorithm::HS256,
                 ),
                 KeyAlgorithm::RS256 => (
-                    DecodingKey::from_rsa_pem(k.public_key_pem.as_ref().expect("validated").expose().as_bytes())
-                        .map_err(|e| anyhow::anyhow!("auth.keys `{}`: not an RSA public key: {e}", k.kid))?,
+                    DecodingKey::from_rsa_pem(
+                        k.public_key_pem
+                            .as_ref()
+                            .expect("validated")
+                            .expose()
+                            .as_bytes(),
+                    )
+                    .map_err(|e| {
+                        anyhow::anyhow!("auth.keys `{}`: not an RSA public key: {e}", k.kid)
+                    })?,
                     Algorithm::RS256,
                 ),
                 KeyAlgorithm::EdDSA => (
-                    DecodingKey::from_ed_pem(k.public_key_pem.as_ref().expect("validated").expose().as_bytes())
-                        .map_err(|e| anyhow::anyhow!("auth.keys `{}`: not an Ed25519 public key: {e}", k.kid))?,
+                    DecodingKey::from_ed_pem(
+                        k.public_key_pem
+                            .as_ref()
+                            .expect("validated")
+                            .expose()
+                            .as_bytes(),
+                    )
+                    .map_err(|e| {
+                        anyhow::anyhow!("auth.keys `{}`: not an Ed25519 public key: {e}", k.kid)
+                    })?,
                     Algorithm::EdDSA,
                 ),
             };
-            by_kid.insert(k.kid.clone(), Key { decoding, algorithm });
+            by_kid.insert(
+                k.kid.clone(),
+                Key {
+                    decoding,
+                    algorithm,
+                },
+            );
         }
         Ok(Verifier {
-            default: Key { decoding: DecodingKey::from_secret(cfg.hs256_secret.expose().as_bytes()), algorithm: Algorithm::HS256 },
+            default: Key {
+                decoding: DecodingKey::from_secret(cfg.hs256_secret.expose().as_bytes()),
+                algorithm: Algorithm::HS256,
+            },
             by_kid,
             issuer: cfg.issuer.clone(),
             audience: cfg.audience.clone(),
@@ -151,10 +199,15 @@ impl Verifier {
     pub fn verify(&self, token: &str) -> Result<Principal, ApiError> {
         let unauthorized = |why: &str| ApiError::Unauthorized(why.to_owned());
         // An unknown `alg` (including "none") fails here.
-        let header = jsonwebtoken::decode_header(token).map_err(|_| unauthorized("the token is malformed or uses an algorithm that is not accepted"))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| {
+            unauthorized("the token is malformed or uses an algorithm that is not accepted")
+        })?;
         let key = match header.kid.as_deref() {
             None | Some("default") => &self.default,
-            Some(kid) => self.by_kid.get(kid).ok_or_else(|| unauthorized("the token's key id is not known"))?,
+            Some(kid) => self
+                .by_kid
+                .get(kid)
+                .ok_or_else(|| unauthorized("the token's key id is not known"))?,
         };
         let mut v = Validation::new(key.algorithm);
         v.set_issuer(&[&self.issuer]);
@@ -178,7 +231,11 @@ impl Verifier {
         let c = data.claims;
         Ok(Principal {
             sub: c.sub,
-            scopes: c.scope.split_whitespace().filter_map(Scope::parse).collect(),
+            scopes: c
+                .scope
+                .split_whitespace()
+                .filter_map(Scope::parse)
+                .collect(),
             offices: c.offices,
             name: c.name,
         })
@@ -187,11 +244,22 @@ impl Verifier {
 
 /// Mints an HS256 token with the configured default secret (the `token` command, tests).
 pub fn mint(cfg: &Auth, claims: &Claims) -> anyhow::Result<String> {
-    Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(cfg.hs256_secret.expose().as_bytes()))?)
+    Ok(jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(cfg.hs256_secret.expose().as_bytes()),
+    )?)
 }
 
 /// Claims for `sub` with the configured issuer and audience, valid for `ttl`.
-pub fn claims_for(cfg: &Auth, sub: &str, scopes: &[&str], offices: Option<Vec<String>>, name: Option<String>, ttl: chrono::Duration) -> Claims {
+pub fn claims_for(
+    cfg: &Auth,
+    sub: &str,
+    scopes: &[&str],
+    offices: Option<Vec<String>>,
+    name: Option<String>,
+    ttl: chrono::Duration,
+) -> Claims {
     let now = chrono::Utc::now().timestamp();
     Claims {
         sub: sub.to_owned(),

@@ -207,7 +207,9 @@ impl<'de> Deserialize<'de> for Secret {
         match raw.strip_prefix("file:") {
             Some(path) => std::fs::read_to_string(path)
                 .map(|s| Secret(s.trim_end_matches(['\n', '\r']).to_owned()))
-                .map_err(|e| serde::de::Error::custom(format!("cannot read secret file {path}: {e}"))),
+                .map_err(|e| {
+                    serde::de::Error::custom(format!("cannot read secret file {path}: {e}"))
+                }),
             None => Ok(Secret(raw)),
         }
     }
@@ -222,7 +224,10 @@ pub enum ConfigError {
 }
 
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key: key.into(), message: message.into() }
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
 }
 
 impl Config {
@@ -231,13 +236,25 @@ impl Config {
         let mut fig = Figment::from(Toml::string(DEFAULT_TOML));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(invalid("--config", format!("file {} does not exist", path.display())));
+                return Err(invalid(
+                    "--config",
+                    format!("file {} does not exist", path.display()),
+                ));
             }
             fig = fig.merge(Toml::file(path));
         }
-        Self::from_figment(fig.merge(Env::prefixed("BCCI_").filter(|k| k != "log" && k != "config").split("__")).merge(
-            Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()),
-        ))
+        Self::from_figment(
+            fig.merge(
+                Env::prefixed("BCCI_")
+                    .filter(|k| k != "log" && k != "config")
+                    .split("__"),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database.url".into()),
+            ),
+        )
     }
 
     /// Loads from the compiled-in defaults with a TOML overlay given as text (tests).
@@ -247,7 +264,11 @@ impl Config {
 
     /// Loads from the compiled-in defaults with TOML overlays, later ones winning.
     pub fn from_overlays(overlays: &[&str]) -> Result<Config, ConfigError> {
-        let fig = overlays.iter().fold(Figment::from(Toml::string(DEFAULT_TOML)), |f, t| f.merge(Toml::string(t)));
+        let fig = overlays
+            .iter()
+            .fold(Figment::from(Toml::string(DEFAULT_TOML)), |f, t| {
+                f.merge(Toml::string(t))
+            });
         Self::from_figment(fig)
     }
 
@@ -272,10 +293,16 @@ impl Config {
             let key = format!("auth.keys[{i}]");
             match k.algorithm {
                 KeyAlgorithm::HS256 if k.secret.as_ref().is_none_or(|s| s.expose().len() < 32) => {
-                    return Err(invalid(format!("{key}.secret"), "HS256 keys need a secret of at least 32 bytes"));
+                    return Err(invalid(
+                        format!("{key}.secret"),
+                        "HS256 keys need a secret of at least 32 bytes",
+                    ));
                 }
                 KeyAlgorithm::RS256 | KeyAlgorithm::EdDSA if k.public_key_pem.is_none() => {
-                    return Err(invalid(format!("{key}.public_key_pem"), "RS256 and EdDSA keys need a PEM public key"));
+                    return Err(invalid(
+                        format!("{key}.public_key_pem"),
+                        "RS256 and EdDSA keys need a PEM public key",
+                    ));
                 }
                 _ => {}
             }
@@ -292,26 +319,47 @@ impl Config {
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {
             if c.id.is_empty() || !seen.insert(&c.id) {
-                return Err(invalid(format!("clients[{i}].id"), "must be non-empty and unique"));
+                return Err(invalid(
+                    format!("clients[{i}].id"),
+                    "must be non-empty and unique",
+                ));
             }
-            for (name, s) in [("callback_secret", Some(&c.callback_secret)), ("callback_secret_next", c.callback_secret_next.as_ref())] {
-                if let Some(s) = s {
-                    if !s.expose().starts_with("whsec_") {
-                        return Err(invalid(format!("clients[{i}].{name}"), "must start with whsec_"));
-                    }
+            for (name, s) in [
+                ("callback_secret", Some(&c.callback_secret)),
+                ("callback_secret_next", c.callback_secret_next.as_ref()),
+            ] {
+                if let Some(s) = s
+                    && !s.expose().starts_with("whsec_")
+                {
+                    return Err(invalid(
+                        format!("clients[{i}].{name}"),
+                        "must start with whsec_",
+                    ));
                 }
             }
         }
         let mut seen = std::collections::HashSet::new();
         for (i, o) in self.offices.iter().enumerate() {
             if o.code.is_empty() || !seen.insert(&o.code) {
-                return Err(invalid(format!("offices[{i}].code"), "must be non-empty and unique"));
+                return Err(invalid(
+                    format!("offices[{i}].code"),
+                    "must be non-empty and unique",
+                ));
             }
             if crate::domain::phone::normalise(&o.phone).is_none() && !is_landline(&o.phone) {
-                return Err(invalid(format!("offices[{i}].phone"), "is not a Vietnamese phone number"));
+                return Err(invalid(
+                    format!("offices[{i}].phone"),
+                    "is not a Vietnamese phone number",
+                ));
             }
-            if AdminUnits::get().check(&o.address.province_code, &o.address.commune_code).is_err() {
-                return Err(invalid(format!("offices[{i}].address"), "unknown province/commune code, or commune outside its province"));
+            if AdminUnits::get()
+                .check(&o.address.province_code, &o.address.commune_code)
+                .is_err()
+            {
+                return Err(invalid(
+                    format!("offices[{i}].address"),
+                    "unknown province/commune code, or commune outside its province",
+                ));
             }
         }
         if self.jobs.max_in_flight == 0 {
@@ -319,10 +367,16 @@ impl Config {
         }
         // A job must never be taken over while its worker may still be calling the carrier.
         if self.jobs.lease < 2 * (self.carrier.connect_timeout + self.carrier.timeout) * 2 {
-            return Err(invalid("jobs.lease", "must be at least twice the longest carrier exchange (2 calls, each with a re-login: 4 × (carrier.connect_timeout + carrier.timeout))"));
+            return Err(invalid(
+                "jobs.lease",
+                "must be at least twice the longest carrier exchange (2 calls, each with a re-login: 4 × (carrier.connect_timeout + carrier.timeout))",
+            ));
         }
         if self.jobs.retry_min.is_zero() || self.jobs.retry_max < self.jobs.retry_min {
-            return Err(invalid("jobs.retry_max", "retry_min must be > 0 and retry_max >= retry_min"));
+            return Err(invalid(
+                "jobs.retry_max",
+                "retry_min must be > 0 and retry_max >= retry_min",
+            ));
         }
         if self.tracking.batch == 0 {
             return Err(invalid("tracking.batch", "must be at least 1"));
@@ -361,13 +415,21 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let e = Config::from_overlay("[auth]\nhs256_secret = \"short\"").unwrap_err().to_string();
+        let e = Config::from_overlay("[auth]\nhs256_secret = \"short\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("auth.hs256_secret"), "{e}");
-        let e = Config::from_overlay("[server]\nlisten = \"nowhere\"").unwrap_err().to_string();
+        let e = Config::from_overlay("[server]\nlisten = \"nowhere\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("server.listen"), "{e}");
-        let e = Config::from_overlay("[shipments]\npickup_window = \"soon\"").unwrap_err().to_string();
+        let e = Config::from_overlay("[shipments]\npickup_window = \"soon\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("pickup_window"), "{e}");
-        let e = Config::from_overlay("[server]\nlisen = \"x\"").unwrap_err().to_string();
+        let e = Config::from_overlay("[server]\nlisen = \"x\"")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("lisen"), "{e}");
     }
 
@@ -383,8 +445,15 @@ mod tests {
     fn secret_from_file() {
         let dir = std::env::temp_dir().join(format!("bcci-secret-{}", std::process::id()));
         std::fs::write(&dir, "0123456789abcdef0123456789abcdef-from-file\n").unwrap();
-        let c = Config::from_overlay(&format!("[auth]\nhs256_secret = \"file:{}\"", dir.display())).unwrap();
-        assert_eq!(c.auth.hs256_secret.expose(), "0123456789abcdef0123456789abcdef-from-file");
+        let c = Config::from_overlay(&format!(
+            "[auth]\nhs256_secret = \"file:{}\"",
+            dir.display()
+        ))
+        .unwrap();
+        assert_eq!(
+            c.auth.hs256_secret.expose(),
+            "0123456789abcdef0123456789abcdef-from-file"
+        );
         std::fs::remove_file(dir).unwrap();
     }
 }

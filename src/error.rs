@@ -18,7 +18,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), message: message.into() }
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -43,12 +46,19 @@ pub struct Problem {
 #[derive(Debug)]
 pub enum ApiError {
     Validation(Vec<FieldError>),
-    BadRequest { code: &'static str, detail: String },
+    BadRequest {
+        code: &'static str,
+        detail: String,
+    },
     Unauthorized(String),
     Forbidden(String),
     NotFound,
     PayloadTooLarge(usize),
-    Conflict { code: &'static str, detail: String, existing: Option<Uuid> },
+    Conflict {
+        code: &'static str,
+        detail: String,
+        existing: Option<Uuid>,
+    },
     /// The Idempotency-Key was used with another body (SPEC §3: 422).
     KeyReused,
     Unavailable(String),
@@ -63,16 +73,40 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         use ApiError::*;
         match self {
-            Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "The request is not valid"),
+            Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                "The request is not valid",
+            ),
             BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code, "Bad request"),
-            Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required"),
+            Unauthorized(_) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Authentication required",
+            ),
             Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
             NotFound => (StatusCode::NOT_FOUND, "not_found", "Not found"),
-            PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Request body too large"),
+            PayloadTooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Request body too large",
+            ),
             Conflict { code, .. } => (StatusCode::CONFLICT, code, "Conflict"),
-            KeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", "Idempotency-Key reused"),
-            Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
-            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+            KeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "Idempotency-Key reused",
+            ),
+            Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
+            Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+            ),
         }
     }
 
@@ -80,11 +114,16 @@ impl ApiError {
         use ApiError::*;
         match self {
             Validation(errors) => format!("{} field(s) are not valid; see `errors`", errors.len()),
-            BadRequest { detail, .. } | Unauthorized(detail) | Forbidden(detail) | Unavailable(detail) => detail.clone(),
+            BadRequest { detail, .. }
+            | Unauthorized(detail)
+            | Forbidden(detail)
+            | Unavailable(detail) => detail.clone(),
             NotFound => "No such resource, or it is not visible to you".into(),
             PayloadTooLarge(limit) => format!("The body exceeds the limit of {limit} bytes"),
             Conflict { detail, .. } => detail.clone(),
-            KeyReused => "This Idempotency-Key was already used with a different request body".into(),
+            KeyReused => {
+                "This Idempotency-Key was already used with a different request body".into()
+            }
             Internal(_) => "An internal error occurred; it has been logged".into(),
         }
     }

@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "bcci-gateway", version, about = "Gateway between a dossier system and the public postal carrier")]
+#[command(
+    name = "bcci-gateway",
+    version,
+    about = "Gateway between a dossier system and the public postal carrier"
+)]
 struct Cli {
     /// A TOML file layered over the built-in defaults (config/default.toml).
     #[arg(long, global = true, env = "BCCI_CONFIG")]
@@ -58,14 +62,19 @@ async fn main() {
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BCCI_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BCCI_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let config = Arc::new(Config::load(cli.config.as_deref())?);
     match cli.command {
         Command::Serve => {
-            let listener = std::net::TcpListener::bind(config.server.listen)
-                .with_context(|| format!("server.listen: cannot listen on {}", config.server.listen))?;
+            let listener =
+                std::net::TcpListener::bind(config.server.listen).with_context(|| {
+                    format!("server.listen: cannot listen on {}", config.server.listen)
+                })?;
             let gateway = server::Gateway::start((*config).clone(), listener).await?;
             tracing::info!(listen = %config.server.listen, public_url = %config.server.public_url, carrier = ?config.carrier.kind, "serving");
             shutdown_signal().await;
@@ -78,13 +87,18 @@ async fn run() -> anyhow::Result<()> {
                 ledger::ensure_database(url).await?;
             }
             let applied = ledger::migrate(url).await?;
-            println!("applied {} migration(s); schema at {}", applied.len(), ledger::latest_migration());
+            println!(
+                "applied {} migration(s); schema at {}",
+                applied.len(),
+                ledger::latest_migration()
+            );
             Ok(())
         }
         Command::CarrierSim => {
             let cfg = config.carrier.sandbox.clone();
-            let listener = std::net::TcpListener::bind(cfg.listen)
-                .with_context(|| format!("carrier.sandbox.listen: cannot listen on {}", cfg.listen))?;
+            let listener = std::net::TcpListener::bind(cfg.listen).with_context(|| {
+                format!("carrier.sandbox.listen: cannot listen on {}", cfg.listen)
+            })?;
             let sandbox = bcci_gateway::carrier::sandbox::start(cfg, listener).await?;
             println!("sandbox carrier listening on {}", sandbox.base_url());
             shutdown_signal().await;
@@ -95,11 +109,33 @@ async fn run() -> anyhow::Result<()> {
             println!("configuration is valid");
             println!("  server.listen     {}", config.server.listen);
             println!("  carrier.kind      {:?}", config.carrier.kind);
-            println!("  clients           {}", config.clients.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(", "));
-            println!("  offices           {}", config.offices.iter().map(|o| o.code.as_str()).collect::<Vec<_>>().join(", "));
+            println!(
+                "  clients           {}",
+                config
+                    .clients
+                    .iter()
+                    .map(|c| c.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            println!(
+                "  offices           {}",
+                config
+                    .offices
+                    .iter()
+                    .map(|o| o.code.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             Ok(())
         }
-        Command::Token { sub, scopes, offices, name, ttl } => {
+        Command::Token {
+            sub,
+            scopes,
+            offices,
+            name,
+            ttl,
+        } => {
             let scopes: Vec<&str> = scopes.split([' ', ',']).filter(|s| !s.is_empty()).collect();
             for s in &scopes {
                 anyhow::ensure!(auth::Scope::parse(s).is_some(), "unknown scope `{s}`");
@@ -115,7 +151,8 @@ async fn run() -> anyhow::Result<()> {
 
 /// SIGINT or SIGTERM.
 async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}

@@ -8,12 +8,12 @@ use crate::config::{CarrierKind, Config};
 use crate::jobs::handlers::Context;
 use crate::jobs::worker;
 use crate::{ledger, tracking};
-use anyhow::Context as _;
-use tokio::sync::watch;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
 use std::net::TcpListener;
 use std::sync::Arc;
+use tokio::sync::watch;
 
 /// Creates the database if needed, migrates it, and builds the shared state.
 pub async fn prepare(config: Arc<Config>) -> anyhow::Result<web::Data<AppState>> {
@@ -25,7 +25,11 @@ pub async fn prepare(config: Arc<Config>) -> anyhow::Result<web::Data<AppState>>
     if !applied.is_empty() {
         tracing::info!(?applied, "applied migrations");
     }
-    let pool = ledger::pool(url, config.database.pool_size, config.database.acquire_timeout)?;
+    let pool = ledger::pool(
+        url,
+        config.database.pool_size,
+        config.database.acquire_timeout,
+    )?;
     Ok(web::Data::new(AppState::new(config, pool)?))
 }
 
@@ -70,8 +74,13 @@ impl Gateway {
         let mut config = config;
         let sandbox = match config.carrier.kind {
             CarrierKind::Sandbox => {
-                let sb_listener = TcpListener::bind(config.carrier.sandbox.listen)
-                    .with_context(|| format!("carrier.sandbox.listen: cannot listen on {}", config.carrier.sandbox.listen))?;
+                let sb_listener =
+                    TcpListener::bind(config.carrier.sandbox.listen).with_context(|| {
+                        format!(
+                            "carrier.sandbox.listen: cannot listen on {}",
+                            config.carrier.sandbox.listen
+                        )
+                    })?;
                 let sb = sandbox::start(config.carrier.sandbox.clone(), sb_listener).await?;
                 // The adapter talks to the sandbox wherever it really listens (port 0 in tests).
                 config.carrier.base_url = sb.base_url();
@@ -83,7 +92,12 @@ impl Gateway {
         let state = prepare(config.clone()).await?;
         let carrier = Arc::new(VnPost::new(&config.carrier)?);
         let (shutdown, rx) = watch::channel(false);
-        let ctx = Arc::new(Context { pool: state.pool.clone(), config: config.clone(), carrier: carrier.clone(), worker: worker::new_worker_number() });
+        let ctx = Arc::new(Context {
+            pool: state.pool.clone(),
+            config: config.clone(),
+            carrier: carrier.clone(),
+            worker: worker::new_worker_number(),
+        });
         let mut background = Vec::new();
         if config.jobs.enabled {
             let (ctx, rx) = (ctx.clone(), rx.clone());
@@ -99,7 +113,15 @@ impl Gateway {
         let server = http(state.clone(), listener)?;
         let handle = server.handle();
         let http_task = tokio::spawn(server);
-        Ok(Gateway { state, carrier, sandbox, http: handle, http_task, shutdown, background })
+        Ok(Gateway {
+            state,
+            carrier,
+            sandbox,
+            http: handle,
+            http_task,
+            shutdown,
+            background,
+        })
     }
 
     /// Graceful stop: stop claiming jobs and accepting connections, finish (or release) the

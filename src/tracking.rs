@@ -27,21 +27,32 @@ struct Due {
 
 /// Claims the shipments due for a poll, pushing their next poll forward so that another
 /// process does not poll them too.
-async fn claim_due(conn: &mut crate::ledger::Conn, batch: i64, quiet: std::time::Duration) -> QueryResult<Vec<Due>> {
+async fn claim_due(
+    conn: &mut crate::ledger::Conn,
+    batch: i64,
+    quiet: std::time::Duration,
+) -> QueryResult<Vec<Due>> {
     diesel::sql_query(
         "UPDATE shipments SET next_poll_at = now() + $1 \
          WHERE id IN (SELECT id FROM shipments WHERE next_poll_at <= now() \
                       ORDER BY next_poll_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
          RETURNING id, sale_order_code, tracking_number",
     )
-    .bind::<Interval, _>(diesel::pg::data_types::PgInterval::from_microseconds(quiet.as_micros() as i64))
+    .bind::<Interval, _>(diesel::pg::data_types::PgInterval::from_microseconds(
+        quiet.as_micros() as i64,
+    ))
     .bind::<BigInt, _>(batch)
     .load(conn)
     .await
 }
 
 /// Polls one shipment; returns how many reports were new.
-pub async fn poll_one<C: Carrier>(ctx: &Context<C>, id: Uuid, sale_order_code: &str, tracking_number: Option<&str>) -> anyhow::Result<usize> {
+pub async fn poll_one<C: Carrier>(
+    ctx: &Context<C>,
+    id: Uuid,
+    sale_order_code: &str,
+    tracking_number: Option<&str>,
+) -> anyhow::Result<usize> {
     let t = Instant::now();
     let found = ctx.carrier.find_order(sale_order_code).await;
     metrics::histogram!("bcci_carrier_request_seconds", "call" => "getOrder").record(t.elapsed());
@@ -52,13 +63,31 @@ pub async fn poll_one<C: Carrier>(ctx: &Context<C>, id: Uuid, sale_order_code: &
     };
     let t = Instant::now();
     let history = ctx.carrier.status_history(&item_code).await;
-    metrics::histogram!("bcci_carrier_request_seconds", "call" => "GetStatusHistoryOrder").record(t.elapsed());
-    let reports: Vec<CarrierReport> =
-        history.map_err(err)?.into_iter().map(|r| CarrierReport { code: r.code, text: r.text, at: r.at, note: None }).collect();
+    metrics::histogram!("bcci_carrier_request_seconds", "call" => "GetStatusHistoryOrder")
+        .record(t.elapsed());
+    let reports: Vec<CarrierReport> = history
+        .map_err(err)?
+        .into_iter()
+        .map(|r| CarrierReport {
+            code: r.code,
+            text: r.text,
+            at: r.at,
+            note: None,
+        })
+        .collect();
     let quiet = chrono::Duration::from_std(ctx.config.tracking.quiet_after)?;
     let mut conn = ctx.pool.get().await?;
-    let applied = reports::apply(&mut conn, id, &reports, Source::CarrierPoll, Some(&item_code), quiet).await?;
-    metrics::counter!("bcci_carrier_reports_total", "source" => "carrier_poll").increment(applied.new as u64);
+    let applied = reports::apply(
+        &mut conn,
+        id,
+        &reports,
+        Source::CarrierPoll,
+        Some(&item_code),
+        quiet,
+    )
+    .await?;
+    metrics::counter!("bcci_carrier_reports_total", "source" => "carrier_poll")
+        .increment(applied.new as u64);
     Ok(applied.new)
 }
 

@@ -184,7 +184,10 @@ impl Checker {
         self.text(&format!("{p}.full_name"), &c.person.full_name, 100);
         let phone = phone::normalise(&c.person.phone);
         if phone.is_none() {
-            self.err(format!("{p}.phone"), "must be a Vietnamese phone number: 0 + 9 digits, or +84 + 9 digits");
+            self.err(
+                format!("{p}.phone"),
+                "must be a Vietnamese phone number: 0 + 9 digits, or +84 + 9 digits",
+            );
         }
         if let Some(email) = &c.person.email {
             let ok = email.len() <= 254
@@ -194,15 +197,20 @@ impl Checker {
                 self.err(format!("{p}.email"), "is not an e-mail address");
             }
         }
-        if let Some(id) = &c.person.id_number {
-            if !(id.len() == 12 || id.len() == 9) || !id.bytes().all(|b| b.is_ascii_digit()) {
-                self.err(format!("{p}.id_number"), "must be 12 digits (citizen identity) or 9 digits (old identity card)");
-            }
+        if let Some(id) = &c.person.id_number
+            && (!(id.len() == 12 || id.len() == 9) || !id.bytes().all(|b| b.is_ascii_digit()))
+        {
+            self.err(
+                format!("{p}.id_number"),
+                "must be 12 digits (citizen identity) or 9 digits (old identity card)",
+            );
         }
         self.text("address.line", &c.address.line, 255);
         let a = c.address;
-        let province_shape = a.province_code.len() == 2 && a.province_code.bytes().all(|b| b.is_ascii_digit());
-        let commune_shape = a.commune_code.len() == 5 && a.commune_code.bytes().all(|b| b.is_ascii_digit());
+        let province_shape =
+            a.province_code.len() == 2 && a.province_code.bytes().all(|b| b.is_ascii_digit());
+        let commune_shape =
+            a.commune_code.len() == 5 && a.commune_code.bytes().all(|b| b.is_ascii_digit());
         if !province_shape {
             self.err("address.province_code", "must be 2 digits");
         }
@@ -212,11 +220,18 @@ impl Checker {
         if province_shape && commune_shape {
             match AdminUnits::get().check(&a.province_code, &a.commune_code) {
                 Ok(()) => {}
-                Err(AddressError::UnknownProvince) => self.err("address.province_code", "is not a province of the 2025 administrative units"),
-                Err(AddressError::UnknownCommune) => self.err("address.commune_code", "is not a commune of the 2025 administrative units"),
-                Err(AddressError::CommuneOutsideProvince) => {
-                    self.err("address.commune_code", format!("is not in province {}", a.province_code))
-                }
+                Err(AddressError::UnknownProvince) => self.err(
+                    "address.province_code",
+                    "is not a province of the 2025 administrative units",
+                ),
+                Err(AddressError::UnknownCommune) => self.err(
+                    "address.commune_code",
+                    "is not a commune of the 2025 administrative units",
+                ),
+                Err(AddressError::CommuneOutsideProvince) => self.err(
+                    "address.commune_code",
+                    format!("is not in province {}", a.province_code),
+                ),
             }
         }
         self.documents("documents", c.documents);
@@ -238,7 +253,12 @@ fn new_row(c: &Common<'_>, client_id: &str, phone: String, now: DateTime<Utc>) -
         dossier_code: c.dossier_code.into(),
         procedure_code: c.procedure.code.trim().into(),
         procedure_name: c.procedure.name.trim().into(),
-        person_name: c.person.full_name.split_whitespace().collect::<Vec<_>>().join(" "),
+        person_name: c
+            .person
+            .full_name
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
         person_phone: phone,
         person_email: c.person.email.clone(),
         person_id_number: c.person.id_number.clone(),
@@ -275,7 +295,12 @@ pub fn sale_order_code(id: Uuid) -> String {
 }
 
 impl PickupRequest {
-    pub fn validate(&self, config: &Config, client_id: &str, now: DateTime<Utc>) -> Result<Shipment, Vec<FieldError>> {
+    pub fn validate(
+        &self,
+        config: &Config,
+        client_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Shipment, Vec<FieldError>> {
         let c = Common {
             kind: Kind::Pickup,
             dossier_code: &self.dossier_code,
@@ -298,7 +323,12 @@ impl PickupRequest {
 }
 
 impl DeliveryRequest {
-    pub fn validate(&self, config: &Config, client_id: &str, now: DateTime<Utc>) -> Result<Shipment, Vec<FieldError>> {
+    pub fn validate(
+        &self,
+        config: &Config,
+        client_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Shipment, Vec<FieldError>> {
         let c = Common {
             kind: Kind::Delivery,
             dossier_code: &self.dossier_code,
@@ -385,10 +415,27 @@ impl ShipmentView {
     /// `pii`: show names, phones, e-mail and identity numbers in clear.
     pub fn new(s: &Shipment, pii: bool) -> ShipmentView {
         let person = PersonView {
-            full_name: if pii { s.person_name.clone() } else { mask::name(&s.person_name) },
-            phone: if pii { s.person_phone.clone() } else { mask::phone(&s.person_phone) },
-            email: s.person_email.as_deref().map(|e| if pii { e.to_owned() } else { mask::email(e) }),
-            id_number: s.person_id_number.as_deref().map(|i| if pii { i.to_owned() } else { mask::id_number(i) }),
+            full_name: if pii {
+                s.person_name.clone()
+            } else {
+                mask::name(&s.person_name)
+            },
+            phone: if pii {
+                s.person_phone.clone()
+            } else {
+                mask::phone(&s.person_phone)
+            },
+            email: s
+                .person_email
+                .as_deref()
+                .map(|e| if pii { e.to_owned() } else { mask::email(e) }),
+            id_number: s.person_id_number.as_deref().map(|i| {
+                if pii {
+                    i.to_owned()
+                } else {
+                    mask::id_number(i)
+                }
+            }),
         };
         let kind = s.kind();
         ShipmentView {
@@ -401,7 +448,11 @@ impl ShipmentView {
             tracking_number: s.tracking_number.clone(),
             carrier: s.carrier.clone(),
             carrier_status: match (s.carrier_code, s.carrier_at) {
-                (Some(code), Some(at)) => Some(CarrierStatus { code, text: s.carrier_text.clone(), at }),
+                (Some(code), Some(at)) => Some(CarrierStatus {
+                    code,
+                    text: s.carrier_text.clone(),
+                    at,
+                }),
                 _ => None,
             },
             citizen: (kind == Kind::Pickup).then(|| person.clone()),
@@ -411,7 +462,10 @@ impl ShipmentView {
                 province_code: s.province_code.clone(),
                 commune_code: s.commune_code.clone(),
             },
-            procedure: Procedure { code: s.procedure_code.clone(), name: s.procedure_name.clone() },
+            procedure: Procedure {
+                code: s.procedure_code.clone(),
+                name: s.procedure_name.clone(),
+            },
             documents: s.documents.clone(),
             result: s.result.clone(),
             collect_fees_vnd: s.collect_fees_vnd,

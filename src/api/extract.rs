@@ -20,16 +20,22 @@ impl FromRequest for Principal {
 }
 
 fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
-    let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered");
-    let header = req
-        .headers()
-        .get("authorization")
-        .ok_or_else(|| ApiError::Unauthorized("an `Authorization: Bearer <token>` header is required".into()))?;
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .expect("AppState is registered");
+    let header = req.headers().get("authorization").ok_or_else(|| {
+        ApiError::Unauthorized("an `Authorization: Bearer <token>` header is required".into())
+    })?;
     let token = header
         .to_str()
         .ok()
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-        .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .ok_or_else(|| {
+            ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
+        })?;
     state.verifier.verify(token.trim())
 }
 
@@ -37,7 +43,10 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
 pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest { code: "unreadable_body", detail: format!("the body could not be read: {e}") })?;
+        let chunk = chunk.map_err(|e| ApiError::BadRequest {
+            code: "unreadable_body",
+            detail: format!("the body could not be read: {e}"),
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge(limit));
         }
@@ -48,7 +57,10 @@ pub async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::B
 
 /// Parses JSON text: a syntax error is 400; a well-formed body is returned as a value.
 pub fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest { code: "malformed_json", detail: format!("the body is not JSON: {e}") })
+    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest {
+        code: "malformed_json",
+        detail: format!("the body is not JSON: {e}"),
+    })
 }
 
 /// Turns a JSON value into `T`; a missing or mistyped field is 422 naming it.
@@ -57,7 +69,10 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         // serde reports a missing field at its parent: name the field itself.
-        let field = match inner.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+        let field = match inner
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
             Some(name) if path == "." => name.to_owned(),
             Some(name) => format!("{path}.{name}"),
             None if path == "." => "body".to_owned(),

@@ -20,8 +20,12 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
     if ledger::is_ready(&mut conn).await.unwrap_or(false) {
-        Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready", "migration": ledger::latest_migration() })))
+        Ok(HttpResponse::Ok().json(
+            serde_json::json!({ "status": "ready", "migration": ledger::latest_migration() }),
+        ))
     } else {
-        Err(ApiError::Unavailable("the database schema is not at this version's migration".into()))
+        Err(ApiError::Unavailable(
+            "the database schema is not at this version's migration".into(),
+        ))
     }
 }

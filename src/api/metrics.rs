@@ -12,8 +12,13 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
     let mut conn = state.pool.get().await?;
     let depth = crate::jobs::depth(&mut conn).await?;
     for s in ["queued", "running", "done", "dead"] {
-        let n = depth.iter().find(|(state, _)| state == s).map_or(0, |(_, n)| *n);
+        let n = depth
+            .iter()
+            .find(|(state, _)| state == s)
+            .map_or(0, |(_, n)| *n);
         ::metrics::gauge!("bcci_jobs", "state" => s).set(n as f64);
     }
-    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(crate::telemetry::handle().render()))
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(crate::telemetry::handle().render()))
 }

@@ -26,7 +26,11 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Arc<Config>, pool: Pool) -> anyhow::Result<AppState> {
         let verifier = Verifier::new(&config.auth)?;
-        Ok(AppState { config, pool, verifier })
+        Ok(AppState {
+            config,
+            pool,
+            verifier,
+        })
     }
 }
 
@@ -51,7 +55,12 @@ impl utoipa::Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -76,6 +85,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(health::readyz)
         .service(metrics::metrics)
         .route("/openapi.json", web::get().to(openapi_json))
-        .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", ApiDoc::openapi()))
+        .service(
+            utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+                .url("/openapi.json", ApiDoc::openapi()),
+        )
         .default_service(web::to(not_found));
 }

@@ -7,7 +7,9 @@ use super::extract::{from_value, parse_json, query, read_body};
 use crate::auth::{Principal, Scope};
 use crate::domain::{Kind, Source, Status};
 use crate::error::{ApiError, FieldError, Problem};
-use crate::ledger::shipments::{self as ledger, Actor, CancelOutcome, Created, CreateError, IdempotencyRequest, ListFilter};
+use crate::ledger::shipments::{
+    self as ledger, Actor, CancelOutcome, CreateError, Created, IdempotencyRequest, ListFilter,
+};
 use crate::ledger::{events, idempotency};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use base64::Engine;
@@ -26,7 +28,12 @@ use uuid::Uuid;
         (status = 422, description = "A field is not valid, or the key was used with another body", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["shipments:write"])))]
 #[post("/v1/pickups")]
-pub async fn create_pickup(state: web::Data<AppState>, who: Principal, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn create_pickup(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     create(state, who, req, body, Kind::Pickup).await
 }
 
@@ -41,14 +48,28 @@ pub async fn create_pickup(state: web::Data<AppState>, who: Principal, req: Http
         (status = 422, description = "A field is not valid, or the key was used with another body", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["shipments:write"])))]
 #[post("/v1/deliveries")]
-pub async fn create_delivery(state: web::Data<AppState>, who: Principal, req: HttpRequest, body: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn create_delivery(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     create(state, who, req, body, Kind::Delivery).await
 }
 
-async fn create(state: web::Data<AppState>, who: Principal, req: HttpRequest, body: web::Payload, kind: Kind) -> Result<HttpResponse, ApiError> {
+async fn create(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+    body: web::Payload,
+    kind: Kind,
+) -> Result<HttpResponse, ApiError> {
     who.require(Scope::ShipmentsWrite)?;
     if state.config.client(&who.sub).is_none() {
-        return Err(ApiError::Forbidden(format!("`{}` is not a configured client", who.sub)));
+        return Err(ApiError::Forbidden(format!(
+            "`{}` is not a configured client",
+            who.sub
+        )));
     }
     let key = idempotency_key(&req)?;
     let bytes = read_body(body, state.config.server.body_limit_bytes).await?;
@@ -57,7 +78,9 @@ async fn create(state: web::Data<AppState>, who: Principal, req: HttpRequest, bo
     let now = chrono::Utc::now();
     let row = match kind {
         Kind::Pickup => from_value::<PickupRequest>(value)?.validate(&state.config, &who.sub, now),
-        Kind::Delivery => from_value::<DeliveryRequest>(value)?.validate(&state.config, &who.sub, now),
+        Kind::Delivery => {
+            from_value::<DeliveryRequest>(value)?.validate(&state.config, &who.sub, now)
+        }
     }
     .map_err(ApiError::Validation)?;
 
@@ -68,17 +91,22 @@ async fn create(state: web::Data<AppState>, who: Principal, req: HttpRequest, bo
         hash,
         ttl: chrono::Duration::from_std(state.config.idempotency.ttl).expect("ttl fits"),
     };
-    let render = |s: &crate::ledger::models::Shipment| serde_json::to_value(ShipmentView::new(s, true)).expect("shipment serialises");
+    let render = |s: &crate::ledger::models::Shipment| {
+        serde_json::to_value(ShipmentView::new(s, true)).expect("shipment serialises")
+    };
     match ledger::create(&mut conn, row, idem, render).await {
         Ok(Created::New { shipment, body }) => Ok(HttpResponse::Created()
             .insert_header(("Location", format!("/v1/shipments/{}", shipment.id)))
             .json(body)),
-        Ok(Created::Replayed { status, body }) => Ok(HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("saved status"))
-            .insert_header(("Idempotent-Replayed", "true"))
-            .json(body)),
+        Ok(Created::Replayed { status, body }) => Ok(HttpResponse::build(
+            actix_web::http::StatusCode::from_u16(status).expect("saved status"),
+        )
+        .insert_header(("Idempotent-Replayed", "true"))
+        .json(body)),
         Err(CreateError::InFlight) => Err(ApiError::Conflict {
             code: "idempotency_key_in_flight",
-            detail: "A request with this Idempotency-Key is still being processed; retry shortly".into(),
+            detail: "A request with this Idempotency-Key is still being processed; retry shortly"
+                .into(),
             existing: None,
         }),
         Err(CreateError::KeyReused) => Err(ApiError::KeyReused),
@@ -92,11 +120,21 @@ async fn create(state: web::Data<AppState>, who: Principal, req: HttpRequest, bo
 }
 
 fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
-    let bad = |detail: &str| ApiError::BadRequest { code: "idempotency_key_missing", detail: detail.into() };
-    let value = req.headers().get("idempotency-key").ok_or_else(|| bad("the Idempotency-Key header is required"))?;
-    let key = value.to_str().map_err(|_| bad("the Idempotency-Key header must be visible ASCII"))?;
+    let bad = |detail: &str| ApiError::BadRequest {
+        code: "idempotency_key_missing",
+        detail: detail.into(),
+    };
+    let value = req
+        .headers()
+        .get("idempotency-key")
+        .ok_or_else(|| bad("the Idempotency-Key header is required"))?;
+    let key = value
+        .to_str()
+        .map_err(|_| bad("the Idempotency-Key header must be visible ASCII"))?;
     if key.is_empty() || key.len() > 255 {
-        return Err(bad("the Idempotency-Key header must be 1 to 255 characters"));
+        return Err(bad(
+            "the Idempotency-Key header must be 1 to 255 characters",
+        ));
     }
     Ok(key.to_owned())
 }
@@ -111,11 +149,17 @@ fn shipment_id(raw: &str) -> Result<Uuid, ApiError> {
     responses((status = 200, body = ShipmentView), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["shipments:read"]), ("bearer" = ["staff:read"])))]
 #[get("/v1/shipments/{id}")]
-pub async fn get_shipment(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_shipment(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     who.require_read()?;
     let id = shipment_id(&path)?;
     let mut conn = state.pool.get().await?;
-    let s = ledger::find(&mut conn, id, &who.visibility()).await?.ok_or(ApiError::NotFound)?;
+    let s = ledger::find(&mut conn, id, &who.visibility())
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(ShipmentView::new(&s, who.sees_pii())))
 }
 
@@ -142,28 +186,44 @@ pub struct ListParams {
     responses((status = 200, body = ShipmentPage), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["shipments:read"]), ("bearer" = ["staff:read"])))]
 #[get("/v1/shipments")]
-pub async fn list_shipments(state: web::Data<AppState>, who: Principal, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub async fn list_shipments(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     who.require_read()?;
     let p: ListParams = query(&req)?;
     let mut errors = Vec::new();
-    let mut filter = ListFilter { limit: 20, ..Default::default() };
-    let mut parse = |field: &str, raw: &Option<String>, ok: &mut dyn FnMut(&str) -> Result<(), String>| {
-        if let Some(v) = raw.as_deref() {
-            if let Err(msg) = ok(v) {
+    let mut filter = ListFilter {
+        limit: 20,
+        ..Default::default()
+    };
+    let mut parse =
+        |field: &str, raw: &Option<String>, ok: &mut dyn FnMut(&str) -> Result<(), String>| {
+            if let Some(v) = raw.as_deref()
+                && let Err(msg) = ok(v)
+            {
                 errors.push(FieldError::new(field, msg));
             }
-        }
-    };
+        };
     parse("dossier_code", &p.dossier_code, &mut |v| {
         filter.dossier_code = Some(v.to_owned());
         Ok(())
     });
     parse("kind", &p.kind, &mut |v| {
-        filter.kind = Some(v.parse::<Kind>().map_err(|_| "must be `pickup` or `delivery`".to_owned())?);
+        filter.kind = Some(
+            v.parse::<Kind>()
+                .map_err(|_| "must be `pickup` or `delivery`".to_owned())?,
+        );
         Ok(())
     });
     parse("status", &p.status, &mut |v| {
-        filter.status = Some(v.parse::<Status>().map_err(|_| format!("must be one of {}", Status::ALL.map(|s| s.as_str()).join(", ")))?);
+        filter.status = Some(v.parse::<Status>().map_err(|_| {
+            format!(
+                "must be one of {}",
+                Status::ALL.map(|s| s.as_str()).join(", ")
+            )
+        })?);
         Ok(())
     });
     parse("office_code", &p.office_code, &mut |v| {
@@ -171,7 +231,10 @@ pub async fn list_shipments(state: web::Data<AppState>, who: Principal, req: Htt
         Ok(())
     });
     parse("late", &p.late, &mut |v| {
-        filter.late = Some(v.parse::<bool>().map_err(|_| "must be `true` or `false`".to_owned())?);
+        filter.late = Some(
+            v.parse::<bool>()
+                .map_err(|_| "must be `true` or `false`".to_owned())?,
+        );
         Ok(())
     });
     parse("q", &p.q, &mut |v| {
@@ -182,19 +245,30 @@ pub async fn list_shipments(state: web::Data<AppState>, who: Principal, req: Htt
         Ok(())
     });
     parse("limit", &p.limit, &mut |v| {
-        filter.limit = v.parse::<i64>().ok().filter(|n| (1..=100).contains(n)).ok_or("must be a number from 1 to 100")?;
+        filter.limit = v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or("must be a number from 1 to 100")?;
         Ok(())
     });
     parse("cursor", &p.cursor, &mut |v| {
-        let bytes = URL_SAFE_NO_PAD.decode(v).map_err(|_| "is not a cursor returned by this API".to_owned())?;
-        filter.before = Some(Uuid::from_slice(&bytes).map_err(|_| "is not a cursor returned by this API".to_owned())?);
+        let bytes = URL_SAFE_NO_PAD
+            .decode(v)
+            .map_err(|_| "is not a cursor returned by this API".to_owned())?;
+        filter.before = Some(
+            Uuid::from_slice(&bytes)
+                .map_err(|_| "is not a cursor returned by this API".to_owned())?,
+        );
         Ok(())
     });
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
     if filter.q.is_some() && !who.is_staff() {
-        return Err(ApiError::Forbidden("the `q` search is for staff (scope `staff:read`)".into()));
+        return Err(ApiError::Forbidden(
+            "the `q` search is for staff (scope `staff:read`)".into(),
+        ));
     }
     let mut conn = state.pool.get().await?;
     let mut rows = ledger::list(&mut conn, &who.visibility(), &filter).await?;
@@ -205,7 +279,10 @@ pub async fn list_shipments(state: web::Data<AppState>, who: Principal, req: Htt
         None
     };
     let pii = who.sees_pii();
-    Ok(HttpResponse::Ok().json(ShipmentPage { items: rows.iter().map(|s| ShipmentView::new(s, pii)).collect(), next_cursor }))
+    Ok(HttpResponse::Ok().json(ShipmentPage {
+        items: rows.iter().map(|s| ShipmentView::new(s, pii)).collect(),
+        next_cursor,
+    }))
 }
 
 /// The history of a shipment, oldest first.
@@ -213,12 +290,22 @@ pub async fn list_shipments(state: web::Data<AppState>, who: Principal, req: Htt
     responses((status = 200, body = EventList), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["shipments:read"]), ("bearer" = ["staff:read"])))]
 #[get("/v1/shipments/{id}/events")]
-pub async fn list_events(state: web::Data<AppState>, who: Principal, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn list_events(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     who.require_read()?;
     let id = shipment_id(&path)?;
     let mut conn = state.pool.get().await?;
-    ledger::find(&mut conn, id, &who.visibility()).await?.ok_or(ApiError::NotFound)?;
-    let items = events::list(&mut conn, id).await?.into_iter().map(EventView::from).collect();
+    ledger::find(&mut conn, id, &who.visibility())
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let items = events::list(&mut conn, id)
+        .await?
+        .into_iter()
+        .map(EventView::from)
+        .collect();
     Ok(HttpResponse::Ok().json(EventList { items }))
 }
 
@@ -233,7 +320,12 @@ pub async fn list_events(state: web::Data<AppState>, who: Principal, path: web::
         (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = ["shipments:write"]), ("bearer" = ["staff:act"])))]
 #[post("/v1/shipments/{id}/cancel")]
-pub async fn cancel(state: web::Data<AppState>, who: Principal, path: web::Path<String>, body: web::Payload) -> Result<HttpResponse, ApiError> {
+pub async fn cancel(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
     let is_staff = who.has(Scope::StaffAct);
     if !is_staff {
         who.require(Scope::ShipmentsWrite)?;
@@ -248,15 +340,28 @@ pub async fn cancel(state: web::Data<AppState>, who: Principal, path: web::Path<
     let actor = Actor {
         id: who.sub.clone(),
         name: who.name.clone(),
-        source: if is_staff { Source::Staff } else { Source::Gateway },
+        source: if is_staff {
+            Source::Staff
+        } else {
+            Source::Gateway
+        },
         is_staff,
     };
-    let visibility = if is_staff { who.visibility() } else { crate::ledger::shipments::Visibility { client_id: Some(who.sub.clone()), offices: None } };
+    let visibility = if is_staff {
+        who.visibility()
+    } else {
+        crate::ledger::shipments::Visibility {
+            client_id: Some(who.sub.clone()),
+            offices: None,
+        }
+    };
     let mut conn = state.pool.get().await?;
     let pii = who.sees_pii();
     match ledger::cancel(&mut conn, id, &visibility, &actor, reason).await {
         Ok(CancelOutcome::Cancelled(s)) => Ok(HttpResponse::Ok().json(ShipmentView::new(&s, pii))),
-        Ok(CancelOutcome::AskedCarrier(s)) => Ok(HttpResponse::Accepted().json(ShipmentView::new(&s, pii))),
+        Ok(CancelOutcome::AskedCarrier(s)) => {
+            Ok(HttpResponse::Accepted().json(ShipmentView::new(&s, pii)))
+        }
         Err(ledger::ActionError::NotFound) => Err(ApiError::NotFound),
         Err(ledger::ActionError::Transition(t)) => Err(ApiError::Conflict {
             code: "too_late_to_cancel",

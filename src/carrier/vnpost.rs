@@ -188,7 +188,15 @@ impl VnPost {
             req = req.query(call.query);
         }
         if let Some(t) = token {
-            req = req.header("token", t);
+            let mut value = header::HeaderValue::from_str(t).map_err(|_| {
+                CarrierError::new(
+                    ErrorClass::Auth,
+                    "the carrier's token is not a valid header value",
+                )
+            })?;
+            // Kept out of any debug output of the request.
+            value.set_sensitive(true);
+            req = req.header("token", value);
         }
         if let Some(body) = &call.body {
             req = req

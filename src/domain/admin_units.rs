@@ -54,13 +54,20 @@ impl AdminUnits {
         let mut units = AdminUnits::default();
         for row in csv::Reader::from_reader(text.as_bytes()).deserialize() {
             let row: Row = row?;
-            units.provinces.entry(row.province_code.clone()).or_insert_with(|| Province {
-                code: row.province_code.clone(),
-                name: row.province_name,
-            });
+            units
+                .provinces
+                .entry(row.province_code.clone())
+                .or_insert_with(|| Province {
+                    code: row.province_code.clone(),
+                    name: row.province_name,
+                });
             units.communes.insert(
                 row.commune_code.clone(),
-                Commune { code: row.commune_code, name: row.commune_name, province_code: row.province_code },
+                Commune {
+                    code: row.commune_code,
+                    name: row.commune_name,
+                    province_code: row.province_code,
+                },
             );
         }
         Ok(units)
@@ -80,7 +87,9 @@ impl AdminUnits {
         }
         match self.commune(commune_code) {
             None => Err(AddressError::UnknownCommune),
-            Some(c) if c.province_code != province_code => Err(AddressError::CommuneOutsideProvince),
+            Some(c) if c.province_code != province_code => {
+                Err(AddressError::CommuneOutsideProvince)
+            }
             Some(_) => Ok(()),
         }
     }
@@ -104,7 +113,10 @@ mod tests {
         let u = AdminUnits::get();
         assert_eq!(u.province("08").unwrap().name, "Tuyên Quang");
         assert_eq!(u.check("08", "02215"), Ok(()));
-        assert_eq!(u.check("01", "02215"), Err(AddressError::CommuneOutsideProvince));
+        assert_eq!(
+            u.check("01", "02215"),
+            Err(AddressError::CommuneOutsideProvince)
+        );
         assert_eq!(u.check("99", "02215"), Err(AddressError::UnknownProvince));
         assert_eq!(u.check("08", "99999"), Err(AddressError::UnknownCommune));
         assert_eq!(u.check("01", "00004"), Ok(()));

@@ -78,19 +78,43 @@ mod tests {
 
     #[test]
     fn delivery_without_due_date_is_never_late() {
-        assert!(!is_late(&delivery(Status::InTransit, None, None), at(10_000), H48));
+        assert!(!is_late(
+            &delivery(Status::InTransit, None, None),
+            at(10_000),
+            H48
+        ));
     }
 
     #[test]
     fn delivery_on_time_and_late() {
-        assert!(!is_late(&delivery(Status::Delivered, Some(24), Some(23)), at(100), H48));
-        assert!(!is_late(&delivery(Status::Delivered, Some(24), Some(24)), at(100), H48));
-        assert!(is_late(&delivery(Status::Delivered, Some(24), Some(25)), at(25), H48));
+        assert!(!is_late(
+            &delivery(Status::Delivered, Some(24), Some(23)),
+            at(100),
+            H48
+        ));
+        assert!(!is_late(
+            &delivery(Status::Delivered, Some(24), Some(24)),
+            at(100),
+            H48
+        ));
+        assert!(is_late(
+            &delivery(Status::Delivered, Some(24), Some(25)),
+            at(25),
+            H48
+        ));
     }
 
     #[test]
     fn undelivered_delivery_becomes_late_when_due_passes() {
-        for s in [Status::Requested, Status::Submitted, Status::OutForDelivery, Status::AttemptFailed, Status::Returning, Status::Returned, Status::Rejected] {
+        for s in [
+            Status::Requested,
+            Status::Submitted,
+            Status::OutForDelivery,
+            Status::AttemptFailed,
+            Status::Returning,
+            Status::Returned,
+            Status::Rejected,
+        ] {
             assert!(!is_late(&delivery(s, Some(24), None), at(24), H48), "{s}");
             assert!(is_late(&delivery(s, Some(24), None), at(25), H48), "{s}");
         }
@@ -98,7 +122,11 @@ mod tests {
 
     #[test]
     fn cancelled_is_never_late() {
-        assert!(!is_late(&delivery(Status::Cancelled, Some(24), None), at(99), H48));
+        assert!(!is_late(
+            &delivery(Status::Cancelled, Some(24), None),
+            at(99),
+            H48
+        ));
         assert!(!is_late(&pickup(Status::Cancelled, None), at(99), H48));
     }
 
@@ -108,6 +136,10 @@ mod tests {
         assert!(is_late(&pickup(Status::Submitted, None), at(49), H48));
         assert!(!is_late(&pickup(Status::Delivered, Some(47)), at(100), H48));
         assert!(is_late(&pickup(Status::InTransit, Some(49)), at(49), H48));
-        assert!(!is_late(&pickup(Status::Submitted, None), at(49), Duration::hours(72)));
+        assert!(!is_late(
+            &pickup(Status::Submitted, None),
+            at(49),
+            Duration::hours(72)
+        ));
     }
 }

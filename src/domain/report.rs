@@ -66,7 +66,8 @@ pub fn decide(current: Current, report: Report) -> Decision {
         return Decision::Ignore(Ignored::Terminal);
     }
     if let Some(last) = current.carrier_at {
-        let newer = report.at > last || (report.at == last && to.progress() > current.status.progress());
+        let newer =
+            report.at > last || (report.at == last && to.progress() > current.status.progress());
         if !newer {
             return Decision::Ignore(Ignored::Stale);
         }
@@ -77,8 +78,8 @@ pub fn decide(current: Current, report: Report) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
     use crate::domain::carrier_codes::known_codes;
+    use chrono::TimeZone;
 
     fn at(min: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 27, 3, min, 0).unwrap()
@@ -86,9 +87,15 @@ mod tests {
 
     fn fold(start: Status, reports: &[Report]) -> Current {
         reports.iter().fold(
-            Current { status: start, carrier_at: None },
+            Current {
+                status: start,
+                carrier_at: None,
+            },
             |cur, r| match decide(cur, *r) {
-                Decision::Apply { to } => Current { status: to, carrier_at: Some(r.at) },
+                Decision::Apply { to } => Current {
+                    status: to,
+                    carrier_at: Some(r.at),
+                },
                 Decision::Ignore(_) => cur,
             },
         )
@@ -98,11 +105,19 @@ mod tests {
     fn every_code_from_every_status() {
         for from in Status::ALL {
             for code in known_codes().chain([25, 26, 99]) {
-                let d = decide(Current { status: from, carrier_at: Some(at(10)) }, Report { code, at: at(20) });
+                let d = decide(
+                    Current {
+                        status: from,
+                        carrier_at: Some(at(10)),
+                    },
+                    Report { code, at: at(20) },
+                );
                 let expected = match meaning(code) {
                     CodeMeaning::Unknown => Decision::Ignore(Ignored::UnknownCode),
                     CodeMeaning::RecordOnly => Decision::Ignore(Ignored::NoStatus),
-                    CodeMeaning::Status(_) if from.is_terminal() => Decision::Ignore(Ignored::Terminal),
+                    CodeMeaning::Status(_) if from.is_terminal() => {
+                        Decision::Ignore(Ignored::Terminal)
+                    }
                     CodeMeaning::Status(to) => Decision::Apply { to },
                 };
                 assert_eq!(d, expected, "code {code} from {from}");
@@ -112,51 +127,171 @@ mod tests {
 
     #[test]
     fn first_carrier_report_applies_whatever_the_gateway_clock_said() {
-        let d = decide(Current { status: Status::Submitted, carrier_at: None }, Report { code: 6, at: at(0) });
-        assert_eq!(d, Decision::Apply { to: Status::PickedUp });
+        let d = decide(
+            Current {
+                status: Status::Submitted,
+                carrier_at: None,
+            },
+            Report { code: 6, at: at(0) },
+        );
+        assert_eq!(
+            d,
+            Decision::Apply {
+                to: Status::PickedUp
+            }
+        );
         // even one that maps to where we already are: it starts the carrier clock
-        let d = decide(Current { status: Status::Submitted, carrier_at: None }, Report { code: 2, at: at(0) });
-        assert_eq!(d, Decision::Apply { to: Status::Submitted });
+        let d = decide(
+            Current {
+                status: Status::Submitted,
+                carrier_at: None,
+            },
+            Report { code: 2, at: at(0) },
+        );
+        assert_eq!(
+            d,
+            Decision::Apply {
+                to: Status::Submitted
+            }
+        );
     }
 
     #[test]
     fn a_report_before_the_order_was_confirmed_applies() {
-        let d = decide(Current { status: Status::Requested, carrier_at: None }, Report { code: 1, at: at(0) });
-        assert_eq!(d, Decision::Apply { to: Status::Submitted });
+        let d = decide(
+            Current {
+                status: Status::Requested,
+                carrier_at: None,
+            },
+            Report { code: 1, at: at(0) },
+        );
+        assert_eq!(
+            d,
+            Decision::Apply {
+                to: Status::Submitted
+            }
+        );
     }
 
     #[test]
     fn late_reports_do_not_move_the_status_back() {
-        let cur = Current { status: Status::InTransit, carrier_at: Some(at(30)) };
-        assert_eq!(decide(cur, Report { code: 6, at: at(20) }), Decision::Ignore(Ignored::Stale));
-        assert_eq!(decide(cur, Report { code: 2, at: at(10) }), Decision::Ignore(Ignored::Stale));
+        let cur = Current {
+            status: Status::InTransit,
+            carrier_at: Some(at(30)),
+        };
+        assert_eq!(
+            decide(
+                cur,
+                Report {
+                    code: 6,
+                    at: at(20)
+                }
+            ),
+            Decision::Ignore(Ignored::Stale)
+        );
+        assert_eq!(
+            decide(
+                cur,
+                Report {
+                    code: 2,
+                    at: at(10)
+                }
+            ),
+            Decision::Ignore(Ignored::Stale)
+        );
         // a repeat of the same report
-        assert_eq!(decide(cur, Report { code: 7, at: at(30) }), Decision::Ignore(Ignored::Stale));
+        assert_eq!(
+            decide(
+                cur,
+                Report {
+                    code: 7,
+                    at: at(30)
+                }
+            ),
+            Decision::Ignore(Ignored::Stale)
+        );
     }
 
     #[test]
     fn same_second_is_ordered_by_progress() {
-        let cur = Current { status: Status::PickedUp, carrier_at: Some(at(30)) };
-        assert_eq!(decide(cur, Report { code: 7, at: at(30) }), Decision::Apply { to: Status::InTransit });
-        assert_eq!(decide(cur, Report { code: 2, at: at(30) }), Decision::Ignore(Ignored::Stale));
+        let cur = Current {
+            status: Status::PickedUp,
+            carrier_at: Some(at(30)),
+        };
+        assert_eq!(
+            decide(
+                cur,
+                Report {
+                    code: 7,
+                    at: at(30)
+                }
+            ),
+            Decision::Apply {
+                to: Status::InTransit
+            }
+        );
+        assert_eq!(
+            decide(
+                cur,
+                Report {
+                    code: 2,
+                    at: at(30)
+                }
+            ),
+            Decision::Ignore(Ignored::Stale)
+        );
     }
 
     #[test]
     fn a_failed_attempt_then_a_new_attempt_follows_time_not_rank() {
         let journey = [
-            Report { code: 12, at: at(1) },
-            Report { code: 15, at: at(2) },
-            Report { code: 12, at: at(3) },
+            Report {
+                code: 12,
+                at: at(1),
+            },
+            Report {
+                code: 15,
+                at: at(2),
+            },
+            Report {
+                code: 12,
+                at: at(3),
+            },
         ];
-        assert_eq!(fold(Status::Submitted, &journey).status, Status::OutForDelivery);
+        assert_eq!(
+            fold(Status::Submitted, &journey).status,
+            Status::OutForDelivery
+        );
     }
 
     #[test]
     fn terminal_stays_terminal() {
-        let journey = [Report { code: 14, at: at(5) }, Report { code: 15, at: at(9) }, Report { code: 18, at: at(10) }];
+        let journey = [
+            Report {
+                code: 14,
+                at: at(5),
+            },
+            Report {
+                code: 15,
+                at: at(9),
+            },
+            Report {
+                code: 18,
+                at: at(10),
+            },
+        ];
         assert_eq!(fold(Status::Submitted, &journey).status, Status::Delivered);
-        let cancelled = [Report { code: 22, at: at(5) }, Report { code: 6, at: at(9) }];
-        assert_eq!(fold(Status::Submitted, &cancelled).status, Status::Cancelled);
+        let cancelled = [
+            Report {
+                code: 22,
+                at: at(5),
+            },
+            Report { code: 6, at: at(9) },
+        ];
+        assert_eq!(
+            fold(Status::Submitted, &cancelled).status,
+            Status::Cancelled
+        );
     }
 
     /// Every order of a realistic journey (with a failed attempt and a repeat) ends in the status
@@ -168,23 +303,52 @@ mod tests {
             Report { code: 2, at: at(1) },
             Report { code: 6, at: at(2) },
             Report { code: 7, at: at(3) },
-            Report { code: 12, at: at(4) },
-            Report { code: 15, at: at(5) },
-            Report { code: 12, at: at(6) },
-            Report { code: 12, at: at(6) },
-            Report { code: 21, at: at(8) },
+            Report {
+                code: 12,
+                at: at(4),
+            },
+            Report {
+                code: 15,
+                at: at(5),
+            },
+            Report {
+                code: 12,
+                at: at(6),
+            },
+            Report {
+                code: 12,
+                at: at(6),
+            },
+            Report {
+                code: 21,
+                at: at(8),
+            },
         ];
         let mut n = 0;
         permute(&mut journey.to_vec(), 0, &mut |order| {
             n += 1;
             let end = fold(Status::Submitted, order);
-            assert_eq!(end, Current { status: Status::OutForDelivery, carrier_at: Some(at(6)) }, "{order:?}");
+            assert_eq!(
+                end,
+                Current {
+                    status: Status::OutForDelivery,
+                    carrier_at: Some(at(6))
+                },
+                "{order:?}"
+            );
         });
         assert_eq!(n, 362_880);
         let mut with_end = journey.to_vec();
-        with_end[8] = Report { code: 14, at: at(7) };
+        with_end[8] = Report {
+            code: 14,
+            at: at(7),
+        };
         permute(&mut with_end, 0, &mut |order| {
-            assert_eq!(fold(Status::Submitted, order).status, Status::Delivered, "{order:?}");
+            assert_eq!(
+                fold(Status::Submitted, order).status,
+                Status::Delivered,
+                "{order:?}"
+            );
         });
     }
 

@@ -273,7 +273,10 @@ mod tests {
 
     #[test]
     fn terminal_statuses_are_exactly_those_of_the_spec() {
-        let terminal: Vec<_> = Status::ALL.into_iter().filter(|s| s.is_terminal()).collect();
+        let terminal: Vec<_> = Status::ALL
+            .into_iter()
+            .filter(|s| s.is_terminal())
+            .collect();
         assert_eq!(
             terminal,
             vec![
@@ -355,7 +358,10 @@ mod tests {
         for from in Status::ALL.into_iter().filter(|s| s.is_terminal()) {
             for action in actions {
                 if let Ok(Outcome::MoveTo(to)) = action.apply(from) {
-                    assert_eq!((from, action, to), (Status::Rejected, Action::Retry, Status::Requested));
+                    assert_eq!(
+                        (from, action, to),
+                        (Status::Rejected, Action::Retry, Status::Requested)
+                    );
                 }
             }
         }

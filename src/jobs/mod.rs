@@ -46,7 +46,9 @@ impl JobKind {
     }
 
     pub fn parse(s: &str) -> Option<JobKind> {
-        [JobKind::CarrierSubmit, JobKind::CarrierCancel].into_iter().find(|k| k.as_str() == s)
+        [JobKind::CarrierSubmit, JobKind::CarrierCancel]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 
@@ -93,13 +95,24 @@ pub fn excerpt(text: &str) -> String {
 }
 
 /// Enqueues a job inside the caller's transaction.
-pub async fn enqueue(conn: &mut Conn, kind: JobKind, shipment: Option<Uuid>, payload: serde_json::Value) -> QueryResult<i64> {
+pub async fn enqueue(
+    conn: &mut Conn,
+    kind: JobKind,
+    shipment: Option<Uuid>,
+    payload: serde_json::Value,
+) -> QueryResult<i64> {
     let id: i64 = diesel::insert_into(jobs::table)
-        .values((jobs::kind.eq(kind.as_str()), jobs::shipment_id.eq(shipment), jobs::payload.eq(payload)))
+        .values((
+            jobs::kind.eq(kind.as_str()),
+            jobs::shipment_id.eq(shipment),
+            jobs::payload.eq(payload),
+        ))
         .returning(jobs::id)
         .get_result(conn)
         .await?;
-    diesel::sql_query(format!("NOTIFY {CHANNEL}")).execute(conn).await?;
+    diesel::sql_query(format!("NOTIFY {CHANNEL}"))
+        .execute(conn)
+        .await?;
     Ok(id)
 }
 
@@ -116,7 +129,12 @@ pub async fn pending_for(conn: &mut Conn, kind: JobKind, shipment: Uuid) -> Quer
 }
 
 /// Claims up to `n` due jobs for `worker`.
-pub async fn claim(conn: &mut Conn, worker: i32, n: i64, lease: std::time::Duration) -> QueryResult<Vec<Job>> {
+pub async fn claim(
+    conn: &mut Conn,
+    worker: i32,
+    n: i64,
+    lease: std::time::Duration,
+) -> QueryResult<Vec<Job>> {
     diesel::sql_query(
         "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = now() + $2, \
                 attempts = attempts + 1, updated_at = now() \
@@ -149,31 +167,53 @@ pub async fn reap(conn: &mut Conn) -> QueryResult<usize> {
 
 /// Puts back this worker's unfinished jobs (graceful shutdown).
 pub async fn release(conn: &mut Conn, worker: i32) -> QueryResult<usize> {
-    diesel::update(jobs::table.filter(jobs::state.eq("running")).filter(jobs::locked_by.eq(worker)))
-        .set((
-            jobs::state.eq("queued"),
-            jobs::locked_by.eq(None::<i32>),
-            jobs::locked_until.eq(None::<DateTime<Utc>>),
-            jobs::attempts.eq(jobs::attempts - 1),
-            jobs::updated_at.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .await
+    diesel::update(
+        jobs::table
+            .filter(jobs::state.eq("running"))
+            .filter(jobs::locked_by.eq(worker)),
+    )
+    .set((
+        jobs::state.eq("queued"),
+        jobs::locked_by.eq(None::<i32>),
+        jobs::locked_until.eq(None::<DateTime<Utc>>),
+        jobs::attempts.eq(jobs::attempts - 1),
+        jobs::updated_at.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await
 }
 
 /// Marks a job done and records the attempt (in the caller's transaction). Returns false if
 /// the job is no longer this worker's (it was reaped): the caller must roll back.
-pub async fn finish(conn: &mut Conn, job: &Job, worker: i32, attempt: Attempt) -> QueryResult<bool> {
+pub async fn finish(
+    conn: &mut Conn,
+    job: &Job,
+    worker: i32,
+    attempt: Attempt,
+) -> QueryResult<bool> {
     set_state(conn, job, worker, "done", None, None, attempt).await
 }
 
 /// Gives a job up for good, with its reason.
-pub async fn bury(conn: &mut Conn, job: &Job, worker: i32, reason: &str, attempt: Attempt) -> QueryResult<bool> {
+pub async fn bury(
+    conn: &mut Conn,
+    job: &Job,
+    worker: i32,
+    reason: &str,
+    attempt: Attempt,
+) -> QueryResult<bool> {
     set_state(conn, job, worker, "dead", None, Some(reason), attempt).await
 }
 
 /// Queues a job again for `at`.
-pub async fn retry_at(conn: &mut Conn, job: &Job, worker: i32, at: DateTime<Utc>, error: &str, attempt: Attempt) -> QueryResult<bool> {
+pub async fn retry_at(
+    conn: &mut Conn,
+    job: &Job,
+    worker: i32,
+    at: DateTime<Utc>,
+    error: &str,
+    attempt: Attempt,
+) -> QueryResult<bool> {
     set_state(conn, job, worker, "queued", Some(at), Some(error), attempt).await
 }
 
@@ -206,7 +246,10 @@ async fn set_state(
     .execute(conn)
     .await?;
     if n == 1 {
-        diesel::insert_into(job_attempts::table).values(&attempt).execute(conn).await?;
+        diesel::insert_into(job_attempts::table)
+            .values(&attempt)
+            .execute(conn)
+            .await?;
     }
     Ok(n == 1)
 }

@@ -40,14 +40,29 @@ impl Schedule {
 mod tests {
     use super::*;
 
-    const S: Schedule = Schedule { min: Duration::from_secs(2), max: Duration::from_secs(600), retry_after_cap: Duration::from_secs(300) };
+    const S: Schedule = Schedule {
+        min: Duration::from_secs(2),
+        max: Duration::from_secs(600),
+        retry_after_cap: Duration::from_secs(300),
+    };
 
     #[test]
     fn grows_exponentially_with_upward_jitter_and_a_cap() {
         for _ in 0..200 {
-            for (attempt, base) in [(1u32, 2u64), (2, 4), (3, 8), (6, 64), (9, 512), (10, 600), (50, 600)] {
+            for (attempt, base) in [
+                (1u32, 2u64),
+                (2, 4),
+                (3, 8),
+                (6, 64),
+                (9, 512),
+                (10, 600),
+                (50, 600),
+            ] {
                 let d = S.delay(attempt, None);
-                assert!(d >= Duration::from_secs(base) && d < Duration::from_secs(base * 2), "attempt {attempt}: {d:?}");
+                assert!(
+                    d >= Duration::from_secs(base) && d < Duration::from_secs(base * 2),
+                    "attempt {attempt}: {d:?}"
+                );
             }
         }
     }

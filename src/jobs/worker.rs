@@ -20,10 +20,21 @@ pub fn new_worker_number() -> i32 {
 /// Holds the worker's liveness lock and listens for new jobs on one dedicated connection.
 /// Returns when that connection is lost: the lock is then gone too, so the caller must stop
 /// working on its jobs at once (another process may take them over).
-async fn liveness(url: String, worker: i32, wake: Arc<Notify>, ready: tokio::sync::oneshot::Sender<()>) -> anyhow::Result<()> {
+async fn liveness(
+    url: String,
+    worker: i32,
+    wake: Arc<Notify>,
+    ready: tokio::sync::oneshot::Sender<()>,
+) -> anyhow::Result<()> {
     let mut conn = AsyncPgConnection::establish(&url).await?;
-    diesel::sql_query(format!("SELECT pg_advisory_lock({WORKER_LOCK_NS}, {worker})")).execute(&mut conn).await?;
-    diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn).await?;
+    diesel::sql_query(format!(
+        "SELECT pg_advisory_lock({WORKER_LOCK_NS}, {worker})"
+    ))
+    .execute(&mut conn)
+    .await?;
+    diesel::sql_query(format!("LISTEN {CHANNEL}"))
+        .execute(&mut conn)
+        .await?;
     let _ = ready.send(());
     let mut stream = std::pin::pin!(conn.notifications_stream());
     while let Some(n) = stream.next().await {
@@ -35,11 +46,19 @@ async fn liveness(url: String, worker: i32, wake: Arc<Notify>, ready: tokio::syn
 
 /// Runs jobs until `shutdown` turns true, then stops claiming, waits up to
 /// `jobs.shutdown_grace` for the jobs in progress and releases the rest.
-pub async fn run<C: Carrier>(ctx: Arc<Context<C>>, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+pub async fn run<C: Carrier>(
+    ctx: Arc<Context<C>>,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let cfg = ctx.config.jobs.clone();
     let wake = Arc::new(Notify::new());
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let mut live = tokio::spawn(liveness(ctx.config.database.url.expose().to_owned(), ctx.worker, wake.clone(), ready_tx));
+    let mut live = tokio::spawn(liveness(
+        ctx.config.database.url.expose().to_owned(),
+        ctx.worker,
+        wake.clone(),
+        ready_tx,
+    ));
     if ready_rx.await.is_err() {
         return Err(live.await?.expect_err("liveness ended before it was ready"));
     }
@@ -127,4 +146,3 @@ pub async fn run<C: Carrier>(ctx: Arc<Context<C>>, mut shutdown: watch::Receiver
     live.abort();
     Ok(())
 }
-

@@ -8,7 +8,10 @@ use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
 pub async fn record(conn: &mut Conn, entry: NewAuditEntry) -> QueryResult<()> {
-    diesel::insert_into(audit_log).values(&entry).execute(conn).await?;
+    diesel::insert_into(audit_log)
+        .values(&entry)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

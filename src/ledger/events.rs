@@ -16,14 +16,20 @@ pub async fn append(conn: &mut Conn, mut event: NewEvent) -> QueryResult<i32> {
         .first(conn)
         .await?;
     event.seq = last.unwrap_or(0) + 1;
-    diesel::insert_into(shipment_events).values(&event).execute(conn).await?;
+    diesel::insert_into(shipment_events)
+        .values(&event)
+        .execute(conn)
+        .await?;
     Ok(event.seq)
 }
 
 /// The first event of a new shipment.
 pub async fn first(conn: &mut Conn, mut event: NewEvent) -> QueryResult<()> {
     event.seq = 1;
-    diesel::insert_into(shipment_events).values(&event).execute(conn).await?;
+    diesel::insert_into(shipment_events)
+        .values(&event)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

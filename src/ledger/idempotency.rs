@@ -33,7 +33,11 @@ pub fn request_hash(method: &str, path: &str, body: &serde_json::Value) -> Strin
 }
 
 fn lock_id(client: &str, k: &str) -> i64 {
-    let digest = Sha256::new().chain_update(client.as_bytes()).chain_update([0]).chain_update(k.as_bytes()).finalize();
+    let digest = Sha256::new()
+        .chain_update(client.as_bytes())
+        .chain_update([0])
+        .chain_update(k.as_bytes())
+        .finalize();
     i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
@@ -57,7 +61,9 @@ pub async fn find(conn: &mut Conn, client: &str, k: &str) -> QueryResult<Option<
         .optional()?;
     match found {
         Some(row) if row.expires_at <= chrono::Utc::now() => {
-            diesel::delete(idempotency_keys.find((client, k))).execute(conn).await?;
+            diesel::delete(idempotency_keys.find((client, k)))
+                .execute(conn)
+                .await?;
             Ok(None)
         }
         other => Ok(other),
@@ -65,12 +71,16 @@ pub async fn find(conn: &mut Conn, client: &str, k: &str) -> QueryResult<Option<
 }
 
 pub async fn save(conn: &mut Conn, row: &IdempotencyKey) -> QueryResult<()> {
-    diesel::insert_into(idempotency_keys).values(row).execute(conn).await?;
+    diesel::insert_into(idempotency_keys)
+        .values(row)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
 /// Removes expired keys; returns how many.
 pub async fn purge_expired(conn: &mut Conn) -> QueryResult<usize> {
-    diesel::delete(idempotency_keys.filter(expires_at.le(diesel::dsl::now))).execute(conn).await
+    diesel::delete(idempotency_keys.filter(expires_at.le(diesel::dsl::now)))
+        .execute(conn)
+        .await
 }
-

@@ -10,11 +10,11 @@ pub mod schema;
 pub mod shipments;
 
 use anyhow::Context;
+use diesel::migration::MigrationSource;
 use diesel::prelude::*;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::Pool as DeadPool;
 use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
-use diesel::migration::MigrationSource;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// Advisory lock key taken while migrating, so that several processes starting at once apply
 /// each migration once.
-const MIGRATION_LOCK: i64 = 0x6263_6369_6d69_67; // "bccimig"
+const MIGRATION_LOCK: i64 = 0x0062_6363_696d_6967; // "bccimig"
 
 pub fn pool(url: &str, size: usize, acquire_timeout: Duration) -> anyhow::Result<Pool> {
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
@@ -53,13 +53,20 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
         .await
         .context("connecting to the PostgreSQL server to create the database")?;
     let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-    match diesel::sql_query(format!("CREATE DATABASE {quoted}")).execute(&mut admin).await {
+    match diesel::sql_query(format!("CREATE DATABASE {quoted}"))
+        .execute(&mut admin)
+        .await
+    {
         Ok(_) => {
             tracing::info!(database = %name, "created the database");
             Ok(())
         }
         // Another process created it at the same moment.
-        Err(diesel::result::Error::DatabaseError(_, info)) if info.message().contains("already exists") => Ok(()),
+        Err(diesel::result::Error::DatabaseError(_, info))
+            if info.message().contains("already exists") =>
+        {
+            Ok(())
+        }
         Err(e) => Err(e).context("creating the database"),
     }
 }
@@ -67,8 +74,12 @@ pub async fn ensure_database(url: &str) -> anyhow::Result<()> {
 /// Applies pending migrations, holding an advisory lock so that concurrent starts are safe.
 /// Needs a multi-threaded tokio runtime (diesel's migration harness is synchronous).
 pub async fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
-    let mut conn = AsyncPgConnection::establish(url).await.context("connecting to the database")?;
-    diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(&mut conn).await?;
+    let mut conn = AsyncPgConnection::establish(url)
+        .await
+        .context("connecting to the database")?;
+    diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+        .execute(&mut conn)
+        .await?;
     let mut harness = AsyncMigrationHarness::new(conn);
     let applied = harness
         .run_pending_migrations(MIGRATIONS)
@@ -77,7 +88,9 @@ pub async fn migrate(url: &str) -> anyhow::Result<Vec<String>> {
         .map(|v| v.to_string())
         .collect();
     let mut conn = harness.into_inner();
-    diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(&mut conn).await?;
+    diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+        .execute(&mut conn)
+        .await?;
     Ok(applied)
 }
 

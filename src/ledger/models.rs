@@ -51,11 +51,15 @@ pub struct Shipment {
 impl Shipment {
     /// The CHECK constraints guarantee the stored text is a known status.
     pub fn status(&self) -> Status {
-        self.status.parse().unwrap_or_else(|_| unreachable!("status CHECK constraint"))
+        self.status
+            .parse()
+            .unwrap_or_else(|_| unreachable!("status CHECK constraint"))
     }
 
     pub fn kind(&self) -> Kind {
-        self.kind.parse().unwrap_or_else(|_| unreachable!("kind CHECK constraint"))
+        self.kind
+            .parse()
+            .unwrap_or_else(|_| unreachable!("kind CHECK constraint"))
     }
 }
 
@@ -95,7 +99,14 @@ pub struct NewEvent {
 
 impl NewEvent {
     /// An event made by the gateway, a client or staff (not a carrier report).
-    pub fn status_change(shipment_id: Uuid, status: Status, source: Source, actor: &str, note: Option<String>, at: DateTime<Utc>) -> Self {
+    pub fn status_change(
+        shipment_id: Uuid,
+        status: Status,
+        source: Source,
+        actor: &str,
+        note: Option<String>,
+        at: DateTime<Utc>,
+    ) -> Self {
         NewEvent {
             shipment_id,
             seq: 0,

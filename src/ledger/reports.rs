@@ -80,7 +80,12 @@ struct OneOutcome {
 }
 
 /// Stores one report and applies it; `None` when it was already stored.
-async fn apply_one(c: &mut Conn, s: &mut Shipment, r: &CarrierReport, source: Source) -> QueryResult<Option<OneOutcome>> {
+async fn apply_one(
+    c: &mut Conn,
+    s: &mut Shipment,
+    r: &CarrierReport,
+    source: Source,
+) -> QueryResult<Option<OneOutcome>> {
     let already: bool = diesel::select(diesel::dsl::exists(
         shipment_events::table
             .filter(shipment_events::shipment_id.eq(s.id))
@@ -92,8 +97,17 @@ async fn apply_one(c: &mut Conn, s: &mut Shipment, r: &CarrierReport, source: So
     if already {
         return Ok(None);
     }
-    let current = Current { status: s.status(), carrier_at: s.carrier_at };
-    let decision = decide(current, Report { code: r.code, at: r.at });
+    let current = Current {
+        status: s.status(),
+        carrier_at: s.carrier_at,
+    };
+    let decision = decide(
+        current,
+        Report {
+            code: r.code,
+            at: r.at,
+        },
+    );
     let unknown = meaning(r.code) == CodeMeaning::Unknown;
     let mut event = NewEvent {
         shipment_id: s.id,
@@ -110,7 +124,10 @@ async fn apply_one(c: &mut Conn, s: &mut Shipment, r: &CarrierReport, source: So
     };
     let Decision::Apply { to } = decision else {
         events::append(c, event).await?;
-        return Ok(Some(OneOutcome { changed: false, unknown }));
+        return Ok(Some(OneOutcome {
+            changed: false,
+            unknown,
+        }));
     };
     event.applied = true;
     event.status = Some(to.as_str().to_owned());
@@ -119,7 +136,11 @@ async fn apply_one(c: &mut Conn, s: &mut Shipment, r: &CarrierReport, source: So
     s.carrier_text = Some(r.text.clone());
     s.carrier_at = Some(r.at);
     diesel::update(dsl::shipments.find(s.id))
-        .set((dsl::carrier_code.eq(r.code), dsl::carrier_text.eq(&r.text), dsl::carrier_at.eq(r.at)))
+        .set((
+            dsl::carrier_code.eq(r.code),
+            dsl::carrier_text.eq(&r.text),
+            dsl::carrier_at.eq(r.at),
+        ))
         .execute(c)
         .await?;
     let changed = to != s.status();
@@ -134,15 +155,26 @@ async fn apply_one(c: &mut Conn, s: &mut Shipment, r: &CarrierReport, source: So
 }
 
 /// Keeps the carrier time at which a shipment was picked up / delivered (for lateness).
-async fn record_milestone(c: &mut Conn, s: &mut Shipment, to: Status, at: DateTime<Utc>) -> QueryResult<()> {
+async fn record_milestone(
+    c: &mut Conn,
+    s: &mut Shipment,
+    to: Status,
+    at: DateTime<Utc>,
+) -> QueryResult<()> {
     match to {
         Status::PickedUp if s.picked_up_at.is_none() => {
             s.picked_up_at = Some(at);
-            diesel::update(dsl::shipments.find(s.id)).set(dsl::picked_up_at.eq(at)).execute(c).await?;
+            diesel::update(dsl::shipments.find(s.id))
+                .set(dsl::picked_up_at.eq(at))
+                .execute(c)
+                .await?;
         }
         Status::Delivered if s.delivered_at.is_none() => {
             s.delivered_at = Some(at);
-            diesel::update(dsl::shipments.find(s.id)).set(dsl::delivered_at.eq(at)).execute(c).await?;
+            diesel::update(dsl::shipments.find(s.id))
+                .set(dsl::delivered_at.eq(at))
+                .execute(c)
+                .await?;
         }
         _ => {}
     }

@@ -31,7 +31,10 @@ pub struct Visibility {
 impl Visibility {
     pub fn allows(&self, s: &Shipment) -> bool {
         self.client_id.as_ref().is_none_or(|c| *c == s.client_id)
-            && self.offices.as_ref().is_none_or(|o| o.contains(&s.office_code))
+            && self
+                .offices
+                .as_ref()
+                .is_none_or(|o| o.contains(&s.office_code))
     }
 }
 
@@ -57,7 +60,11 @@ pub async fn find(conn: &mut Conn, id: Uuid, v: &Visibility) -> QueryResult<Opti
 }
 
 /// Locks the shipment's row for the rest of the transaction.
-pub async fn find_for_update(conn: &mut Conn, id: Uuid, v: &Visibility) -> QueryResult<Option<Shipment>> {
+pub async fn find_for_update(
+    conn: &mut Conn,
+    id: Uuid,
+    v: &Visibility,
+) -> QueryResult<Option<Shipment>> {
     let found = dsl::shipments
         .find(id)
         .select(Shipment::as_select())
@@ -68,7 +75,12 @@ pub async fn find_for_update(conn: &mut Conn, id: Uuid, v: &Visibility) -> Query
     Ok(found.filter(|s| v.allows(s)))
 }
 
-pub async fn active_for_dossier(conn: &mut Conn, client: &str, dossier: &str, kind: Kind) -> QueryResult<Option<Uuid>> {
+pub async fn active_for_dossier(
+    conn: &mut Conn,
+    client: &str,
+    dossier: &str,
+    kind: Kind,
+) -> QueryResult<Option<Uuid>> {
     dsl::shipments
         .filter(dsl::client_id.eq(client))
         .filter(dsl::dossier_code.eq(dossier))
@@ -114,7 +126,10 @@ pub async fn list(conn: &mut Conn, v: &Visibility, f: &ListFilter) -> QueryResul
     }
     if let Some(text) = f.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-        let is_phone_fragment = digits.len() >= 3 && text.chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '+');
+        let is_phone_fragment = digits.len() >= 3
+            && text
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == ' ' || c == '+');
         let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
         let by_text = dsl::tracking_number
             .eq(text.to_owned())
@@ -138,7 +153,9 @@ pub async fn list(conn: &mut Conn, v: &Visibility, f: &ListFilter) -> QueryResul
 }
 
 fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// Why a create did not create.
@@ -155,8 +172,14 @@ pub enum CreateError {
 }
 
 pub enum Created {
-    New { shipment: Box<Shipment>, body: serde_json::Value },
-    Replayed { status: u16, body: serde_json::Value },
+    New {
+        shipment: Box<Shipment>,
+        body: serde_json::Value,
+    },
+    Replayed {
+        status: u16,
+        body: serde_json::Value,
+    },
 }
 
 pub struct IdempotencyRequest<'a> {
@@ -178,47 +201,66 @@ pub async fn create(
     let (client, dossier, kind) = (new.client_id.clone(), new.dossier_code.clone(), new.kind());
     let outcome = conn
         .transaction::<_, CreateError, _>(async move |c| {
-            {
-                if !idempotency::try_lock(c, idem.client_id, idem.key).await? {
-                    return Err(CreateError::InFlight);
-                }
-                if let Some(saved) = idempotency::find(c, idem.client_id, idem.key).await? {
-                    if saved.request_hash != idem.hash {
-                        return Err(CreateError::KeyReused);
-                    }
-                    return Ok(Created::Replayed { status: saved.response_status as u16, body: saved.response_body });
-                }
-                if let Some(existing) = active_for_dossier(c, &new.client_id, &new.dossier_code, new.kind()).await? {
-                    return Err(CreateError::DuplicateActive(existing));
-                }
-                let shipment: Shipment = diesel::insert_into(dsl::shipments)
-                    .values(&new)
-                    .returning(Shipment::as_returning())
-                    .get_result(c)
-                    .await?;
-                events::first(
-                    c,
-                    NewEvent::status_change(shipment.id, Status::Requested, Source::Gateway, &shipment.client_id, None, shipment.created_at),
-                )
-                .await?;
-                jobs::enqueue(c, JobKind::CarrierSubmit, Some(shipment.id), serde_json::json!({})).await?;
-                let body = render(&shipment);
-                idempotency::save(
-                    c,
-                    &IdempotencyKey {
-                        client_id: idem.client_id.to_owned(),
-                        key: idem.key.to_owned(),
-                        request_hash: idem.hash,
-                        response_status: 201,
-                        response_body: body.clone(),
-                        shipment_id: Some(shipment.id),
-                        created_at: shipment.created_at,
-                        expires_at: shipment.created_at + idem.ttl,
-                    },
-                )
-                .await?;
-                Ok(Created::New { shipment: Box::new(shipment), body })
+            if !idempotency::try_lock(c, idem.client_id, idem.key).await? {
+                return Err(CreateError::InFlight);
             }
+            if let Some(saved) = idempotency::find(c, idem.client_id, idem.key).await? {
+                if saved.request_hash != idem.hash {
+                    return Err(CreateError::KeyReused);
+                }
+                return Ok(Created::Replayed {
+                    status: saved.response_status as u16,
+                    body: saved.response_body,
+                });
+            }
+            if let Some(existing) =
+                active_for_dossier(c, &new.client_id, &new.dossier_code, new.kind()).await?
+            {
+                return Err(CreateError::DuplicateActive(existing));
+            }
+            let shipment: Shipment = diesel::insert_into(dsl::shipments)
+                .values(&new)
+                .returning(Shipment::as_returning())
+                .get_result(c)
+                .await?;
+            events::first(
+                c,
+                NewEvent::status_change(
+                    shipment.id,
+                    Status::Requested,
+                    Source::Gateway,
+                    &shipment.client_id,
+                    None,
+                    shipment.created_at,
+                ),
+            )
+            .await?;
+            jobs::enqueue(
+                c,
+                JobKind::CarrierSubmit,
+                Some(shipment.id),
+                serde_json::json!({}),
+            )
+            .await?;
+            let body = render(&shipment);
+            idempotency::save(
+                c,
+                &IdempotencyKey {
+                    client_id: idem.client_id.to_owned(),
+                    key: idem.key.to_owned(),
+                    request_hash: idem.hash,
+                    response_status: 201,
+                    response_body: body.clone(),
+                    shipment_id: Some(shipment.id),
+                    created_at: shipment.created_at,
+                    expires_at: shipment.created_at + idem.ttl,
+                },
+            )
+            .await?;
+            Ok(Created::New {
+                shipment: Box::new(shipment),
+                body,
+            })
         })
         .await;
     match outcome {
@@ -295,47 +337,72 @@ pub enum ActionError {
 
 /// Cancels a shipment (SPEC §3): from `requested` at once; from `submitted` by asking the
 /// carrier; a repeat is harmless.
-pub async fn cancel(conn: &mut Conn, id: Uuid, v: &Visibility, actor: &Actor, reason: &str) -> Result<CancelOutcome, ActionError> {
+pub async fn cancel(
+    conn: &mut Conn,
+    id: Uuid,
+    v: &Visibility,
+    actor: &Actor,
+    reason: &str,
+) -> Result<CancelOutcome, ActionError> {
     conn.transaction::<_, ActionError, _>(async move |c| {
-        {
-            let mut s = find_for_update(c, id, v).await?.ok_or(ActionError::NotFound)?;
-            let before = s.status.clone();
-            let now = Utc::now();
-            let outcome = match Action::Cancel.apply(s.status())? {
-                Outcome::MoveTo(to) => {
-                    let ev = NewEvent::status_change(s.id, to, actor.source, &actor.id, Some(reason.to_owned()), now);
-                    change_status(c, &mut s, to, ev, Some(reason.to_owned())).await?;
-                    CancelOutcome::Cancelled(Box::new(s.clone()))
-                }
-                Outcome::AskCarrierToCancel => {
-                    if !jobs::pending_for(c, JobKind::CarrierCancel, s.id).await? {
-                        jobs::enqueue(c, JobKind::CarrierCancel, Some(s.id), serde_json::json!({ "reason": reason })).await?;
-                        let mut ev = NewEvent::status_change(s.id, s.status(), actor.source, &actor.id, Some(format!("cancellation requested from the carrier: {reason}")), now);
-                        ev.status = None;
-                        ev.applied = false;
-                        events::append(c, ev).await?;
-                    }
-                    CancelOutcome::AskedCarrier(Box::new(s.clone()))
-                }
-                Outcome::AlreadyDone => return Ok(CancelOutcome::Cancelled(Box::new(s))),
-            };
-            if actor.is_staff {
-                audit::record(
-                    c,
-                    NewAuditEntry {
-                        actor_id: actor.id.clone(),
-                        actor_name: actor.name.clone(),
-                        action: "cancel".into(),
-                        shipment_id: Some(s.id),
-                        reason: reason.to_owned(),
-                        details: serde_json::json!({ "status_before": before }),
-                    },
-                )
-                .await?;
+        let mut s = find_for_update(c, id, v)
+            .await?
+            .ok_or(ActionError::NotFound)?;
+        let before = s.status.clone();
+        let now = Utc::now();
+        let outcome = match Action::Cancel.apply(s.status())? {
+            Outcome::MoveTo(to) => {
+                let ev = NewEvent::status_change(
+                    s.id,
+                    to,
+                    actor.source,
+                    &actor.id,
+                    Some(reason.to_owned()),
+                    now,
+                );
+                change_status(c, &mut s, to, ev, Some(reason.to_owned())).await?;
+                CancelOutcome::Cancelled(Box::new(s.clone()))
             }
-            Ok(outcome)
+            Outcome::AskCarrierToCancel => {
+                if !jobs::pending_for(c, JobKind::CarrierCancel, s.id).await? {
+                    jobs::enqueue(
+                        c,
+                        JobKind::CarrierCancel,
+                        Some(s.id),
+                        serde_json::json!({ "reason": reason }),
+                    )
+                    .await?;
+                    let mut ev = NewEvent::status_change(
+                        s.id,
+                        s.status(),
+                        actor.source,
+                        &actor.id,
+                        Some(format!("cancellation requested from the carrier: {reason}")),
+                        now,
+                    );
+                    ev.status = None;
+                    ev.applied = false;
+                    events::append(c, ev).await?;
+                }
+                CancelOutcome::AskedCarrier(Box::new(s.clone()))
+            }
+            Outcome::AlreadyDone => return Ok(CancelOutcome::Cancelled(Box::new(s))),
+        };
+        if actor.is_staff {
+            audit::record(
+                c,
+                NewAuditEntry {
+                    actor_id: actor.id.clone(),
+                    actor_name: actor.name.clone(),
+                    action: "cancel".into(),
+                    shipment_id: Some(s.id),
+                    reason: reason.to_owned(),
+                    details: serde_json::json!({ "status_before": before }),
+                },
+            )
+            .await?;
         }
+        Ok(outcome)
     })
     .await
 }
-

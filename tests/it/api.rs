@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 async fn pickup_create_read_list_cancel() {
     let app = TestApp::spawn().await;
     let token = app.client_token();
-    let resp = app.create("pickups", &token, "key-1", &pickup_body(&dossier(1))).await;
+    let resp = app
+        .create("pickups", &token, "key-1", &pickup_body(&dossier(1)))
+        .await;
     assert_eq!(resp.status(), 201);
     let location = resp.headers()["location"].to_str().unwrap().to_owned();
     let created = json(resp).await;
@@ -24,7 +26,10 @@ async fn pickup_create_read_list_cancel() {
     assert_eq!(created["citizen"]["phone"], "0912345678");
     assert!(created.get("recipient").is_none());
     assert_eq!(created["address"]["commune_code"], "02215");
-    assert_eq!(created["procedure"]["name"], "Đăng ký biến động quyền sử dụng đất");
+    assert_eq!(
+        created["procedure"]["name"],
+        "Đăng ký biến động quyền sử dụng đất"
+    );
 
     let read = json(app.get(&location, &token).await).await;
     assert_eq!(read, created);
@@ -42,16 +47,33 @@ async fn pickup_create_read_list_cancel() {
     assert_eq!(items[0]["seq"], 1);
 
     // ledger: one shipment, one event, one queued carrier submission, one key
-    assert_eq!(app.db.count("SELECT count(*) FROM jobs WHERE kind = 'carrier_submit' AND state = 'queued'").await, 1);
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM jobs WHERE kind = 'carrier_submit' AND state = 'queued'")
+            .await,
+        1
+    );
 
-    let resp = app.post(&format!("{location}/cancel"), &token, &json!({"reason": "Công dân tự đến nộp"})).await;
+    let resp = app
+        .post(
+            &format!("{location}/cancel"),
+            &token,
+            &json!({"reason": "Công dân tự đến nộp"}),
+        )
+        .await;
     assert_eq!(resp.status(), 200);
     let cancelled = json(resp).await;
     assert_eq!(cancelled["status"], "cancelled");
     assert_eq!(cancelled["sequence"], 2);
     assert_eq!(cancelled["status_reason"], "Công dân tự đến nộp");
     // a repeat is harmless
-    let again = app.post(&format!("{location}/cancel"), &token, &json!({"reason": "lần nữa"})).await;
+    let again = app
+        .post(
+            &format!("{location}/cancel"),
+            &token,
+            &json!({"reason": "lần nữa"}),
+        )
+        .await;
     assert_eq!(again.status(), 200);
     assert_eq!(json(again).await["sequence"], 2);
     let events = json(app.get(&format!("{location}/events"), &token).await).await;
@@ -66,23 +88,41 @@ async fn pickup_create_read_list_cancel() {
 async fn delivery_create_read_list_cancel() {
     let app = TestApp::spawn().await;
     let token = app.client_token();
-    let resp = app.create("deliveries", &token, "d-1", &delivery_body(&dossier(2))).await;
+    let resp = app
+        .create("deliveries", &token, "d-1", &delivery_body(&dossier(2)))
+        .await;
     assert_eq!(resp.status(), 201);
     let created = json(resp).await;
     assert_eq!(created["kind"], "delivery");
-    assert_eq!(created["recipient"]["phone"], "0987654321", "stored normalised");
+    assert_eq!(
+        created["recipient"]["phone"], "0987654321",
+        "stored normalised"
+    );
     assert!(created.get("citizen").is_none());
     assert_eq!(created["due_at"], "2026-12-01T10:00:00Z");
     assert_eq!(created["cod_vnd"], 30000);
-    assert_eq!(created["result"]["description"], "Giấy chứng nhận quyền sử dụng đất");
+    assert_eq!(
+        created["result"]["description"],
+        "Giấy chứng nhận quyền sử dụng đất"
+    );
     let id = created["id"].as_str().unwrap();
 
-    let page = json(app.get("/v1/shipments?kind=delivery&status=requested", &token).await).await;
+    let page = json(
+        app.get("/v1/shipments?kind=delivery&status=requested", &token)
+            .await,
+    )
+    .await;
     assert_eq!(page["items"][0]["id"], id);
     let none = json(app.get("/v1/shipments?kind=pickup", &token).await).await;
     assert!(none["items"].as_array().unwrap().is_empty());
 
-    let resp = app.post(&format!("/v1/shipments/{id}/cancel"), &token, &json!({"reason": "Công dân nhận trực tiếp"})).await;
+    let resp = app
+        .post(
+            &format!("/v1/shipments/{id}/cancel"),
+            &token,
+            &json!({"reason": "Công dân nhận trực tiếp"}),
+        )
+        .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(json(resp).await["status"], "cancelled");
 }
@@ -91,20 +131,60 @@ async fn delivery_create_read_list_cancel() {
 async fn cancel_from_submitted_asks_the_carrier_and_later_is_refused() {
     let app = TestApp::spawn().await;
     let token = app.client_token();
-    let id = json(app.create("pickups", &token, "c-1", &pickup_body(&dossier(3))).await).await["id"].as_str().unwrap().to_owned();
+    let id = json(
+        app.create("pickups", &token, "c-1", &pickup_body(&dossier(3)))
+            .await,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut conn = app.db.conn().await;
     use diesel_async::RunQueryDsl;
-    diesel::sql_query(format!("UPDATE shipments SET status = 'submitted' WHERE id = '{id}'")).execute(&mut conn).await.unwrap();
-    let resp = app.post(&format!("/v1/shipments/{id}/cancel"), &token, &json!({"reason": "Hủy"})).await;
+    diesel::sql_query(format!(
+        "UPDATE shipments SET status = 'submitted' WHERE id = '{id}'"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let resp = app
+        .post(
+            &format!("/v1/shipments/{id}/cancel"),
+            &token,
+            &json!({"reason": "Hủy"}),
+        )
+        .await;
     assert_eq!(resp.status(), 202);
     assert_eq!(json(resp).await["status"], "submitted");
     // asking twice queues one carrier cancellation
-    let resp = app.post(&format!("/v1/shipments/{id}/cancel"), &token, &json!({"reason": "Hủy"})).await;
+    let resp = app
+        .post(
+            &format!("/v1/shipments/{id}/cancel"),
+            &token,
+            &json!({"reason": "Hủy"}),
+        )
+        .await;
     assert_eq!(resp.status(), 202);
-    assert_eq!(app.db.count("SELECT count(*) FROM jobs WHERE kind = 'carrier_cancel'").await, 1);
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM jobs WHERE kind = 'carrier_cancel'")
+            .await,
+        1
+    );
 
-    diesel::sql_query(format!("UPDATE shipments SET status = 'picked_up' WHERE id = '{id}'")).execute(&mut conn).await.unwrap();
-    let resp = app.post(&format!("/v1/shipments/{id}/cancel"), &token, &json!({"reason": "Hủy"})).await;
+    diesel::sql_query(format!(
+        "UPDATE shipments SET status = 'picked_up' WHERE id = '{id}'"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let resp = app
+        .post(
+            &format!("/v1/shipments/{id}/cancel"),
+            &token,
+            &json!({"reason": "Hủy"}),
+        )
+        .await;
     assert_eq!(resp.status(), 409);
     let problem = json(resp).await;
     assert_eq!(problem["code"], "too_late_to_cancel");
@@ -121,7 +201,8 @@ async fn idempotent_replay_mismatch_and_missing_key() {
     let first = json(first).await;
 
     // the same body with keys in another order and other whitespace is the same request
-    let reordered: Value = serde_json::from_str(&serde_json::to_string_pretty(&body).unwrap()).unwrap();
+    let reordered: Value =
+        serde_json::from_str(&serde_json::to_string_pretty(&body).unwrap()).unwrap();
     let again = app.create("pickups", &token, "same-key", &reordered).await;
     assert_eq!(again.status(), 201);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
@@ -135,18 +216,42 @@ async fn idempotent_replay_mismatch_and_missing_key() {
     assert_eq!(json(resp).await["code"], "idempotency_key_reused");
 
     // the same key on the other endpoint is another request
-    let resp = app.create("deliveries", &token, "same-key", &delivery_body(&dossier(4))).await;
+    let resp = app
+        .create(
+            "deliveries",
+            &token,
+            "same-key",
+            &delivery_body(&dossier(4)),
+        )
+        .await;
     assert_eq!(resp.status(), 422);
 
     // another client may use the same key
     let other_client = app.token("other-client", &["shipments:write"]);
-    assert_eq!(app.create("pickups", &other_client, "same-key", &body).await.status(), 201);
+    assert_eq!(
+        app.create("pickups", &other_client, "same-key", &body)
+            .await
+            .status(),
+        201
+    );
 
-    let resp = app.http.post(app.url("/v1/pickups")).bearer_auth(&token).json(&pickup_body(&dossier(5))).send().await.unwrap();
+    let resp = app
+        .http
+        .post(app.url("/v1/pickups"))
+        .bearer_auth(&token)
+        .json(&pickup_body(&dossier(5)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 400);
     assert_eq!(json(resp).await["code"], "idempotency_key_missing");
     let long = "k".repeat(256);
-    assert_eq!(app.create("pickups", &token, &long, &pickup_body(&dossier(5))).await.status(), 400);
+    assert_eq!(
+        app.create("pickups", &token, &long, &pickup_body(&dossier(5)))
+            .await
+            .status(),
+        400
+    );
     assert_eq!(app.db.count("SELECT count(*) FROM shipments").await, 2);
 }
 
@@ -175,7 +280,10 @@ async fn twenty_concurrent_requests_with_one_key_make_one_shipment() {
     assert_eq!(ids.len(), 1);
     assert_eq!(app.db.count("SELECT count(*) FROM shipments").await, 1);
     assert_eq!(app.db.count("SELECT count(*) FROM jobs").await, 1);
-    assert_eq!(app.db.count("SELECT count(*) FROM idempotency_keys").await, 1);
+    assert_eq!(
+        app.db.count("SELECT count(*) FROM idempotency_keys").await,
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,21 +298,52 @@ async fn one_active_shipment_per_dossier_and_kind() {
     assert_eq!(problem["code"], "duplicate_active_shipment");
     assert_eq!(problem["existing_shipment_id"], first["id"]);
     // the other kind is another shipment
-    assert_eq!(app.create("deliveries", &token, "c", &delivery_body(&d)).await.status(), 201);
+    assert_eq!(
+        app.create("deliveries", &token, "c", &delivery_body(&d))
+            .await
+            .status(),
+        201
+    );
     // once the first is over, a new pickup may be requested
     let id = first["id"].as_str().unwrap();
-    app.post(&format!("/v1/shipments/{id}/cancel"), &token, &json!({"reason": "x"})).await;
-    assert_eq!(app.create("pickups", &token, "d", &pickup_body(&d)).await.status(), 201);
+    app.post(
+        &format!("/v1/shipments/{id}/cancel"),
+        &token,
+        &json!({"reason": "x"}),
+    )
+    .await;
+    assert_eq!(
+        app.create("pickups", &token, "d", &pickup_body(&d))
+            .await
+            .status(),
+        201
+    );
 
     // concurrent requests under different keys: the unique index keeps one
     let d2 = dossier(8);
     let keys: Vec<String> = (0..10).map(|i| format!("k{i}")).collect();
     let body = pickup_body(&d2);
-    let responses = futures::future::join_all(keys.iter().map(|k| app.create("pickups", &token, k, &body))).await;
+    let responses =
+        futures::future::join_all(keys.iter().map(|k| app.create("pickups", &token, k, &body)))
+            .await;
     let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
-    assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "{statuses:?}");
-    assert_eq!(app.db.count(&format!("SELECT count(*) FROM shipments WHERE dossier_code = '{d2}'")).await, 1);
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        app.db
+            .count(&format!(
+                "SELECT count(*) FROM shipments WHERE dossier_code = '{d2}'"
+            ))
+            .await,
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -212,28 +351,68 @@ async fn clients_see_only_their_shipments() {
     let app = TestApp::spawn().await;
     let mine = app.client_token();
     let theirs = app.token("other-client", &["shipments:write", "shipments:read"]);
-    let id = json(app.create("pickups", &mine, "x", &pickup_body(&dossier(9))).await).await["id"].as_str().unwrap().to_owned();
+    let id = json(
+        app.create("pickups", &mine, "x", &pickup_body(&dossier(9)))
+            .await,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let path = format!("/v1/shipments/{id}");
     assert_eq!(app.get(&path, &theirs).await.status(), 404);
-    assert_eq!(app.get(&format!("{path}/events"), &theirs).await.status(), 404);
-    assert_eq!(app.post(&format!("{path}/cancel"), &theirs, &json!({"reason": "x"})).await.status(), 404);
+    assert_eq!(
+        app.get(&format!("{path}/events"), &theirs).await.status(),
+        404
+    );
+    assert_eq!(
+        app.post(&format!("{path}/cancel"), &theirs, &json!({"reason": "x"}))
+            .await
+            .status(),
+        404
+    );
     let list = json(app.get("/v1/shipments", &theirs).await).await;
     assert!(list["items"].as_array().unwrap().is_empty());
     // a read-only token cannot create or cancel
     let reader = app.token("motcua-tq", &["shipments:read"]);
     assert_eq!(app.get(&path, &reader).await.status(), 200);
-    assert_eq!(app.create("pickups", &reader, "y", &pickup_body(&dossier(10))).await.status(), 403);
-    assert_eq!(app.post(&format!("{path}/cancel"), &reader, &json!({"reason": "x"})).await.status(), 403);
+    assert_eq!(
+        app.create("pickups", &reader, "y", &pickup_body(&dossier(10)))
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.post(&format!("{path}/cancel"), &reader, &json!({"reason": "x"}))
+            .await
+            .status(),
+        403
+    );
     // unknown or malformed ids are simply not found
-    assert_eq!(app.get("/v1/shipments/not-a-uuid", &mine).await.status(), 404);
-    assert_eq!(app.get(&format!("/v1/shipments/{}", uuid::Uuid::now_v7()), &mine).await.status(), 404);
+    assert_eq!(
+        app.get("/v1/shipments/not-a-uuid", &mine).await.status(),
+        404
+    );
+    assert_eq!(
+        app.get(&format!("/v1/shipments/{}", uuid::Uuid::now_v7()), &mine)
+            .await
+            .status(),
+        404
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_see_masked_or_clear_data_within_their_offices() {
     let app = TestApp::spawn().await;
     let token = app.client_token();
-    let id = json(app.create("pickups", &token, "x", &pickup_body(&dossier(11))).await).await["id"].as_str().unwrap().to_owned();
+    let id = json(
+        app.create("pickups", &token, "x", &pickup_body(&dossier(11)))
+            .await,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut other_office = pickup_body(&dossier(12));
     other_office["office_code"] = json!("CN-VPDKDD-HG");
     app.create("pickups", &token, "y", &other_office).await;
@@ -246,7 +425,13 @@ async fn staff_see_masked_or_clear_data_within_their_offices() {
     assert_eq!(masked["citizen"]["id_number"], "008******234");
     let list = json(app.get("/v1/shipments", &reader).await).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
-    assert!(list["items"].as_array().unwrap().iter().all(|s| s["citizen"]["phone"] == "091****678"));
+    assert!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["citizen"]["phone"] == "091****678")
+    );
 
     let pii = app.staff_token("can-bo-2", &["staff:read", "staff:pii"], None);
     let clear = json(app.get(&path, &pii).await).await;
@@ -261,7 +446,11 @@ async fn staff_see_masked_or_clear_data_within_their_offices() {
 
     // staff search: last digits of the phone, part of the name, dossier code
     for q in ["5678", "văn an", "NGUYỄN", &dossier(11)] {
-        let found = json(app.get(&format!("/v1/shipments?q={}", urlencode(q)), &pii).await).await;
+        let found = json(
+            app.get(&format!("/v1/shipments?q={}", urlencode(q)), &pii)
+                .await,
+        )
+        .await;
         assert!(!found["items"].as_array().unwrap().is_empty(), "q={q}");
     }
     let found = json(app.get("/v1/shipments?q=9999", &pii).await).await;
@@ -271,7 +460,13 @@ async fn staff_see_masked_or_clear_data_within_their_offices() {
 
     // staff cancel is audited
     let actor = app.staff_token("can-bo-4", &["staff:read", "staff:act"], None);
-    let resp = app.post(&format!("{path}/cancel"), &actor, &json!({"reason": "Công dân gọi điện hủy"})).await;
+    let resp = app
+        .post(
+            &format!("{path}/cancel"),
+            &actor,
+            &json!({"reason": "Công dân gọi điện hủy"}),
+        )
+        .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(app.db.count(&format!("SELECT count(*) FROM audit_log WHERE shipment_id = '{id}' AND actor_id = 'can-bo-4' AND action = 'cancel'")).await, 1);
     let events = json(app.get(&format!("{path}/events"), &actor).await).await;
@@ -289,9 +484,18 @@ async fn keyset_pagination_and_filters() {
     let token = app.client_token();
     let mut ids = Vec::new();
     for n in 0..7 {
-        let body = if n % 2 == 0 { pickup_body(&dossier(100 + n)) } else { delivery_body(&dossier(100 + n)) };
+        let body = if n % 2 == 0 {
+            pickup_body(&dossier(100 + n))
+        } else {
+            delivery_body(&dossier(100 + n))
+        };
         let kind = if n % 2 == 0 { "pickups" } else { "deliveries" };
-        ids.push(json(app.create(kind, &token, &format!("k{n}"), &body).await).await["id"].as_str().unwrap().to_owned());
+        ids.push(
+            json(app.create(kind, &token, &format!("k{n}"), &body).await).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     ids.reverse(); // newest first
     let mut seen = Vec::new();
@@ -302,7 +506,13 @@ async fn keyset_pagination_and_filters() {
             None => "/v1/shipments?limit=3".to_owned(),
         };
         let page = json(app.get(&path, &token).await).await;
-        seen.extend(page["items"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()));
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["id"].as_str().unwrap().to_owned()),
+        );
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
             None => break,
@@ -311,11 +521,22 @@ async fn keyset_pagination_and_filters() {
     assert_eq!(seen, ids);
     let pickups = json(app.get("/v1/shipments?kind=pickup", &token).await).await;
     assert_eq!(pickups["items"].as_array().unwrap().len(), 4);
-    let one = json(app.get(&format!("/v1/shipments?dossier_code={}", dossier(103)), &token).await).await;
+    let one = json(
+        app.get(
+            &format!("/v1/shipments?dossier_code={}", dossier(103)),
+            &token,
+        )
+        .await,
+    )
+    .await;
     assert_eq!(one["items"].as_array().unwrap().len(), 1);
     let late = json(app.get("/v1/shipments?late=true", &token).await).await;
     assert!(late["items"].as_array().unwrap().is_empty());
-    let office = json(app.get("/v1/shipments?office_code=CN-VPDKDD-HG", &token).await).await;
+    let office = json(
+        app.get("/v1/shipments?office_code=CN-VPDKDD-HG", &token)
+            .await,
+    )
+    .await;
     assert!(office["items"].as_array().unwrap().is_empty());
 
     for (query, field) in [
@@ -337,10 +558,26 @@ async fn keyset_pagination_and_filters() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operations_endpoints_and_openapi() {
     let app = TestApp::spawn().await;
-    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
-    let doc: Value = app.http.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app
+        .http
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = doc["paths"].as_object().unwrap();
     for p in [
@@ -355,14 +592,27 @@ async fn operations_endpoints_and_openapi() {
     ] {
         assert!(paths.contains_key(p), "openapi lacks {p}");
     }
-    for schema in ["PickupRequest", "DeliveryRequest", "ShipmentView", "Problem", "EventList", "ShipmentPage"] {
-        assert!(doc["components"]["schemas"].get(schema).is_some(), "openapi lacks schema {schema}");
+    for schema in [
+        "PickupRequest",
+        "DeliveryRequest",
+        "ShipmentView",
+        "Problem",
+        "EventList",
+        "ShipmentPage",
+    ] {
+        assert!(
+            doc["components"]["schemas"].get(schema).is_some(),
+            "openapi lacks schema {schema}"
+        );
     }
     let docs = app.http.get(app.url("/docs/")).send().await.unwrap();
     assert_eq!(docs.status(), 200);
     let missing = app.http.get(app.url("/nowhere")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
-    assert_eq!(missing.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -370,7 +620,10 @@ async fn readyz_fails_when_the_schema_is_behind() {
     let app = TestApp::spawn().await;
     let mut conn = app.db.conn().await;
     use diesel_async::RunQueryDsl;
-    diesel::sql_query("DELETE FROM __diesel_schema_migrations").execute(&mut conn).await.unwrap();
+    diesel::sql_query("DELETE FROM __diesel_schema_migrations")
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503);
     assert_eq!(ready.headers()["content-type"], "application/problem+json");

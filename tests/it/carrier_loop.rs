@@ -39,14 +39,24 @@ pub async fn wait_for(app: &TestApp, id: &str, status: &str, within: Duration) -
         if s["status"] == status {
             return s;
         }
-        assert!(Instant::now() < until, "shipment {id} did not become {status} within {within:?}; it is {}", s["status"]);
+        assert!(
+            Instant::now() < until,
+            "shipment {id} did not become {status} within {within:?}; it is {}",
+            s["status"]
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 async fn create(app: &TestApp, kind: &str, n: u32) -> String {
-    let body = if kind == "pickups" { pickup_body(&dossier(n)) } else { delivery_body(&dossier(n)) };
-    let resp = app.create(kind, &app.client_token(), &format!("{kind}-{n}"), &body).await;
+    let body = if kind == "pickups" {
+        pickup_body(&dossier(n))
+    } else {
+        delivery_body(&dossier(n))
+    };
+    let resp = app
+        .create(kind, &app.client_token(), &format!("{kind}-{n}"), &body)
+        .await;
     assert_eq!(resp.status(), 201);
     json(resp).await["id"].as_str().unwrap().to_owned()
 }
@@ -79,14 +89,44 @@ async fn pickup_and_delivery_reach_delivered_through_the_polled_journey() {
             assert_eq!(a["carrier_status"]["code"], 14);
             break;
         }
-        assert!(Instant::now() < until, "journey did not end: {} / {}", a["status"], b["status"]);
+        assert!(
+            Instant::now() < until,
+            "journey did not end: {} / {}",
+            a["status"],
+            b["status"]
+        );
     }
-    let events = json(app.get(&format!("/v1/shipments/{pickup}/events"), &app.client_token()).await).await;
-    let statuses: Vec<&str> = events["items"].as_array().unwrap().iter().filter_map(|e| e["status"].as_str()).collect();
-    for s in ["requested", "submitted", "picked_up", "in_transit", "out_for_delivery", "delivered"] {
+    let events = json(
+        app.get(
+            &format!("/v1/shipments/{pickup}/events"),
+            &app.client_token(),
+        )
+        .await,
+    )
+    .await;
+    let statuses: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["status"].as_str())
+        .collect();
+    for s in [
+        "requested",
+        "submitted",
+        "picked_up",
+        "in_transit",
+        "out_for_delivery",
+        "delivered",
+    ] {
         assert!(statuses.contains(&s), "{s} missing from {statuses:?}");
     }
-    assert!(events["items"].as_array().unwrap().iter().any(|e| e["source"] == "carrier_poll"));
+    assert!(
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["source"] == "carrier_poll")
+    );
     // every carrier report is stored once, however often it was polled
     let dupes = app
         .db
@@ -96,30 +136,72 @@ async fn pickup_and_delivery_reach_delivered_through_the_polled_journey() {
     assert_eq!(orders_by_reference(&app).len(), 2);
     assert!(orders_by_reference(&app).values().all(|n| *n == 1));
     // delivered shipments are no longer polled
-    assert_eq!(app.db.count("SELECT count(*) FROM shipments WHERE next_poll_at IS NOT NULL").await, 0);
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM shipments WHERE next_poll_at IS NOT NULL")
+            .await,
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_carrier_is_retried_then_the_order_goes_through() {
     let app = TestApp::spawn_with(LOOP).await;
-    app.sandbox().set_faults(&FaultsPatch { error_rate: Some(Chance::ALWAYS), ..Default::default() });
+    app.sandbox().set_faults(&FaultsPatch {
+        error_rate: Some(Chance::ALWAYS),
+        ..Default::default()
+    });
     let id = create(&app, "pickups", 3).await;
     let until = Instant::now() + Duration::from_secs(10);
     while app.db.count("SELECT count(*) FROM job_attempts WHERE outcome = 'transient' AND error_class = 'server'").await < 3 {
         assert!(Instant::now() < until, "no retries seen");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let s = json(app.get(&format!("/v1/shipments/{id}"), &app.client_token()).await).await;
+    let s = json(
+        app.get(&format!("/v1/shipments/{id}"), &app.client_token())
+            .await,
+    )
+    .await;
     assert_eq!(s["status"], "requested");
-    app.sandbox().set_faults(&FaultsPatch { error_rate: Some(Chance::NEVER), ..Default::default() });
+    app.sandbox().set_faults(&FaultsPatch {
+        error_rate: Some(Chance::NEVER),
+        ..Default::default()
+    });
     wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
-    assert_eq!(orders_by_reference(&app).values().copied().collect::<Vec<_>>(), vec![1]);
-    assert_eq!(app.db.count("SELECT count(*) FROM jobs WHERE state = 'done'").await, 1);
+    assert_eq!(
+        orders_by_reference(&app)
+            .values()
+            .copied()
+            .collect::<Vec<_>>(),
+        vec![1]
+    );
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM jobs WHERE state = 'done'")
+            .await,
+        1
+    );
     // the attempts are on record, with their HTTP status
-    assert!(app.db.count("SELECT count(*) FROM job_attempts WHERE http_status = 503").await >= 3);
-    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        app.db
+            .count("SELECT count(*) FROM job_attempts WHERE http_status = 503")
+            .await
+            >= 3
+    );
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("bcci_job_attempts_total"), "{metrics}");
-    assert!(metrics.contains("bcci_carrier_request_seconds"), "{metrics}");
+    assert!(
+        metrics.contains("bcci_carrier_request_seconds"),
+        "{metrics}"
+    );
     assert!(metrics.contains("bcci_jobs{state=\"done\"} 1"), "{metrics}");
 }
 
@@ -132,53 +214,127 @@ async fn created_then_timed_out_a_hundred_times_makes_a_hundred_orders() {
         ..Default::default()
     });
     let token = app.client_token();
-    let bodies: Vec<(String, Value)> = (0..100).map(|n| (format!("t-{n}"), pickup_body(&dossier(1000 + n)))).collect();
+    let bodies: Vec<(String, Value)> = (0..100)
+        .map(|n| (format!("t-{n}"), pickup_body(&dossier(1000 + n))))
+        .collect();
     for chunk in bodies.chunks(20) {
-        let created = futures::future::join_all(chunk.iter().map(|(k, b)| app.create("pickups", &token, k, b))).await;
+        let created = futures::future::join_all(
+            chunk
+                .iter()
+                .map(|(k, b)| app.create("pickups", &token, k, b)),
+        )
+        .await;
         assert!(created.iter().all(|r| r.status() == 201));
     }
     let until = Instant::now() + Duration::from_secs(60);
-    while app.db.count("SELECT count(*) FROM shipments WHERE status = 'submitted'").await < 100 {
+    while app
+        .db
+        .count("SELECT count(*) FROM shipments WHERE status = 'submitted'")
+        .await
+        < 100
+    {
         assert!(Instant::now() < until, "not all submitted");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let orders = orders_by_reference(&app);
     assert_eq!(orders.len(), 100);
-    assert!(orders.values().all(|n| *n == 1), "duplicate carrier orders: {orders:?}");
+    assert!(
+        orders.values().all(|n| *n == 1),
+        "duplicate carrier orders: {orders:?}"
+    );
     // every first attempt timed out, and the order was then found rather than created again
-    assert_eq!(app.db.count("SELECT count(*) FROM job_attempts WHERE error_class = 'timeout'").await, 100);
-    assert_eq!(app.db.count("SELECT count(*) FROM shipment_events WHERE note LIKE 'order found at the carrier%'").await, 100);
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM job_attempts WHERE error_class = 'timeout'")
+            .await,
+        100
+    );
+    assert_eq!(
+        app.db
+            .count(
+                "SELECT count(*) FROM shipment_events WHERE note LIKE 'order found at the carrier%'"
+            )
+            .await,
+        100
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permanent_refusal_rejects_the_shipment_with_the_reason() {
     let app = TestApp::spawn_with(LOOP).await;
     // the carrier is down while the shipment's data gets corrupted behind the API's back
-    app.sandbox().set_faults(&FaultsPatch { error_rate: Some(Chance::ALWAYS), ..Default::default() });
+    app.sandbox().set_faults(&FaultsPatch {
+        error_rate: Some(Chance::ALWAYS),
+        ..Default::default()
+    });
     let id = create(&app, "pickups", 4).await;
     let mut conn = app.db.conn().await;
     use diesel_async::RunQueryDsl;
-    diesel::sql_query(format!("UPDATE shipments SET commune_code = '99999' WHERE id = '{id}'")).execute(&mut conn).await.unwrap();
-    app.sandbox().set_faults(&FaultsPatch { error_rate: Some(Chance::NEVER), ..Default::default() });
+    diesel::sql_query(format!(
+        "UPDATE shipments SET commune_code = '99999' WHERE id = '{id}'"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    app.sandbox().set_faults(&FaultsPatch {
+        error_rate: Some(Chance::NEVER),
+        ..Default::default()
+    });
     let s = wait_for(&app, &id, "rejected", Duration::from_secs(10)).await;
     let reason = s["status_reason"].as_str().unwrap();
-    assert!(reason.starts_with("the carrier refused the order"), "{reason}");
+    assert!(
+        reason.starts_with("the carrier refused the order"),
+        "{reason}"
+    );
     assert!(app.sandbox().orders().is_empty());
-    assert_eq!(app.db.count("SELECT count(*) FROM job_attempts WHERE outcome = 'permanent'").await, 1);
-    assert_eq!(app.db.count("SELECT count(*) FROM jobs WHERE state = 'done'").await, 1);
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM job_attempts WHERE outcome = 'permanent'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM jobs WHERE state = 'done'")
+            .await,
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn giving_up_is_visible_and_rejects_the_shipment() {
     // a give-up window of one second, carrier always down
-    let overlay = LOOP.replace("retry_max = \"200ms\"", "retry_max = \"200ms\"\ngive_up_after = \"1s\"");
+    let overlay = LOOP.replace(
+        "retry_max = \"200ms\"",
+        "retry_max = \"200ms\"\ngive_up_after = \"1s\"",
+    );
     let app = TestApp::spawn_with(&overlay).await;
-    app.sandbox().set_faults(&FaultsPatch { error_rate: Some(Chance::ALWAYS), ..Default::default() });
+    app.sandbox().set_faults(&FaultsPatch {
+        error_rate: Some(Chance::ALWAYS),
+        ..Default::default()
+    });
     let id = create(&app, "pickups", 5).await;
     let s = wait_for(&app, &id, "rejected", Duration::from_secs(10)).await;
-    assert!(s["status_reason"].as_str().unwrap().starts_with("gave up after"), "{}", s["status_reason"]);
-    assert_eq!(app.db.count("SELECT count(*) FROM jobs WHERE state = 'dead' AND last_error IS NOT NULL").await, 1);
-    assert_eq!(app.db.count("SELECT count(*) FROM job_attempts WHERE outcome = 'gave_up'").await, 1);
+    assert!(
+        s["status_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("gave up after"),
+        "{}",
+        s["status_reason"]
+    );
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM jobs WHERE state = 'dead' AND last_error IS NOT NULL")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM job_attempts WHERE outcome = 'gave_up'")
+            .await,
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,17 +349,31 @@ async fn an_expired_token_means_one_new_login() {
     wait_for(&app, &b, "submitted", Duration::from_secs(10)).await;
     assert_eq!(app.gateway.as_ref().unwrap().carrier.logins(), 2);
     // no attempt failed: the re-login happened inside the call
-    assert_eq!(app.db.count("SELECT count(*) FROM job_attempts WHERE outcome <> 'ok'").await, 0);
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM job_attempts WHERE outcome <> 'ok'")
+            .await,
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_before_pickup_goes_through_the_carrier_and_after_pickup_is_refused() {
     // tracking off: the test decides when the ledger hears of the carrier's progress
-    let app = TestApp::spawn_with(&LOOP.replace("[tracking]\nenabled = true", "[tracking]\nenabled = false")).await;
+    let app = TestApp::spawn_with(
+        &LOOP.replace("[tracking]\nenabled = true", "[tracking]\nenabled = false"),
+    )
+    .await;
     let token = app.client_token();
     let a = create(&app, "pickups", 8).await;
     wait_for(&app, &a, "submitted", Duration::from_secs(10)).await;
-    let resp = app.post(&format!("/v1/shipments/{a}/cancel"), &token, &json!({"reason": "Công dân đã tự nộp"})).await;
+    let resp = app
+        .post(
+            &format!("/v1/shipments/{a}/cancel"),
+            &token,
+            &json!({"reason": "Công dân đã tự nộp"}),
+        )
+        .await;
     assert_eq!(resp.status(), 202);
     let s = wait_for(&app, &a, "cancelled", Duration::from_secs(10)).await;
     assert_eq!(s["status_reason"], "cancelled at the carrier");
@@ -214,17 +384,31 @@ async fn cancel_before_pickup_goes_through_the_carrier_and_after_pickup_is_refus
     for _ in 0..4 {
         app.sandbox().advance();
     }
-    let resp = app.post(&format!("/v1/shipments/{b}/cancel"), &token, &json!({"reason": "Muộn"})).await;
+    let resp = app
+        .post(
+            &format!("/v1/shipments/{b}/cancel"),
+            &token,
+            &json!({"reason": "Muộn"}),
+        )
+        .await;
     assert_eq!(resp.status(), 202);
     let until = Instant::now() + Duration::from_secs(10);
     loop {
         let events = json(app.get(&format!("/v1/shipments/{b}/events"), &token).await).await;
-        if events["items"].as_array().unwrap().iter().any(|e| e["note"].as_str().unwrap_or("").starts_with("the carrier refused to cancel")) {
+        if events["items"].as_array().unwrap().iter().any(|e| {
+            e["note"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("the carrier refused to cancel")
+        }) {
             break;
         }
         assert!(Instant::now() < until, "no refusal recorded: {events}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let s = json(app.get(&format!("/v1/shipments/{b}"), &token).await).await;
-    assert_eq!(s["status"], "submitted", "a refusal leaves the status as it was");
+    assert_eq!(
+        s["status"], "submitted",
+        "a refusal leaves the status as it was"
+    );
 }

@@ -14,14 +14,18 @@ use tokio::sync::OnceCell;
 
 /// The PostgreSQL server the tests use; each test gets its own database on it.
 pub fn server_url() -> String {
-    std::env::var("TEST_DATABASE_SERVER").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("TEST_DATABASE_SERVER")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 /// The template's name changes whenever a migration changes, so a stale template is never used.
 fn template_name() -> String {
     let mut h = Sha256::new();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for e in entries {
         for f in ["up.sql", "down.sql"] {
@@ -34,7 +38,9 @@ fn template_name() -> String {
 }
 
 async fn admin() -> AsyncPgConnection {
-    AsyncPgConnection::establish(&format!("{}/postgres", server_url())).await.expect("connect to PostgreSQL")
+    AsyncPgConnection::establish(&format!("{}/postgres", server_url()))
+        .await
+        .expect("connect to PostgreSQL")
 }
 
 #[derive(QueryableByName)]
@@ -59,15 +65,32 @@ async fn template() -> &'static str {
         .get_or_init(|| async {
             let name = template_name();
             let mut conn = admin().await;
-            diesel::sql_query("SELECT pg_advisory_lock(7726001)").execute(&mut conn).await.unwrap();
+            diesel::sql_query("SELECT pg_advisory_lock(7726001)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
             if !database_exists(&mut conn, &name).await {
                 let building = format!("{name}_building");
-                diesel::sql_query(format!("DROP DATABASE IF EXISTS {building}")).execute(&mut conn).await.unwrap();
-                diesel::sql_query(format!("CREATE DATABASE {building}")).execute(&mut conn).await.unwrap();
-                ledger::migrate(&format!("{}/{building}", server_url())).await.expect("migrate the template");
-                diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {name}")).execute(&mut conn).await.unwrap();
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {building}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                diesel::sql_query(format!("CREATE DATABASE {building}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                ledger::migrate(&format!("{}/{building}", server_url()))
+                    .await
+                    .expect("migrate the template");
+                diesel::sql_query(format!("ALTER DATABASE {building} RENAME TO {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
             }
-            diesel::sql_query("SELECT pg_advisory_unlock(7726001)").execute(&mut conn).await.unwrap();
+            diesel::sql_query("SELECT pg_advisory_unlock(7726001)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
             name
         })
         .await
@@ -88,16 +111,24 @@ impl TestDb {
         // template; retry briefly.
         let mut tries = 0;
         loop {
-            match diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {template}")).execute(&mut conn).await {
+            match diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {template}"))
+                .execute(&mut conn)
+                .await
+            {
                 Ok(_) => break,
-                Err(e) if tries < 50 && e.to_string().contains("is being accessed by other users") => {
+                Err(e)
+                    if tries < 50 && e.to_string().contains("is being accessed by other users") =>
+                {
                     tries += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(50 + 20 * tries)).await;
                 }
                 Err(e) => panic!("creating test database: {e}"),
             }
         }
-        TestDb { url: format!("{}/{name}", server_url()), name }
+        TestDb {
+            url: format!("{}/{name}", server_url()),
+            name,
+        }
     }
 
     pub async fn conn(&self) -> AsyncPgConnection {
@@ -112,7 +143,11 @@ impl TestDb {
             n: i64,
         }
         let mut conn = self.conn().await;
-        diesel::sql_query(format!("SELECT ({sql})::bigint AS n")).get_result::<N>(&mut conn).await.unwrap().n
+        diesel::sql_query(format!("SELECT ({sql})::bigint AS n"))
+            .get_result::<N>(&mut conn)
+            .await
+            .unwrap()
+            .n
     }
 }
 
@@ -121,10 +156,15 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Drop runs outside async context: use a small runtime on its own thread.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 let mut conn = admin().await;
-                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
             });
         })
         .join();
@@ -170,29 +210,57 @@ impl TestApp {
     /// Starts the gateway with `overlay` (TOML) over the defaults and the test overlay.
     pub async fn spawn_with(overlay: &str) -> TestApp {
         let db = TestDb::new().await;
-        let mut config = Config::from_overlays(&[TEST_OVERLAY, overlay]).expect("test configuration");
+        let mut config =
+            Config::from_overlays(&[TEST_OVERLAY, overlay]).expect("test configuration");
         config.database.url = Secret::new(db.url.clone());
         config.database.create_if_missing = false;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let gateway = server::Gateway::start(config, listener).await.expect("start the gateway");
+        let gateway = server::Gateway::start(config, listener)
+            .await
+            .expect("start the gateway");
         let config = gateway.state.config.clone();
-        TestApp { base, db, config, http: reqwest::Client::new(), gateway: Some(gateway) }
+        TestApp {
+            base,
+            db,
+            config,
+            http: reqwest::Client::new(),
+            gateway: Some(gateway),
+        }
     }
 
     /// The sandbox carrier this gateway talks to.
     pub fn sandbox(&self) -> &bcci_gateway::carrier::sandbox::SandboxHandle {
-        self.gateway.as_ref().unwrap().sandbox.as_ref().expect("carrier.kind = sandbox")
+        self.gateway
+            .as_ref()
+            .unwrap()
+            .sandbox
+            .as_ref()
+            .expect("carrier.kind = sandbox")
     }
 
     pub fn token(&self, sub: &str, scopes: &[&str]) -> String {
-        let claims = auth::claims_for(&self.config.auth, sub, scopes, None, Some(format!("Cán bộ {sub}")), chrono::Duration::hours(1));
+        let claims = auth::claims_for(
+            &self.config.auth,
+            sub,
+            scopes,
+            None,
+            Some(format!("Cán bộ {sub}")),
+            chrono::Duration::hours(1),
+        );
         auth::mint(&self.config.auth, &claims).unwrap()
     }
 
     pub fn staff_token(&self, sub: &str, scopes: &[&str], offices: Option<&[&str]>) -> String {
         let offices = offices.map(|o| o.iter().map(|s| s.to_string()).collect());
-        let claims = auth::claims_for(&self.config.auth, sub, scopes, offices, Some("Nguyễn Thị Cán Bộ".into()), chrono::Duration::hours(1));
+        let claims = auth::claims_for(
+            &self.config.auth,
+            sub,
+            scopes,
+            offices,
+            Some("Nguyễn Thị Cán Bộ".into()),
+            chrono::Duration::hours(1),
+        );
         auth::mint(&self.config.auth, &claims).unwrap()
     }
 
@@ -205,7 +273,13 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
-    pub async fn create(&self, kind: &str, token: &str, key: &str, body: &Value) -> reqwest::Response {
+    pub async fn create(
+        &self,
+        kind: &str,
+        token: &str,
+        key: &str,
+        body: &Value,
+    ) -> reqwest::Response {
         self.http
             .post(self.url(&format!("/v1/{kind}")))
             .bearer_auth(token)
@@ -217,11 +291,22 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
-        self.http.get(self.url(path)).bearer_auth(token).send().await.unwrap()
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
-        self.http.post(self.url(path)).bearer_auth(token).json(body).send().await.unwrap()
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn stop(mut self) {

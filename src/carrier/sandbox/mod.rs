@@ -6,7 +6,7 @@
 //!
 //! Orders live in memory: restarting the sandbox forgets them.
 //!
-//! Tests and tools steer it through `/_sandbox/…` (see [`server`]) or through the
+//! Tests and tools steer it through `/_sandbox/…` (listed in `server.rs`) or through the
 //! [`SandboxHandle`] returned by [`start`].
 
 mod journey;
@@ -171,6 +171,7 @@ pub struct Faults {
     pub timeout_after_create_rate: Chance,
     #[serde(with = "humantime_serde")]
     pub withhold_for: Duration,
+    /// Applies to tokens issued from now on.
     #[serde(with = "humantime_serde")]
     pub token_ttl: Duration,
     pub push_duplicate_rate: Chance,
@@ -324,7 +325,7 @@ struct Sandbox {
     password: Secret,
     customer_code: String,
     faults: Mutex<Faults>,
-    /// Wakes the ticker when `step` may have changed.
+    /// Wakes the ticker when `step` changes.
     faults_changed: Notify,
     /// Issued tokens and when they expire.
     tokens: Mutex<HashMap<String, Instant>>,
@@ -346,7 +347,10 @@ impl Sandbox {
     fn set_faults(&self, patch: &FaultsPatch) -> Faults {
         let mut f = lock(&self.faults);
         f.apply(patch);
-        self.faults_changed.notify_one();
+        if patch.step.is_some() {
+            // Only then: restarting the ticker's wait on every change could stall journeys.
+            self.faults_changed.notify_one();
+        }
         f.clone()
     }
 
