@@ -27,6 +27,53 @@ pub struct Config {
     pub carrier: Carrier,
     pub jobs: Jobs,
     pub tracking: Tracking,
+    pub callbacks: Callbacks,
+    pub console: Console,
+}
+
+/// The staff console at `/console` (issue 5).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Console {
+    /// How long a console session lasts (never longer than the token it was opened with).
+    #[serde(with = "humantime_serde")]
+    pub session_lifetime: Duration,
+    pub cookie_name: String,
+    pub cookie_secure: CookieSecure,
+    /// Rows per page of search results and lists.
+    pub page_size: usize,
+    /// A shipment in progress not heard of for this long needs attention.
+    #[serde(with = "humantime_serde")]
+    pub quiet_after: Duration,
+    /// The department, as named at the head of its letters.
+    pub department: String,
+    /// Where letters are written ("Tuyên Quang, ngày …").
+    pub place: String,
+    /// The apology letter (thư xin lỗi), with `{placeholders}`; see config/default.toml.
+    pub apology_template: String,
+}
+
+/// When the console cookie carries `Secure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CookieSecure {
+    /// When `server.public_url` is https.
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Callbacks {
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(with = "humantime_serde")]
+    pub retry_min: Duration,
+    #[serde(with = "humantime_serde")]
+    pub retry_max: Duration,
+    #[serde(with = "humantime_serde")]
+    pub give_up_after: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -177,6 +224,13 @@ pub struct Carrier {
     pub connect_timeout: Duration,
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// The carrier's key checking its pushes (SPEC §6). Required with `kind = "vnpost"`; with
+    /// `kind = "sandbox"` and no key, the sandbox's development key is trusted.
+    pub webhook_public_key_pem: Option<PushPublicKey>,
+    /// The carrier's next key during a rotation: a push verifying with either is accepted.
+    pub webhook_public_key_pem_next: Option<PushPublicKey>,
+    /// Largest push body read (413 above it).
+    pub webhook_body_limit_bytes: usize,
     /// The built-in carrier simulator (SPEC §8), used when `kind = "sandbox"`.
     #[serde(default)]
     pub sandbox: crate::carrier::sandbox::SandboxConfig,
@@ -212,6 +266,32 @@ impl<'de> Deserialize<'de> for Secret {
                 }),
             None => Ok(Secret(raw)),
         }
+    }
+}
+
+/// A PEM RSA public key (SPKI or PKCS#1), given like a [`Secret`] (literal or `file:/path`),
+/// parsed when the configuration is read so that a bad key stops start-up, not a push.
+#[derive(Clone)]
+pub struct PushPublicKey(crate::carrier::push::PushVerifier);
+
+impl PushPublicKey {
+    pub fn verifier(&self) -> &crate::carrier::push::PushVerifier {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PushPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PushPublicKey([RSA public key])")
+    }
+}
+
+impl<'de> Deserialize<'de> for PushPublicKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let pem = Secret::deserialize(d)?;
+        crate::carrier::push::PushVerifier::from_pem(pem.expose())
+            .map(PushPublicKey)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -378,11 +458,72 @@ impl Config {
                 "retry_min must be > 0 and retry_max >= retry_min",
             ));
         }
+        if self.callbacks.retry_min.is_zero() || self.callbacks.retry_max < self.callbacks.retry_min
+        {
+            return Err(invalid(
+                "callbacks.retry_max",
+                "retry_min must be > 0 and retry_max >= retry_min",
+            ));
+        }
+        if self.jobs.lease < 2 * self.callbacks.timeout {
+            return Err(invalid(
+                "jobs.lease",
+                "must be at least twice callbacks.timeout",
+            ));
+        }
+        let c = &self.carrier;
+        if c.webhook_public_key_pem.is_none() {
+            if c.webhook_public_key_pem_next.is_some() {
+                return Err(invalid(
+                    "carrier.webhook_public_key_pem_next",
+                    "is the next key of a rotation: carrier.webhook_public_key_pem must be set too",
+                ));
+            }
+            if c.kind == CarrierKind::Vnpost {
+                return Err(invalid(
+                    "carrier.webhook_public_key_pem",
+                    "is required with carrier.kind = \"vnpost\": the carrier's PEM public key that checks its pushes",
+                ));
+            }
+        }
+        if c.webhook_body_limit_bytes < 1024 {
+            return Err(invalid(
+                "carrier.webhook_body_limit_bytes",
+                "must be at least 1024",
+            ));
+        }
         if self.tracking.batch == 0 {
             return Err(invalid("tracking.batch", "must be at least 1"));
         }
         if self.offices.is_empty() {
             return Err(invalid("offices", "at least one office is needed"));
+        }
+        let console = &self.console;
+        if console.session_lifetime < Duration::from_secs(60) {
+            return Err(invalid(
+                "console.session_lifetime",
+                "must be at least 1 minute",
+            ));
+        }
+        if console.cookie_name.is_empty()
+            || !console
+                .cookie_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(invalid(
+                "console.cookie_name",
+                "must be non-empty: letters, digits, '_' and '-' only",
+            ));
+        }
+        if !(5..=200).contains(&console.page_size) {
+            return Err(invalid("console.page_size", "must be from 5 to 200"));
+        }
+        if console.department.trim().is_empty() {
+            return Err(invalid("console.department", "must not be empty"));
+        }
+        if let Err(message) = crate::console::letter::check_template(&console.apology_template) {
+            return Err(invalid("console.apology_template", message));
         }
         Ok(())
     }

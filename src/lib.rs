@@ -6,11 +6,14 @@
 //! - `jobs`: the durable outbox of outbound work.
 //! - `api`: the HTTP surface; `auth`: bearer tokens; `error`: problem+json.
 //! - `config`: layered configuration; `server`: start-up.
+//! - `console`: the staff web console at `/console`.
 
 pub mod api;
 pub mod auth;
+pub mod callbacks;
 pub mod carrier;
 pub mod config;
+pub mod console;
 pub mod domain;
 pub mod error;
 pub mod jobs;

@@ -44,7 +44,8 @@ pub fn http(state: web::Data<AppState>, listener: TcpListener) -> anyhow::Result
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .wrap(tracing_actix_web::TracingLogger::default())
+            .wrap(tracing_actix_web::TracingLogger::<crate::console::logging::PathOnlyRootSpan>::new())
+            .configure(crate::console::routes)
             .configure(api::routes)
     })
     .workers(workers)
@@ -52,6 +53,22 @@ pub fn http(state: web::Data<AppState>, listener: TcpListener) -> anyhow::Result
     .shutdown_timeout(config.server.shutdown_timeout.as_secs())
     .listen(listener)?
     .run())
+}
+
+/// The carrier webhook of the gateway listening on `listener`, as reached from this host.
+fn own_webhook_url(listener: &TcpListener) -> anyhow::Result<url::Url> {
+    let mut addr = listener
+        .local_addr()
+        .context("server.listen: listener address")?;
+    if addr.ip().is_unspecified() {
+        // Listening on every interface: loopback reaches it.
+        addr.set_ip(match addr.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    url::Url::parse(&format!("http://{addr}{}", api::webhook::PATH))
+        .context("the gateway's own webhook URL")
 }
 
 /// A running gateway: the HTTP server, the job worker, tracking and, with
@@ -74,6 +91,12 @@ impl Gateway {
         let mut config = config;
         let sandbox = match config.carrier.kind {
             CarrierKind::Sandbox => {
+                // With no push_url, the sandbox pushes to this gateway's own webhook, so that
+                // the whole loop runs out of the box (SPEC §8), wherever the gateway really
+                // listens (port 0 in tests).
+                if config.carrier.sandbox.push_url.is_none() {
+                    config.carrier.sandbox.push_url = Some(own_webhook_url(&listener)?);
+                }
                 let sb_listener =
                     TcpListener::bind(config.carrier.sandbox.listen).with_context(|| {
                         format!(
@@ -96,6 +119,9 @@ impl Gateway {
             pool: state.pool.clone(),
             config: config.clone(),
             carrier: carrier.clone(),
+            http: reqwest::Client::builder()
+                .connect_timeout(config.callbacks.timeout)
+                .build()?,
             worker: worker::new_worker_number(),
         });
         let mut background = Vec::new();
@@ -107,9 +133,7 @@ impl Gateway {
                 }
             }));
         }
-        if config.tracking.enabled {
-            background.push(tokio::spawn(tracking::run(ctx, rx)));
-        }
+        background.push(tokio::spawn(tracking::run(ctx, rx)));
         let server = http(state.clone(), listener)?;
         let handle = server.handle();
         let http_task = tokio::spawn(server);

@@ -115,7 +115,20 @@ pub async fn round<C: Carrier>(ctx: &Arc<Context<C>>) -> anyhow::Result<usize> {
     Ok(n)
 }
 
-/// Polls until `shutdown` turns true.
+/// Marks late shipments (with their callbacks) and forgets expired idempotency keys.
+pub async fn housekeeping<C>(ctx: &Context<C>) -> anyhow::Result<()> {
+    let mut conn = ctx.pool.get().await?;
+    let window = chrono::Duration::from_std(ctx.config.shipments.pickup_window)?;
+    let late = crate::ledger::lateness::sweep(&mut conn, window, 200).await?;
+    if late > 0 {
+        tracing::info!(shipments = late, "marked late");
+    }
+    crate::ledger::idempotency::purge_expired(&mut conn).await?;
+    Ok(())
+}
+
+/// Polls (when `tracking.enabled`) until `shutdown` turns true, and keeps house on the same
+/// beat.
 pub async fn run<C: Carrier>(ctx: Arc<Context<C>>, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(ctx.config.tracking.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -127,8 +140,13 @@ pub async fn run<C: Carrier>(ctx: Arc<Context<C>>, mut shutdown: watch::Receiver
         if *shutdown.borrow() {
             return;
         }
-        if let Err(e) = round(&ctx).await {
+        if ctx.config.tracking.enabled
+            && let Err(e) = round(&ctx).await
+        {
             tracing::warn!(error = %format!("{e:#}"), "tracking round failed");
+        }
+        if let Err(e) = housekeeping(&ctx).await {
+            tracing::warn!(error = %format!("{e:#}"), "housekeeping failed");
         }
     }
 }

@@ -6,6 +6,8 @@ pub mod extract;
 pub mod health;
 pub mod metrics;
 pub mod shipments;
+pub mod staff;
+pub mod webhook;
 
 use crate::auth::Verifier;
 use crate::config::Config;
@@ -40,11 +42,13 @@ impl AppState {
     paths(
         shipments::create_pickup, shipments::create_delivery, shipments::get_shipment,
         shipments::list_shipments, shipments::list_events, shipments::cancel,
+        webhook::vnpost_webhook,
+        staff::retry, staff::replay, staff::enable_client,
         health::healthz, health::readyz, metrics::metrics,
     ),
-    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    components(schemas(crate::error::Problem, crate::error::FieldError, crate::callbacks::CallbackBody)),
     modifiers(&BearerAuth),
-    tags((name = "shipments", description = "Pickups and deliveries"), (name = "operations", description = "Health and readiness")),
+    tags((name = "shipments", description = "Pickups and deliveries"), (name = "staff", description = "Staff actions (scope staff:act), audited"), (name = "operations", description = "Health and readiness")),
 )]
 pub struct ApiDoc;
 
@@ -81,6 +85,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(shipments::get_shipment)
         .service(shipments::list_events)
         .service(shipments::cancel)
+        .service(webhook::vnpost_webhook)
+        .service(staff::retry)
+        .service(staff::replay)
+        .service(staff::enable_client)
         .service(health::healthz)
         .service(health::readyz)
         .service(metrics::metrics)

@@ -4,7 +4,8 @@
 
 use super::retry::Schedule;
 use super::{Attempt, Job, JobKind, bury, enqueue, finish, retry_at};
-use crate::carrier::{CancelResult, Carrier, CarrierError, OrderRequest, Party};
+use crate::callbacks;
+use crate::carrier::{CancelResult, Carrier, CarrierError, ErrorClass, OrderRequest, Party};
 use crate::config::{Config, Office};
 use crate::domain::status::Outcome;
 use crate::domain::{Action, Kind, Source, Status};
@@ -17,22 +18,40 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use std::sync::Arc;
 use std::time::Instant;
+use uuid::Uuid;
 
 /// What a worker needs to run jobs.
 pub struct Context<C> {
     pub pool: Pool,
     pub config: Arc<Config>,
     pub carrier: Arc<C>,
+    /// For callbacks to the dossier systems.
+    pub http: reqwest::Client,
     pub worker: i32,
 }
 
 impl<C> Context<C> {
-    fn schedule(&self) -> Schedule {
+    /// The retry schedule and give-up window of a kind of job.
+    fn retry_policy(&self, kind: Option<JobKind>) -> (Schedule, std::time::Duration) {
         let j = &self.config.jobs;
-        Schedule {
-            min: j.retry_min,
-            max: j.retry_max,
-            retry_after_cap: j.retry_after_cap,
+        match kind {
+            Some(JobKind::Callback) => {
+                let c = &self.config.callbacks;
+                let s = Schedule {
+                    min: c.retry_min,
+                    max: c.retry_max,
+                    retry_after_cap: j.retry_after_cap,
+                };
+                (s, c.give_up_after)
+            }
+            _ => {
+                let s = Schedule {
+                    min: j.retry_min,
+                    max: j.retry_max,
+                    retry_after_cap: j.retry_after_cap,
+                };
+                (s, j.give_up_after)
+            }
         }
     }
 
@@ -59,22 +78,50 @@ enum Completion {
     CancelDone,
     CancelWaiting,
     CancelRefused(String),
+    /// The receiver answered 2xx.
+    CallbackDelivered,
+    /// The receiver answered 410: its client's callbacks stop until staff re-enable them.
+    CallbackGone,
+    /// The client's callbacks are stopped: the message waits.
+    CallbackHeld,
+    /// The message cannot be delivered at all (client removed from the configuration).
+    CallbackDropped(String),
+}
+
+impl Completion {
+    fn touches_shipment(&self) -> bool {
+        !matches!(
+            self,
+            Completion::Noop(_)
+                | Completion::CallbackDelivered
+                | Completion::CallbackGone
+                | Completion::CallbackHeld
+                | Completion::CallbackDropped(_)
+        )
+    }
 }
 
 /// Runs one claimed job to its next state. Errors are database errors only: the job then
-/// stays claimed and is retried once its lease runs out.
+/// stays claimed and is retried once its lease runs out or its worker is gone.
 pub async fn run<C: Carrier>(ctx: &Context<C>, job: Job) -> anyhow::Result<()> {
     let started_at = Utc::now();
     let t = Instant::now();
-    let shipment = match job.shipment_id {
-        Some(id) => find(&mut *ctx.pool.get().await?, id, &Visibility::default()).await?,
-        None => None,
-    };
-    let result = match (JobKind::parse(&job.kind), shipment) {
-        (_, None) => Ok(Completion::Noop("no shipment".into())),
-        (Some(JobKind::CarrierSubmit), Some(s)) => submit(ctx, &job, s).await,
-        (Some(JobKind::CarrierCancel), Some(s)) => cancel(ctx, s).await,
-        (None, _) => Ok(Completion::Noop(format!("unknown job kind {}", job.kind))),
+    let kind = JobKind::parse(&job.kind);
+    let result = match kind {
+        Some(JobKind::Callback) => deliver_callback(ctx, &job).await?,
+        Some(k) => {
+            let shipment = match job.shipment_id {
+                Some(id) => find(&mut *ctx.pool.get().await?, id, &Visibility::default()).await?,
+                None => None,
+            };
+            match (k, shipment) {
+                (_, None) => Ok(Completion::Noop("no shipment".into())),
+                (JobKind::CarrierSubmit, Some(s)) => submit(ctx, &job, s).await,
+                (JobKind::CarrierCancel, Some(s)) => cancel(ctx, s).await,
+                (JobKind::Callback, Some(_)) => unreachable!("handled above"),
+            }
+        }
+        None => Ok(Completion::Noop(format!("unknown job kind {}", job.kind))),
     };
     let attempt = |outcome: &str, err: Option<&CarrierError>, note: Option<String>| Attempt {
         job_id: job.id,
@@ -92,10 +139,10 @@ pub async fn run<C: Carrier>(ctx: &Context<C>, job: Job) -> anyhow::Result<()> {
     let mut conn = ctx.pool.get().await?;
     match result {
         Ok(completion) => {
-            let outcome = if matches!(completion, Completion::Rejected(_)) {
-                "permanent"
-            } else {
-                "ok"
+            let outcome = match completion {
+                Completion::Rejected(_) | Completion::CallbackDropped(_) => "permanent",
+                Completion::CallbackGone => "gone",
+                _ => "ok",
             };
             metrics::counter!("bcci_job_attempts_total", "kind" => job.kind.clone(), "outcome" => outcome).increment(1);
             let note = match &completion {
@@ -106,37 +153,144 @@ pub async fn run<C: Carrier>(ctx: &Context<C>, job: Job) -> anyhow::Result<()> {
             complete(ctx, &mut conn, &job, completion, a).await?;
         }
         Err(e) => {
-            let give_up = Utc::now() - job.created_at
-                >= chrono::Duration::from_std(ctx.config.jobs.give_up_after)?;
+            let (schedule, window) = ctx.retry_policy(kind);
+            let give_up = Utc::now() - job.created_at >= chrono::Duration::from_std(window)?;
             let outcome = if give_up { "gave_up" } else { "transient" };
             metrics::counter!("bcci_job_attempts_total", "kind" => job.kind.clone(), "outcome" => outcome).increment(1);
             let a = attempt(outcome, Some(&e), None);
-            tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, class = %e.class, error = %e.message, "job attempt failed");
+            // The message may quote what was sent; it stays in the attempt row, not the log.
+            tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, class = %e.class, status = e.http_status, "job attempt failed");
+            let error = format!("{}: {}", e.class, e.message);
             if give_up {
                 let reason = format!(
-                    "gave up after {} attempts over {}: {} ({})",
+                    "gave up after {} attempts over {}: {error}",
                     job.attempts,
-                    humantime::format_duration(ctx.config.jobs.give_up_after),
-                    e.message,
-                    e.class
+                    humantime::format_duration(window),
                 );
                 give_up_job(ctx, &mut conn, &job, &reason, a).await?;
             } else {
-                let delay = ctx.schedule().delay(job.attempts as u32, e.retry_after);
+                let delay = schedule.delay(job.attempts as u32, e.retry_after);
                 let at = Utc::now() + chrono::Duration::from_std(delay)?;
-                retry_at(
-                    &mut conn,
-                    &job,
-                    ctx.worker,
-                    at,
-                    &format!("{}: {}", e.class, e.message),
-                    a,
-                )
+                let worker = ctx.worker;
+                conn.transaction::<_, anyhow::Error, _>(async move |c| {
+                    if let Some(id) = callback_id(&job) {
+                        callbacks::note_failure(c, id, &error).await?;
+                    }
+                    if !retry_at(c, &job, worker, at, &error, a).await? {
+                        anyhow::bail!("job {} is no longer ours", job.id);
+                    }
+                    Ok(())
+                })
                 .await?;
             }
         }
     }
     Ok(())
+}
+
+fn callback_id(job: &Job) -> Option<Uuid> {
+    job.payload
+        .get("callback_id")
+        .and_then(|v| v.as_str())
+        .and_then(|s| Uuid::parse_str(s).ok())
+}
+
+/// One delivery attempt of a callback (SPEC §7). The outer `Result` is for database errors;
+/// the inner one is the attempt's outcome.
+async fn deliver_callback<C>(
+    ctx: &Context<C>,
+    job: &Job,
+) -> anyhow::Result<Result<Completion, CarrierError>> {
+    let Some(id) = callback_id(job) else {
+        return Ok(Ok(Completion::CallbackDropped(
+            "the job names no callback".into(),
+        )));
+    };
+    let mut conn = ctx.pool.get().await?;
+    let Some(cb) = callbacks::find(&mut conn, id).await? else {
+        return Ok(Ok(Completion::CallbackDropped("no such callback".into())));
+    };
+    if cb.state == "delivered" {
+        return Ok(Ok(Completion::Noop("already delivered".into())));
+    }
+    let Some(client) = ctx.config.client(&cb.client_id) else {
+        return Ok(Ok(Completion::CallbackDropped(format!(
+            "client {} is no longer configured",
+            cb.client_id
+        ))));
+    };
+    if !callbacks::client_enabled(&mut conn, &cb.client_id).await? {
+        return Ok(Ok(Completion::CallbackHeld));
+    }
+    drop(conn);
+    let mut keys = Vec::new();
+    for secret in [
+        Some(&client.callback_secret),
+        client.callback_secret_next.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        match callbacks::sign::key(secret.expose()) {
+            Ok(k) => keys.push(k),
+            Err(e) => {
+                return Ok(Ok(Completion::CallbackDropped(format!(
+                    "client {}: {e}",
+                    client.id
+                ))));
+            }
+        }
+    }
+    let body = serde_json::to_vec(&cb.body)?;
+    let msg_id = cb.webhook_id();
+    let timestamp = Utc::now().timestamp();
+    let t = Instant::now();
+    let sent = ctx
+        .http
+        .post(client.callback_url.clone())
+        .timeout(ctx.config.callbacks.timeout)
+        .header("content-type", "application/json")
+        .header("webhook-id", &msg_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header(
+            "webhook-signature",
+            callbacks::sign::header(&keys, &msg_id, timestamp, &body),
+        )
+        .body(body)
+        .send()
+        .await;
+    metrics::histogram!("bcci_callback_request_seconds").record(t.elapsed());
+    Ok(match sent {
+        Ok(r) if r.status().is_success() => Ok(Completion::CallbackDelivered),
+        Ok(r) if r.status() == reqwest::StatusCode::GONE => Ok(Completion::CallbackGone),
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let retry_after = r
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(std::time::Duration::from_secs);
+            let text = r.text().await.unwrap_or_default();
+            let mut e = CarrierError::new(
+                ErrorClass::Server,
+                format!("the receiver answered {status}"),
+            );
+            e.http_status = Some(status);
+            e.retry_after = retry_after;
+            e.excerpt = Some(super::excerpt(&text));
+            Err(e)
+        }
+        Err(e) if e.is_timeout() => Err(CarrierError::new(
+            ErrorClass::Timeout,
+            "no answer within callbacks.timeout",
+        )),
+        Err(e) if e.is_connect() => Err(CarrierError::new(
+            ErrorClass::Connect,
+            format!("cannot connect: {e}"),
+        )),
+        Err(e) => Err(CarrierError::new(ErrorClass::Protocol, e.to_string())),
+    })
 }
 
 /// Exactly one carrier order per shipment: any attempt after the first looks the order up by
@@ -271,10 +425,47 @@ async fn complete<C>(
     let worker = ctx.worker;
     let quiet = ctx.quiet();
     conn.transaction::<_, anyhow::Error, _>(async move |c| {
-        if let Some(id) = job.shipment_id
+        if completion.touches_shipment()
+            && let Some(id) = job.shipment_id
             && let Some(mut s) = find_for_update(c, id, &Visibility::default()).await?
         {
             apply_completion(c, &mut s, &completion, quiet).await?;
+        }
+        if let Some(id) = callback_id(job) {
+            match &completion {
+                Completion::CallbackDelivered => {
+                    callbacks::set_state(c, id, "delivered", None).await?
+                }
+                Completion::CallbackHeld => {
+                    callbacks::set_state(
+                        c,
+                        id,
+                        "held",
+                        Some("callbacks to this client are stopped"),
+                    )
+                    .await?
+                }
+                Completion::CallbackGone => {
+                    let cb = callbacks::find(c, id).await?.expect("callback exists");
+                    callbacks::disable_client(
+                        c,
+                        &cb.client_id,
+                        "the callback URL answered 410 Gone",
+                    )
+                    .await?;
+                    callbacks::set_state(
+                        c,
+                        id,
+                        "held",
+                        Some("410 Gone: callbacks to this client stopped"),
+                    )
+                    .await?;
+                }
+                Completion::CallbackDropped(why) => {
+                    callbacks::set_state(c, id, "dead", Some(why)).await?
+                }
+                _ => {}
+            }
         }
         if !finish(c, job, worker, attempt).await? {
             // The job was taken from us (lease ran out): leave everything to its new owner.
@@ -292,7 +483,12 @@ async fn apply_completion(
     quiet: chrono::Duration,
 ) -> anyhow::Result<()> {
     match completion {
-        Completion::Noop(_) => {}
+        // Callback outcomes are recorded on the callback, not the shipment.
+        Completion::Noop(_)
+        | Completion::CallbackDelivered
+        | Completion::CallbackGone
+        | Completion::CallbackHeld
+        | Completion::CallbackDropped(_) => {}
         Completion::Submitted {
             item_code,
             original_id,
@@ -387,7 +583,8 @@ async fn give_up_job<C>(
 ) -> anyhow::Result<()> {
     let worker = ctx.worker;
     conn.transaction::<_, anyhow::Error, _>(async move |c| {
-        if let Some(id) = job.shipment_id
+        if JobKind::parse(&job.kind) != Some(JobKind::Callback)
+            && let Some(id) = job.shipment_id
             && let Some(mut s) = find_for_update(c, id, &Visibility::default()).await?
         {
             match JobKind::parse(&job.kind) {
@@ -410,10 +607,70 @@ async fn give_up_job<C>(
                 }
             }
         }
+        if let Some(id) = callback_id(job) {
+            callbacks::set_state(c, id, "dead", Some(reason)).await?;
+        }
         if !bury(c, job, worker, reason, attempt).await? {
             anyhow::bail!("job {} is no longer ours", job.id);
         }
         Ok(())
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipment(kind: Kind) -> Shipment {
+        let body = match kind {
+            Kind::Pickup => serde_json::json!({
+                "dossier_code": "000.00.14.H61-261127-0001", "office_code": "VPDKDD-TQ",
+                "procedure": {"code": "1.004227", "name": "Đăng ký biến động quyền sử dụng đất"},
+                "citizen": {"full_name": "Nguyễn Văn An", "phone": "0912345678"},
+                "address": {"line": "Số 12, tổ 5", "province_code": "08", "commune_code": "02215"},
+                "collect_fees_vnd": 50000
+            }),
+            Kind::Delivery => serde_json::json!({
+                "dossier_code": "000.00.14.H61-261127-0002", "office_code": "VPDKDD-TQ",
+                "procedure": {"code": "1.004227", "name": "Đăng ký biến động quyền sử dụng đất"},
+                "recipient": {"full_name": "Trần Thị Bình", "phone": "0987654321"},
+                "address": {"line": "Thôn Nà Mèo", "province_code": "08", "commune_code": "00700"},
+                "result": {"description": "Giấy chứng nhận"}, "cod_vnd": 30000, "collect_fees_vnd": 50000
+            }),
+        };
+        let config = Config::from_overlay("").unwrap();
+        let now = Utc::now();
+        match kind {
+            Kind::Pickup => serde_json::from_value::<crate::api::dto::PickupRequest>(body).unwrap().validate(&config, "motcua-tq", now),
+            Kind::Delivery => serde_json::from_value::<crate::api::dto::DeliveryRequest>(body).unwrap().validate(&config, "motcua-tq", now),
+        }
+        .unwrap()
+    }
+
+    #[test]
+    fn a_pickup_goes_from_the_citizen_to_the_office() {
+        let config = Config::from_overlay("").unwrap();
+        let s = shipment(Kind::Pickup);
+        let o = order_request(&s, config.office("VPDKDD-TQ").unwrap(), &config);
+        assert_eq!(o.sender.name, "Nguyễn Văn An");
+        assert_eq!(o.sender.commune_code, "02215");
+        assert_eq!(o.receiver.name, "Văn phòng Đăng ký đất đai tỉnh Tuyên Quang");
+        assert_eq!(o.sale_order_code, s.sale_order_code);
+        assert_eq!(o.cod_vnd, 0, "a pickup collects no cash on delivery");
+        assert_eq!(o.content_note, "Hồ sơ 000.00.14.H61-261127-0001 - Đăng ký biến động quyền sử dụng đất - thu phí 50000 đ");
+        assert_eq!(o.service_code, "CTN001");
+    }
+
+    #[test]
+    fn a_delivery_goes_from_the_office_to_the_citizen_with_cod() {
+        let config = Config::from_overlay("").unwrap();
+        let s = shipment(Kind::Delivery);
+        let o = order_request(&s, config.office("VPDKDD-TQ").unwrap(), &config);
+        assert_eq!(o.sender.name, "Văn phòng Đăng ký đất đai tỉnh Tuyên Quang");
+        assert_eq!(o.receiver.name, "Trần Thị Bình");
+        assert_eq!(o.receiver.phone, "0987654321");
+        assert_eq!(o.cod_vnd, 30000);
+        assert!(o.content_note.starts_with("Kết quả hồ sơ 000.00.14.H61-261127-0002"));
+    }
 }

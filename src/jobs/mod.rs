@@ -35,6 +35,8 @@ pub enum JobKind {
     CarrierSubmit,
     /// Ask the carrier to cancel a shipment's order.
     CarrierCancel,
+    /// Deliver a callback to a dossier system.
+    Callback,
 }
 
 impl JobKind {
@@ -42,13 +44,18 @@ impl JobKind {
         match self {
             JobKind::CarrierSubmit => "carrier_submit",
             JobKind::CarrierCancel => "carrier_cancel",
+            JobKind::Callback => "callback",
         }
     }
 
     pub fn parse(s: &str) -> Option<JobKind> {
-        [JobKind::CarrierSubmit, JobKind::CarrierCancel]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            JobKind::CarrierSubmit,
+            JobKind::CarrierCancel,
+            JobKind::Callback,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
@@ -265,4 +272,24 @@ pub async fn depth(conn: &mut Conn) -> QueryResult<Vec<(String, i64)>> {
 
 fn pg_interval(d: std::time::Duration) -> diesel::pg::data_types::PgInterval {
     diesel::pg::data_types::PgInterval::from_microseconds(d.as_micros().min(i64::MAX as u128) as i64)
+}
+
+/// Queues a shipment's dead carrier jobs again, with a fresh give-up window (staff retry).
+/// Callbacks are replayed through `callbacks::replay` instead.
+pub async fn requeue_dead_for(conn: &mut Conn, shipment: Uuid) -> QueryResult<usize> {
+    diesel::update(
+        jobs::table
+            .filter(jobs::shipment_id.eq(shipment))
+            .filter(jobs::state.eq("dead"))
+            .filter(jobs::kind.ne(JobKind::Callback.as_str())),
+    )
+    .set((
+        jobs::state.eq("queued"),
+        jobs::run_at.eq(diesel::dsl::now),
+        jobs::created_at.eq(diesel::dsl::now),
+        jobs::finished_at.eq(None::<DateTime<Utc>>),
+        jobs::updated_at.eq(diesel::dsl::now),
+    ))
+    .execute(conn)
+    .await
 }

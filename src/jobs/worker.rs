@@ -66,6 +66,7 @@ pub async fn run<C: Carrier>(
     let slots = Arc::new(Semaphore::new(cfg.max_in_flight));
     let mut running = JoinSet::new();
     let mut last_reap = Instant::now() - cfg.reap_interval;
+    let min_batch = (cfg.max_in_flight / 4).max(1);
     let mut more = true;
     loop {
         if !more {
@@ -101,7 +102,9 @@ pub async fn run<C: Carrier>(
             }
         }
         let free = slots.available_permits();
-        if free == 0 {
+        // Claim in batches: with most slots busy, wait for a few more to free up rather than
+        // claiming one job per finished one.
+        if free == 0 || (free < min_batch && !running.is_empty()) {
             more = false;
             continue;
         }

@@ -2,9 +2,12 @@
 //! each table (one module per table).
 
 pub mod audit;
+pub mod console;
 pub mod events;
 pub mod idempotency;
+pub mod lateness;
 pub mod models;
+pub mod pushes;
 pub mod reports;
 pub mod schema;
 pub mod shipments;

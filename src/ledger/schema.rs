@@ -14,6 +14,34 @@ diesel::table! {
 }
 
 diesel::table! {
+    callbacks (id) {
+        id -> Uuid,
+        client_id -> Text,
+        shipment_id -> Uuid,
+        #[sql_name = "type"]
+        type_ -> Text,
+        sequence -> Int4,
+        body -> Jsonb,
+        state -> Text,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    client_callbacks (client_id) {
+        client_id -> Text,
+        enabled -> Bool,
+        disabled_at -> Nullable<Timestamptz>,
+        disabled_reason -> Nullable<Text>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     idempotency_keys (client_id, key) {
         client_id -> Text,
         key -> Text,
@@ -120,6 +148,8 @@ diesel::table! {
 }
 
 diesel::joinable!(audit_log -> shipments (shipment_id));
+diesel::joinable!(callbacks -> shipments (shipment_id));
+diesel::joinable!(carrier_pushes -> shipments (shipment_id));
 diesel::joinable!(idempotency_keys -> shipments (shipment_id));
 diesel::joinable!(job_attempts -> jobs (job_id));
 diesel::joinable!(jobs -> shipments (shipment_id));
@@ -127,9 +157,43 @@ diesel::joinable!(shipment_events -> shipments (shipment_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
+    callbacks,
+    carrier_pushes,
+    client_callbacks,
+    console_sessions,
     idempotency_keys,
     job_attempts,
     jobs,
     shipment_events,
     shipments,
 );
+
+diesel::table! {
+    carrier_pushes (id) {
+        id -> Int8,
+        received_at -> Timestamptz,
+        item_code -> Text,
+        sale_order_code -> Nullable<Text>,
+        status_code -> Int4,
+        status_text -> Text,
+        status_at -> Timestamptz,
+        note -> Nullable<Text>,
+        shipment_id -> Nullable<Uuid>,
+        outcome -> Text,
+        data -> Text,
+        send_date -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    console_sessions (id_hash) {
+        id_hash -> Bytea,
+        csrf_token -> Text,
+        sub -> Text,
+        name -> Nullable<Text>,
+        scopes -> Array<Text>,
+        offices -> Nullable<Array<Text>>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}

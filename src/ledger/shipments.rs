@@ -5,6 +5,7 @@
 use super::models::{IdempotencyKey, NewAuditEntry, NewEvent, Shipment};
 use super::schema::shipments::{self, dsl};
 use super::{Conn, audit, events, idempotency};
+use crate::callbacks::{self, CallbackType};
 use crate::domain::status::Outcome;
 use crate::domain::{Action, Kind, Source, Status};
 use crate::jobs::{self, JobKind};
@@ -288,8 +289,9 @@ pub struct Actor {
     pub is_staff: bool,
 }
 
-/// Moves a locked shipment to `to`, bumps its sequence and appends the event. The caller holds
-/// the row lock (from [`find_for_update`]) inside a transaction.
+/// Moves a locked shipment to `to`, bumps its sequence, appends the event and writes the
+/// callback that tells the dossier system. The caller holds the row lock (from
+/// [`find_for_update`]) inside a transaction.
 pub async fn change_status(
     conn: &mut Conn,
     s: &mut Shipment,
@@ -298,6 +300,8 @@ pub async fn change_status(
     reason: Option<String>,
 ) -> QueryResult<()> {
     let now = Utc::now();
+    let previous = s.status();
+    let occurred_at = event.occurred_at;
     s.status = to.as_str().to_owned();
     s.sequence += 1;
     s.updated_at = now;
@@ -314,6 +318,19 @@ pub async fn change_status(
         .execute(conn)
         .await?;
     events::append(conn, event).await?;
+    let why = s
+        .status_reason
+        .clone()
+        .filter(|_| matches!(to, Status::Rejected | Status::Cancelled));
+    callbacks::enqueue(
+        conn,
+        s,
+        CallbackType::for_status(to),
+        Some(previous),
+        occurred_at,
+        why,
+    )
+    .await?;
     Ok(())
 }
 
@@ -403,6 +420,225 @@ pub async fn cancel(
             .await?;
         }
         Ok(outcome)
+    })
+    .await
+}
+
+/// Data staff may correct before resubmitting a rejected shipment (already validated).
+#[derive(Debug, Clone, Default)]
+pub struct Corrections {
+    pub full_name: Option<String>,
+    /// Normalised.
+    pub phone: Option<String>,
+    pub address_line: Option<String>,
+    pub province_code: Option<String>,
+    pub commune_code: Option<String>,
+}
+
+impl Corrections {
+    pub fn is_empty(&self) -> bool {
+        self.full_name.is_none()
+            && self.phone.is_none()
+            && self.address_line.is_none()
+            && self.commune_code.is_none()
+    }
+
+    /// What changed, for the audit log; personal data masked.
+    fn describe(&self, s: &Shipment) -> serde_json::Value {
+        use crate::domain::mask;
+        let mut d = serde_json::Map::new();
+        if let Some(n) = &self.full_name {
+            d.insert(
+                "full_name".into(),
+                serde_json::json!([mask::name(&s.person_name), mask::name(n)]),
+            );
+        }
+        if let Some(p) = &self.phone {
+            d.insert(
+                "phone".into(),
+                serde_json::json!([mask::phone(&s.person_phone), mask::phone(p)]),
+            );
+        }
+        if self.address_line.is_some() {
+            d.insert("address.line".into(), serde_json::json!("corrected"));
+        }
+        if let (Some(p), Some(c)) = (&self.province_code, &self.commune_code) {
+            d.insert(
+                "address.commune".into(),
+                serde_json::json!([
+                    format!("{}/{}", s.province_code, s.commune_code),
+                    format!("{p}/{c}")
+                ]),
+            );
+        }
+        serde_json::Value::Object(d)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetryError {
+    #[error("shipment not found")]
+    NotFound,
+    #[error("nothing to retry: the shipment is {0} and has no dead job")]
+    NothingToRetry(String),
+    #[error("corrections apply only to a rejected shipment")]
+    CorrectionsNeedRejected,
+    #[error("an active shipment exists for this dossier")]
+    DuplicateActive(Uuid),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Staff retry (SPEC §3): a `rejected` shipment goes back to `requested`, with corrected data
+/// and a new carrier reference, and is submitted again; a shipment's dead jobs are queued
+/// again. Audited.
+pub async fn retry(
+    conn: &mut Conn,
+    id: Uuid,
+    v: &Visibility,
+    actor: &Actor,
+    reason: &str,
+    corrections: Corrections,
+) -> Result<Shipment, RetryError> {
+    let outcome = conn
+        .transaction::<_, RetryError, _>(async move |c| {
+            let mut s = find_for_update(c, id, v)
+                .await?
+                .ok_or(RetryError::NotFound)?;
+            let before = s.clone();
+            let dead = jobs::requeue_dead_for(c, s.id).await?;
+            let mut details =
+                serde_json::json!({ "status_before": before.status, "jobs_requeued": dead });
+            match Action::Retry.apply(s.status()) {
+                Ok(Outcome::MoveTo(to)) => {
+                    let new_code = format!(
+                        "{}-R{}",
+                        s.sale_order_code
+                            .split("-R")
+                            .next()
+                            .unwrap_or(&s.sale_order_code),
+                        s.sequence + 1
+                    );
+                    details["corrections"] = corrections.describe(&s);
+                    details["sale_order_code_before"] = serde_json::json!(s.sale_order_code);
+                    s.person_name = corrections.full_name.clone().unwrap_or(s.person_name);
+                    s.person_phone = corrections.phone.clone().unwrap_or(s.person_phone);
+                    s.address_line = corrections.address_line.clone().unwrap_or(s.address_line);
+                    s.province_code = corrections.province_code.clone().unwrap_or(s.province_code);
+                    s.commune_code = corrections.commune_code.clone().unwrap_or(s.commune_code);
+                    s.sale_order_code = new_code;
+                    s.tracking_number = None;
+                    s.carrier_order_id = None;
+                    s.carrier_code = None;
+                    s.carrier_text = None;
+                    s.carrier_at = None;
+                    s.next_poll_at = None;
+                    diesel::update(dsl::shipments.find(s.id))
+                        .set((
+                            dsl::person_name.eq(&s.person_name),
+                            dsl::person_phone.eq(&s.person_phone),
+                            dsl::address_line.eq(&s.address_line),
+                            dsl::province_code.eq(&s.province_code),
+                            dsl::commune_code.eq(&s.commune_code),
+                            dsl::sale_order_code.eq(&s.sale_order_code),
+                            dsl::tracking_number.eq(None::<String>),
+                            dsl::carrier_order_id.eq(None::<String>),
+                            dsl::carrier_code.eq(None::<i32>),
+                            dsl::carrier_text.eq(None::<String>),
+                            dsl::carrier_at.eq(None::<chrono::DateTime<Utc>>),
+                            dsl::next_poll_at.eq(None::<chrono::DateTime<Utc>>),
+                        ))
+                        .execute(c)
+                        .await?;
+                    s.status_reason = None;
+                    let ev = NewEvent::status_change(
+                        s.id,
+                        to,
+                        Source::Staff,
+                        &actor.id,
+                        Some(reason.to_owned()),
+                        Utc::now(),
+                    );
+                    change_status(c, &mut s, to, ev, None).await?;
+                    jobs::enqueue(
+                        c,
+                        JobKind::CarrierSubmit,
+                        Some(s.id),
+                        serde_json::json!({ "retry": true }),
+                    )
+                    .await?;
+                }
+                _ if !corrections.is_empty() => return Err(RetryError::CorrectionsNeedRejected),
+                _ if dead > 0 => {
+                    let mut ev = NewEvent::status_change(
+                        s.id,
+                        s.status(),
+                        Source::Staff,
+                        &actor.id,
+                        Some(format!("{dead} dead job(s) queued again: {reason}")),
+                        Utc::now(),
+                    );
+                    ev.status = None;
+                    ev.applied = false;
+                    events::append(c, ev).await?;
+                }
+                _ => return Err(RetryError::NothingToRetry(s.status.clone())),
+            }
+            audit::record(
+                c,
+                NewAuditEntry {
+                    actor_id: actor.id.clone(),
+                    actor_name: actor.name.clone(),
+                    action: "retry".into(),
+                    shipment_id: Some(s.id),
+                    reason: reason.to_owned(),
+                    details,
+                },
+            )
+            .await?;
+            Ok(s)
+        })
+        .await;
+    match outcome {
+        Err(RetryError::Db(DbError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)))
+            if info.constraint_name() == Some("shipments_one_active_per_dossier") =>
+        {
+            let s = find(conn, id, v).await?.ok_or(RetryError::NotFound)?;
+            match active_for_dossier(conn, &s.client_id, &s.dossier_code, s.kind()).await? {
+                Some(other) => Err(RetryError::DuplicateActive(other)),
+                None => Err(RetryError::NothingToRetry(s.status)),
+            }
+        }
+        other => other,
+    }
+}
+
+/// Staff replay of a shipment's dead-lettered (or held) callbacks. Audited.
+pub async fn replay_callbacks(
+    conn: &mut Conn,
+    id: Uuid,
+    v: &Visibility,
+    actor: &Actor,
+    reason: &str,
+) -> Result<usize, ActionError> {
+    conn.transaction::<_, ActionError, _>(async move |c| {
+        let s = find_for_update(c, id, v)
+            .await?
+            .ok_or(ActionError::NotFound)?;
+        let n = callbacks::replay(c, s.id).await?;
+        audit::record(
+            c,
+            NewAuditEntry {
+                actor_id: actor.id.clone(),
+                actor_name: actor.name.clone(),
+                action: "replay_callbacks".into(),
+                shipment_id: Some(s.id),
+                reason: reason.to_owned(),
+                details: serde_json::json!({ "callbacks": n }),
+            },
+        )
+        .await?;
+        Ok(n)
     })
     .await
 }

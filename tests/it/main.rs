@@ -3,7 +3,11 @@
 
 mod api;
 mod auth;
+mod callbacks;
 mod carrier;
 mod carrier_loop;
+mod console;
+mod crash;
 mod support;
 mod validation;
+mod webhook;

@@ -1,0 +1,443 @@
+//! Benchmark: carrier pushes ingested per second through `POST /v1/carrier/vnpost/webhook` at
+//! 32 concurrent senders, against pgbench running the statements the endpoint runs for one
+//! push on the same PostgreSQL in the same run, with the simple protocol (like the other
+//! benchmarks) and with prepared statements (as diesel sends most of them). Prints the rates,
+//! the ratios, the API's latency percentiles and the cost of one RSA signature check.
+//!
+//! Every push is a new, correctly signed report that moves its shipment (12 out for delivery
+//! and 15 attempt failed, alternately, with increasing carrier times), so each one takes the
+//! endpoint's full path: verify, record the push, lock the shipment, store the event, change
+//! the status, write the callback and its job. Each sender has its own shipments, as pgbench
+//! clients do, so neither side waits on row locks.
+//!
+//! The pushes are signed before the run (RSA signing is the carrier's cost, not ours, and
+//! costs ~1 ms each), on both cores; a sender that runs out stops early, and the rate is
+//! taken over the time actually spent.
+//!
+//! Run: `CARGO_TARGET_DIR=/work/target-release cargo bench --bench pushes` (needs the local
+//! PostgreSQL and pgbench). Environment: BENCH_SECONDS (default 20), BENCH_CLIENTS (default
+//! 32), BENCH_PUSHES_PER_SECOND (pre-signed pushes per second of run, default 2000),
+//! TEST_DATABASE_SERVER (default postgres://postgres@127.0.0.1:5432).
+
+use bcci_gateway::carrier::push::{
+    MAX_SEND_DATE_SKEW, PushData, PushEnvelope, PushSigner, PushVerifier, SANDBOX_PUBLIC_KEY_PEM,
+};
+use bcci_gateway::carrier::sandbox::SANDBOX_PRIVATE_KEY_PEM;
+use bcci_gateway::carrier::vntime;
+use bcci_gateway::config::{Config, Secret};
+use bcci_gateway::server;
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Shipments per sender (and per pgbench client).
+const PER_CLIENT: u64 = 32;
+
+/// `count` submitted shipments whose references start with `prefix`, numbered from 0, with
+/// the two events a submitted shipment has.
+fn seed_sql(prefix: &str, count: u64) -> [String; 2] {
+    [
+        format!(
+            "INSERT INTO shipments (id, kind, status, sequence, client_id, office_code, dossier_code, procedure_code, procedure_name, person_name, person_phone, address_line, province_code, commune_code, documents, sale_order_code, tracking_number, carrier_order_id)
+             SELECT gen_random_uuid(), 'pickup', 'submitted', 2, 'motcua-tq', 'VPDKDD-TQ', '000.00.14.H61-261127-{prefix}' || n, '1.004227', 'Đăng ký biến động quyền sử dụng đất', 'Nguyễn Văn An', '0912345678', 'Số 12, tổ 5', '08', '02215', '[{{\"name\":\"Đơn đăng ký biến động\",\"copies\":1}}]', '{prefix}-SO-' || n, '{prefix}' || lpad(n::text, 9, '0') || 'VN', 'orig-' || n
+             FROM generate_series(0, {}) AS n",
+            count - 1
+        ),
+        format!(
+            "INSERT INTO shipment_events (shipment_id, seq, status, applied, occurred_at, source, actor)
+             SELECT s.id, e.seq, e.status, true, now(), 'gateway', 'motcua-tq'
+             FROM shipments s, (VALUES (1, 'requested'), (2, 'submitted')) AS e (seq, status)
+             WHERE s.sale_order_code LIKE '{prefix}-SO-%'"
+        ),
+    ]
+}
+
+/// The endpoint's statements for one push, in order, as PostgreSQL's log shows them (the
+/// pool's liveness check, then one transaction: the push record, and `reports::apply` in a
+/// savepoint, including the callback `change_status` writes). Values the gateway computes in
+/// Rust are computed here in SQL; `\gset` needs RETURNING clauses (of values the gateway
+/// already holds) on three statements. `prepared`: for `pgbench -M prepared`, where variables
+/// are bound as parameters (the gateway's way) instead of pasted into the text.
+fn pgbench_script(prepared: bool) -> String {
+    // a value carried by `\gset` into later statements
+    let carry = |expr: &str, name: &str| {
+        if prepared {
+            format!("{expr} AS {name}")
+        } else {
+            format!("quote_literal(({expr})::text) AS {name}")
+        }
+    };
+    let (sid, at, cb) = (
+        carry("\"carrier_pushes\".\"shipment_id\"", "sid"),
+        carry("\"carrier_pushes\".\"status_at\"", "at"),
+        carry("\"id\"", "cb"),
+    );
+    // The push record, as diesel writes it (`ledger::pushes::record`), with `\gset` to carry
+    // its results; carrier times unique per report, as the gateway's are.
+    let item = "'PG' || lpad(:n::text, 9, '0') || 'VN'";
+    let data = r#"'{"ItemCode":"PG000000001VN","SaleOrderCode":"PG-SO-1","StatusCode":12,"StatusName":"Đang phát hàng","StatusDate":"27/11/2026 10:00:00","Note":""}'"#;
+    let insert = format!(
+        r#"INSERT INTO "carrier_pushes" ("item_code", "sale_order_code", "status_code", "status_text", "status_at", "note", "shipment_id", "outcome", "data", "send_date") VALUES ({item}, 'PG-SO-' || :n, :code, 'Đang phát hàng', clock_timestamp(), NULL, coalesce((SELECT "shipments"."id" FROM "shipments" WHERE ("shipments"."sale_order_code" = 'PG-SO-' || :n) LIMIT 1), (SELECT "shipments"."id" FROM "shipments" WHERE ("shipments"."tracking_number" = {item}) LIMIT 1)), 'applied', {data}, now()) ON CONFLICT ("item_code", "status_code", "status_at") DO NOTHING RETURNING "carrier_pushes"."id", {sid}, {at} \gset p_"#
+    );
+    format!(
+        r#"
+\set n :client_id * {PER_CLIENT} + random(0, {last})
+\set code 12 + 3 * random(0, 1)
+SELECT 1;
+BEGIN;
+{insert}
+SAVEPOINT diesel_savepoint_1;
+SELECT "shipments"."id", "shipments"."kind", "shipments"."status", "shipments"."sequence", "shipments"."client_id", "shipments"."office_code", "shipments"."dossier_code", "shipments"."procedure_code", "shipments"."procedure_name", "shipments"."person_name", "shipments"."person_phone", "shipments"."person_email", "shipments"."person_id_number", "shipments"."address_line", "shipments"."province_code", "shipments"."commune_code", "shipments"."documents", "shipments"."result", "shipments"."collect_fees_vnd", "shipments"."cod_vnd", "shipments"."note", "shipments"."due_at", "shipments"."late", "shipments"."sale_order_code", "shipments"."carrier", "shipments"."tracking_number", "shipments"."carrier_order_id", "shipments"."carrier_code", "shipments"."carrier_text", "shipments"."carrier_at", "shipments"."status_reason", "shipments"."picked_up_at", "shipments"."delivered_at", "shipments"."last_report_at", "shipments"."next_poll_at", "shipments"."created_at", "shipments"."updated_at" FROM "shipments" WHERE ("shipments"."id" = :p_sid::uuid) LIMIT 1 FOR UPDATE;
+SELECT EXISTS (SELECT "shipment_events"."id", "shipment_events"."shipment_id", "shipment_events"."seq", "shipment_events"."status", "shipment_events"."applied", "shipment_events"."occurred_at", "shipment_events"."recorded_at", "shipment_events"."source", "shipment_events"."carrier_code", "shipment_events"."carrier_text", "shipment_events"."unknown_code", "shipment_events"."note", "shipment_events"."actor" FROM "shipment_events" WHERE ((("shipment_events"."shipment_id" = :p_sid::uuid) AND ("shipment_events"."carrier_code" = :code)) AND ("shipment_events"."occurred_at" = :p_at::timestamptz)));
+UPDATE "shipments" SET "carrier_code" = :code, "carrier_text" = 'Đang phát hàng', "carrier_at" = :p_at::timestamptz WHERE ("shipments"."id" = :p_sid::uuid);
+UPDATE "shipments" SET "status" = 'out_for_delivery', "sequence" = "sequence" + 1, "updated_at" = now(), "status_reason" = NULL WHERE ("shipments"."id" = :p_sid::uuid) RETURNING "sequence" AS seq \gset s_
+SELECT max("shipment_events"."seq") AS seq FROM "shipment_events" WHERE ("shipment_events"."shipment_id" = :p_sid::uuid) LIMIT 1 \gset m_
+INSERT INTO "shipment_events" ("shipment_id", "seq", "status", "applied", "occurred_at", "source", "carrier_code", "carrier_text", "unknown_code", "note", "actor") VALUES (:p_sid::uuid, :m_seq::int + 1, 'out_for_delivery', true, :p_at::timestamptz, 'carrier_push', :code, 'Đang phát hàng', false, DEFAULT, 'vnpost');
+INSERT INTO "callbacks" ("id", "client_id", "shipment_id", "type", "sequence", "body") VALUES (gen_random_uuid(), 'motcua-tq', :p_sid::uuid, 'shipment.status_changed', :s_seq::int, jsonb_build_object('data', jsonb_build_object('kind', 'pickup', 'late', false, 'reason', NULL, 'status', 'out_for_delivery', 'sequence', :s_seq::int, 'occurred_at', :p_at::timestamptz, 'shipment_id', :p_sid::uuid, 'dossier_code', '000.00.14.H61-261127-0001', 'previous_status', 'attempt_failed', 'tracking_number', 'PG000000001VN'), 'type', 'shipment.status_changed', 'timestamp', now())) RETURNING {cb} \gset c_
+INSERT INTO "jobs" ("kind", "shipment_id", "payload") VALUES ('callback', :p_sid::uuid, jsonb_build_object('callback_id', :c_cb::text)) RETURNING "jobs"."id";
+NOTIFY bcci_jobs;
+UPDATE "shipments" SET "last_report_at" = now(), "next_poll_at" = now() + interval '10 minutes', "tracking_number" = 'PG' || lpad(:n::text, 9, '0') || 'VN' WHERE ("shipments"."id" = :p_sid::uuid);
+RELEASE SAVEPOINT diesel_savepoint_1;
+COMMIT;
+"#,
+        last = PER_CLIENT - 1,
+    )
+}
+
+/// The pushes of one sender: its shipments in turn, each moving between 12 and 15 with a
+/// carrier time one second later than its previous report.
+fn sign_pushes(
+    signer: &PushSigner,
+    sender: u64,
+    count: usize,
+    start: DateTime<Utc>,
+) -> Vec<Vec<u8>> {
+    let now = Utc::now();
+    (0..count)
+        .map(|i| {
+            let n = sender * PER_CLIENT + (i as u64 % PER_CLIENT);
+            let round = i as u64 / PER_CLIENT;
+            let code = if round.is_multiple_of(2) { 12 } else { 15 };
+            let at = start + chrono::Duration::seconds(round as i64);
+            let data = PushData {
+                item_code: format!("EB{n:09}VN"),
+                sale_order_code: Some(format!("EB-SO-{n}")),
+                status_code: code,
+                status_name: Some(
+                    if code == 12 {
+                        "Đang phát hàng"
+                    } else {
+                        "Phát không thành công"
+                    }
+                    .into(),
+                ),
+                status_date: vntime::format_date_time(at),
+                note: Some(String::new()),
+            };
+            serde_json::to_vec(&signer.envelope(&data, now)).unwrap()
+        })
+        .collect()
+}
+
+struct ApiResult {
+    rate: f64,
+    sent: usize,
+    p50: Duration,
+    p99: Duration,
+    errors: u64,
+    ran_out: u64,
+}
+
+async fn run_api(url: &str, pushes: Vec<Vec<Vec<u8>>>, warm: usize, seconds: u64) -> ApiResult {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(pushes.len())
+        .build()
+        .unwrap();
+    let errors = Arc::new(AtomicU64::new(0));
+    let ran_out = Arc::new(AtomicU64::new(0));
+    // Every sender warms up (connections, the server's prepared statements), then all start
+    // the timed run together.
+    let ready = Arc::new(tokio::sync::Barrier::new(pushes.len() + 1));
+    let tasks: Vec<_> = pushes
+        .into_iter()
+        .map(|q| {
+            let (http, url, errors, ran_out, ready) = (
+                http.clone(),
+                url.to_owned(),
+                errors.clone(),
+                ran_out.clone(),
+                ready.clone(),
+            );
+            tokio::spawn(async move {
+                let send = |body: Vec<u8>| {
+                    http.post(&url)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                };
+                let mut q = q.into_iter();
+                for body in q.by_ref().take(warm) {
+                    let r = send(body).await.expect("warm-up push");
+                    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+                }
+                ready.wait().await;
+                let deadline = Instant::now() + Duration::from_secs(seconds);
+                let mut latencies = Vec::new();
+                while Instant::now() < deadline {
+                    let Some(body) = q.next() else {
+                        ran_out.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    };
+                    let t = Instant::now();
+                    match send(body).await {
+                        Ok(r) if r.status() == 200 => latencies.push(t.elapsed()),
+                        _ => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                (latencies, Instant::now())
+            })
+        })
+        .collect();
+    ready.wait().await;
+    let started = Instant::now();
+    let mut all = Vec::new();
+    let mut last = started;
+    for t in tasks {
+        let (l, end) = t.await.unwrap();
+        all.extend(l);
+        last = last.max(end);
+    }
+    let elapsed = last - started;
+    all.sort();
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
+    ApiResult {
+        rate: all.len() as f64 / elapsed.as_secs_f64(),
+        sent: all.len(),
+        p50: pct(0.50),
+        p99: pct(0.99),
+        errors: AtomicU64::load(&errors, Ordering::Relaxed),
+        ran_out: AtomicU64::load(&ran_out, Ordering::Relaxed),
+    }
+}
+
+fn run_pgbench(db: &str, clients: u64, seconds: u64, prepared: bool) -> (f64, String) {
+    let script = std::env::temp_dir().join(format!("bcci-pushes-{}.sql", std::process::id()));
+    std::fs::write(&script, pgbench_script(prepared)).unwrap();
+    let out = std::process::Command::new("pgbench")
+        .args([
+            "-n",
+            "-M",
+            if prepared { "prepared" } else { "simple" },
+            "-c",
+            &clients.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &seconds.to_string(),
+            "-f",
+        ])
+        .arg(&script)
+        .arg(db)
+        .output()
+        .expect("pgbench is installed (Debian package postgresql-client / postgresql)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "pgbench failed: {}{}",
+        text,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_file(&script);
+    let tps = text
+        .lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("pgbench printed tps");
+    let latency = text
+        .lines()
+        .find(|l| l.starts_with("latency average"))
+        .unwrap_or("")
+        .to_owned();
+    (tps, latency)
+}
+
+/// Average time of `f` over `n` runs.
+fn time_per_op(n: u32, mut f: impl FnMut()) -> Duration {
+    let t = Instant::now();
+    for _ in 0..n {
+        f();
+    }
+    t.elapsed() / n
+}
+
+async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(format!("SELECT ({sql})::bigint AS n"))
+        .get_result::<N>(conn)
+        .await
+        .unwrap()
+        .n
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds: u64 = env_or("BENCH_SECONDS", 20);
+    let clients: u64 = env_or("BENCH_CLIENTS", 32);
+    let per_second: usize = env_or("BENCH_PUSHES_PER_SECOND", 2000);
+    let server_url = std::env::var("TEST_DATABASE_SERVER")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let db_name = format!("bcci_bench_pushes_{}", std::process::id());
+    let db_url = format!("{server_url}/{db_name}");
+
+    let mut config =
+        Config::from_overlay("[server]\nworkers = 2\n[database]\npool_size = 32\n").unwrap();
+    config.database.url = Secret::new(db_url.clone());
+    let config = Arc::new(config);
+    let state = server::prepare(config.clone()).await.expect("database");
+    let mut conn = AsyncPgConnection::establish(&db_url).await.unwrap();
+    for prefix in ["EB", "PG"] {
+        for sql in seed_sql(prefix, clients * PER_CLIENT) {
+            diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+        }
+    }
+
+    // The cost of the signature, on each side.
+    let signer = PushSigner::from_pem(SANDBOX_PRIVATE_KEY_PEM).unwrap();
+    let verifier = PushVerifier::from_pem(SANDBOX_PUBLIC_KEY_PEM).unwrap();
+    let sample = sign_pushes(&signer, 0, 1, Utc::now()).pop().unwrap();
+    let sample: PushEnvelope = serde_json::from_slice(&sample).unwrap();
+    let verify_cost = time_per_op(2000, || {
+        verifier
+            .verify(&sample, Utc::now(), MAX_SEND_DATE_SKEW)
+            .unwrap();
+    });
+    let check_cost = time_per_op(2000, || {
+        verifier.check_signature(&sample).unwrap();
+    });
+    let sign_cost = time_per_op(50, || {
+        signer.sign(&sample.data, &sample.send_date);
+    });
+
+    let warm = 8;
+    let per_sender = warm + per_second * seconds as usize / clients as usize;
+    println!(
+        "pushes: {clients} concurrent senders, {seconds} s each, PostgreSQL at {server_url}, database {db_name}"
+    );
+    println!(
+        "signing {} pushes ({:.0} µs each) on every core…",
+        per_sender * clients as usize,
+        sign_cost.as_secs_f64() * 1e6
+    );
+    // carrier times in the recent past, one second apart per shipment and report
+    let start = Utc::now() - chrono::Duration::days(2);
+    let signing = Instant::now();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let pushes: Vec<Vec<Vec<u8>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads as u64)
+            .map(|t| {
+                let signer = signer.clone();
+                scope.spawn(move || {
+                    (0..clients)
+                        .filter(|s| s % threads as u64 == t)
+                        .map(|s| (s, sign_pushes(&signer, s, per_sender, start)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<_> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        all.sort_by_key(|(s, _)| *s);
+        all.into_iter().map(|(_, p)| p).collect()
+    });
+    // SendDate must stay within 10 minutes of the clock until the last push is sent
+    assert!(
+        signing.elapsed() + Duration::from_secs(seconds + 60) < MAX_SEND_DATE_SKEW,
+        "signing took {:?}: lower BENCH_PUSHES_PER_SECOND or BENCH_SECONDS",
+        signing.elapsed()
+    );
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}{}",
+        listener.local_addr().unwrap(),
+        bcci_gateway::api::webhook::PATH
+    );
+    let http = server::http(state, listener).unwrap();
+    let handle = http.handle();
+    tokio::spawn(http);
+
+    let api = run_api(&url, pushes, warm, seconds).await;
+    handle.stop(true).await;
+    // every 200 is a report in the ledger
+    let recorded = count(
+        &mut conn,
+        "SELECT count(*) FROM carrier_pushes WHERE outcome = 'applied'",
+    )
+    .await;
+    assert_eq!(recorded as usize, api.sent + warm * clients as usize);
+    let (pg_tps, pg_latency) = run_pgbench(&db_url, clients, seconds, false);
+    let (pgp_tps, pgp_latency) = run_pgbench(&db_url, clients, seconds, true);
+
+    println!();
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!("| API: pushes ingested per second | {:.0} |", api.rate);
+    println!(
+        "| API: latency p50 | {:.1} ms |",
+        api.p50.as_secs_f64() * 1000.0
+    );
+    println!(
+        "| API: latency p99 | {:.1} ms |",
+        api.p99.as_secs_f64() * 1000.0
+    );
+    println!("| API: failed requests | {} |", api.errors);
+    if api.ran_out > 0 {
+        println!(
+            "| API: senders that ran out of pre-signed pushes | {} (raise BENCH_PUSHES_PER_SECOND) |",
+            api.ran_out
+        );
+    }
+    println!("| pgbench, same statements, simple protocol: per second | {pg_tps:.0} |");
+    println!("| pgbench (simple) {pg_latency} | |");
+    println!("| pgbench, same statements, prepared (as diesel): per second | {pgp_tps:.0} |");
+    println!("| pgbench (prepared) {pgp_latency} | |");
+    println!("| ratio API / pgbench simple | {:.2} |", api.rate / pg_tps);
+    println!(
+        "| ratio API / pgbench prepared | {:.2} |",
+        api.rate / pgp_tps
+    );
+    println!(
+        "| RSA-2048 PKCS#1 v1.5 signature check, one core | {:.0} µs |",
+        check_cost.as_secs_f64() * 1e6
+    );
+    println!(
+        "| whole push check (signature, SendDate, Data parsed), one core | {:.0} µs |",
+        verify_cost.as_secs_f64() * 1e6
+    );
+
+    drop(conn);
+    let mut admin = AsyncPgConnection::establish(&format!("{server_url}/postgres"))
+        .await
+        .unwrap();
+    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await;
+}

@@ -1,0 +1,6 @@
+DROP INDEX audit_log_acknowledged;
+DROP INDEX shipment_events_failed_attempts;
+DROP INDEX shipments_quiet;
+DROP INDEX shipments_name_fold;
+DROP FUNCTION bcci_fold(text);
+DROP TABLE console_sessions;

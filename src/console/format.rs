@@ -1,0 +1,288 @@
+//! How the console writes things for Vietnamese staff: Vietnam time, dd/mm/yyyy dates, and
+//! the ledger's vocabulary in Vietnamese.
+
+use crate::domain::{Kind, Status, mask};
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+
+/// Vietnam time (UTC+7, no daylight saving).
+pub fn vn() -> FixedOffset {
+    FixedOffset::east_opt(7 * 3600).expect("valid offset")
+}
+
+pub fn date(t: DateTime<Utc>) -> String {
+    t.with_timezone(&vn()).format("%d/%m/%Y").to_string()
+}
+
+pub fn datetime(t: DateTime<Utc>) -> String {
+    t.with_timezone(&vn()).format("%d/%m/%Y %H:%M").to_string()
+}
+
+pub fn opt_datetime(t: Option<DateTime<Utc>>) -> String {
+    t.map(datetime).unwrap_or_default()
+}
+
+pub fn opt_date(t: Option<DateTime<Utc>>) -> String {
+    t.map(date).unwrap_or_default()
+}
+
+/// Today in Vietnam.
+pub fn today() -> NaiveDate {
+    Utc::now().with_timezone(&vn()).date_naive()
+}
+
+/// The first moment of a Vietnamese calendar day, in UTC.
+pub fn start_of(day: NaiveDate) -> DateTime<Utc> {
+    vn().from_local_datetime(&day.and_hms_opt(0, 0, 0).expect("midnight"))
+        .single()
+        .expect("a fixed offset has no gaps")
+        .with_timezone(&Utc)
+}
+
+/// `YYYY-MM-DD` (an HTML date input) or `dd/mm/yyyy`.
+pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    let t = text.trim();
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(t, "%d/%m/%Y"))
+        .ok()
+}
+
+pub fn kind(k: Kind) -> &'static str {
+    match k {
+        Kind::Pickup => "Thu gom hồ sơ",
+        Kind::Delivery => "Trả kết quả",
+    }
+}
+
+pub fn status(s: Status) -> &'static str {
+    match s {
+        Status::Requested => "Chờ bưu điện nhận đơn",
+        Status::Submitted => "Bưu điện đã nhận đơn",
+        Status::PickedUp => "Bưu tá đã nhận",
+        Status::InTransit => "Đang vận chuyển",
+        Status::OutForDelivery => "Đang phát",
+        Status::AttemptFailed => "Phát/thu gom không thành công",
+        Status::Delivered => "Đã giao",
+        Status::Returning => "Đang hoàn trả",
+        Status::Returned => "Đã hoàn trả",
+        Status::Cancelled => "Đã hủy",
+        Status::Rejected => "Bị từ chối",
+    }
+}
+
+/// The CSS class of a status badge.
+pub fn status_class(s: Status) -> &'static str {
+    match s {
+        Status::Delivered => "ok",
+        Status::Rejected | Status::AttemptFailed => "bad",
+        Status::Returning | Status::Returned | Status::Cancelled => "warn",
+        _ => "info",
+    }
+}
+
+pub fn source(s: &str) -> &'static str {
+    match s {
+        "gateway" => "Cổng",
+        "carrier_push" => "Bưu điện (tự báo)",
+        "carrier_poll" => "Bưu điện (tra cứu)",
+        "staff" => "Cán bộ",
+        _ => "Khác",
+    }
+}
+
+pub fn job_kind(k: &str) -> &'static str {
+    match k {
+        "carrier_submit" => "Gửi đơn sang bưu điện",
+        "carrier_cancel" => "Đề nghị bưu điện hủy đơn",
+        "callback" => "Thông báo cho hệ thống một cửa",
+        _ => "Công việc khác",
+    }
+}
+
+pub fn job_state(s: &str) -> &'static str {
+    match s {
+        "queued" => "Chờ chạy",
+        "running" => "Đang chạy",
+        "done" => "Xong",
+        "dead" => "Đã dừng (thất bại)",
+        _ => "Khác",
+    }
+}
+
+pub fn outcome(o: &str) -> &'static str {
+    match o {
+        "ok" => "Thành công",
+        "transient" => "Lỗi tạm thời, sẽ thử lại",
+        "permanent" => "Bị từ chối",
+        "gave_up" => "Đã thôi thử lại",
+        _ => "Khác",
+    }
+}
+
+pub fn outcome_class(o: &str) -> &'static str {
+    match o {
+        "ok" => "ok",
+        "transient" => "warn",
+        _ => "bad",
+    }
+}
+
+pub fn callback_state(s: &str) -> &'static str {
+    match s {
+        "pending" => "Đang gửi",
+        "delivered" => "Đã nhận",
+        "held" => "Tạm giữ (hệ thống một cửa tạm ngừng nhận)",
+        "dead" => "Thất bại, chờ gửi lại",
+        _ => "Khác",
+    }
+}
+
+pub fn callback_type(t: &str) -> &'static str {
+    match t {
+        "shipment.status_changed" => "Đổi trạng thái",
+        "shipment.late" => "Trễ hạn",
+        "shipment.rejected" => "Bị từ chối",
+        _ => "Khác",
+    }
+}
+
+pub fn audit_action(a: &str) -> &'static str {
+    match a {
+        "retry" => "Gửi lại đơn",
+        "cancel" => "Hủy",
+        "replay_callbacks" => "Gửi lại thông báo",
+        "apology_letter" => "Lập thư xin lỗi",
+        "acknowledge" => "Đánh dấu đã xử lý",
+        "enable_client_callbacks" => "Bật lại thông báo",
+        _ => "Thao tác khác",
+    }
+}
+
+/// An audit entry's details in words: the keys the ledger writes, the rest as they are.
+pub fn audit_details(d: &serde_json::Value) -> String {
+    let Some(map) = d.as_object() else {
+        return String::new();
+    };
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut parts = Vec::new();
+    for (k, v) in map {
+        match k.as_str() {
+            "status_before" => {
+                let s = v.as_str().and_then(|s| s.parse::<Status>().ok());
+                parts.push(format!(
+                    "trạng thái trước: {}",
+                    s.map(status).unwrap_or("?")
+                ));
+            }
+            "jobs_requeued" => parts.push(format!("công việc chạy lại: {}", text(v))),
+            "callbacks" => parts.push(format!("thông báo gửi lại: {}", text(v))),
+            "sale_order_code_before" => parts.push(format!("mã đơn cũ: {}", text(v))),
+            "new_date" => parts.push(format!("ngày hẹn mới: {}", text(v))),
+            "due_date" => parts.push(format!("ngày hẹn cũ: {}", text(v))),
+            "item" => parts.push(format!("mục: {}", text(v))),
+            "client_id" => parts.push(format!("hệ thống: {}", text(v))),
+            "corrections" => {
+                if let Some(c) = v.as_object() {
+                    for (field, change) in c {
+                        let label = match field.as_str() {
+                            "full_name" => "họ tên",
+                            "phone" => "điện thoại",
+                            "address.line" => "địa chỉ",
+                            "address.commune" => "tỉnh/xã",
+                            _ => field.as_str(),
+                        };
+                        let change = match change.as_array() {
+                            Some(pair) if pair.len() == 2 => {
+                                format!("{} → {}", text(&pair[0]), text(&pair[1]))
+                            }
+                            _ if change == "corrected" => "đã sửa".to_owned(),
+                            _ => text(change),
+                        };
+                        parts.push(format!("sửa {label}: {change}"));
+                    }
+                }
+            }
+            _ => parts.push(format!("{k}: {}", text(v))),
+        }
+    }
+    parts.join("; ")
+}
+
+/// A person's name as this staff member may see it.
+pub fn name(full: &str, pii: bool) -> String {
+    if pii {
+        full.to_owned()
+    } else {
+        mask::name(full)
+    }
+}
+
+pub fn phone(p: &str, pii: bool) -> String {
+    if pii { p.to_owned() } else { mask::phone(p) }
+}
+
+/// "2 ngày 3 giờ", "45 phút".
+pub fn duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as i64;
+    let (d, h, m) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60);
+    match (d, h, m) {
+        (0, 0, m) => format!("{m} phút"),
+        (0, h, m) => format!("{h} giờ {m} phút"),
+        (d, h, _) => format!("{d} ngày {h} giờ"),
+    }
+}
+
+/// 30000 → "30.000 đ" (Vietnamese thousands separator).
+pub fn vnd(amount: i64) -> String {
+    let digits = amount.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('.');
+        }
+        out.push(c);
+    }
+    format!("{}{out} đ", if amount < 0 { "-" } else { "" })
+}
+
+/// 0.873 → "87,3%" (Vietnamese decimal comma).
+pub fn percent(share: f64) -> String {
+    format!("{:.1}%", share * 100.0).replace('.', ",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vietnam_time() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 30, 18, 30, 0).unwrap();
+        assert_eq!(datetime(t), "01/12/2026 01:30");
+        let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        assert_eq!(
+            start_of(day),
+            Utc.with_ymd_and_hms(2026, 11, 30, 17, 0, 0).unwrap()
+        );
+        assert_eq!(parse_date("2026-12-01"), Some(day));
+        assert_eq!(parse_date("01/12/2026"), Some(day));
+        assert_eq!(parse_date("tomorrow"), None);
+    }
+
+    #[test]
+    fn words() {
+        assert_eq!(duration(90.0), "1 phút");
+        assert_eq!(duration(3.0 * 3600.0 + 120.0), "3 giờ 2 phút");
+        assert_eq!(duration(2.0 * 86_400.0 + 3600.0), "2 ngày 1 giờ");
+        assert_eq!(percent(0.8734), "87,3%");
+        assert_eq!(vnd(0), "0 đ");
+        assert_eq!(vnd(30_000), "30.000 đ");
+        assert_eq!(vnd(1_234_567), "1.234.567 đ");
+        let d = serde_json::json!({"status_before": "rejected", "corrections": {"phone": ["091****678", "098****321"], "address.line": "corrected"}});
+        let text = audit_details(&d);
+        assert!(text.contains("trạng thái trước: Bị từ chối"), "{text}");
+        assert!(text.contains("sửa điện thoại: 091****678 → 098****321"), "{text}");
+        assert!(text.contains("sửa địa chỉ: đã sửa"), "{text}");
+    }
+}

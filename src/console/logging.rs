@@ -1,0 +1,52 @@
+//! The request span of every HTTP request, without the query string: console searches
+//! (`/console/search?q=0912345678`), sign-in redirects (`?next=…`) and API list filters carry
+//! citizens' names and phones there, which must stay out of the logs (Decree 13/2023/NĐ-CP).
+//! The fields are otherwise those of `tracing_actix_web`'s default span.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::{Error, HttpMessage};
+use tracing::Span;
+use tracing::field::Empty;
+use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
+
+pub struct PathOnlyRootSpan;
+
+impl RootSpanBuilder for PathOnlyRootSpan {
+    fn on_request_start(request: &ServiceRequest) -> Span {
+        let route = request.match_pattern().unwrap_or_else(|| "default".into());
+        let method = request.method().as_str().to_owned();
+        let request_id = request
+            .extensions()
+            .get::<RequestId>()
+            .map(|id| id.to_string())
+            .unwrap_or_default();
+        let info = request.connection_info().clone();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %method,
+            http.route = %route,
+            http.flavor = ?request.version(),
+            http.scheme = %info.scheme(),
+            http.host = %info.host(),
+            http.client_ip = %info.realip_remote_addr().unwrap_or(""),
+            http.user_agent = %request
+                .headers()
+                .get("User-Agent")
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or(""),
+            http.target = %request.path(),
+            http.status_code = Empty,
+            otel.name = %format!("{method} {route}"),
+            otel.kind = "server",
+            otel.status_code = Empty,
+            request_id = %request_id,
+            exception.message = Empty,
+            exception.details = Empty,
+        )
+    }
+
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
+        DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}

@@ -1,0 +1,825 @@
+//! One shipment: its data (masked unless `staff:pii`), the whole timeline (every event, every
+//! attempt at its carrier jobs and callbacks), the audit log, and the staff actions its
+//! status allows, each with a reason, through the ledger's audited functions.
+
+use super::session::Staff;
+use super::{ConsoleError, Layout, format, html_status, see_other};
+use crate::api::AppState;
+use crate::api::dto::Address;
+use crate::api::staff::{CorrectionsIn, check_reason, validate_corrections};
+use crate::callbacks::{self, Callback};
+use crate::domain::admin_units::AdminUnits;
+use crate::domain::status::Outcome;
+use crate::domain::{Action, Status, mask, phone};
+use crate::error::{ApiError, FieldError};
+use crate::ledger::console::{self as ledger, AttemptRow, JobRow};
+use crate::ledger::models::{AuditEntry, Event, Shipment};
+use crate::ledger::shipments::{self, ActionError, CancelOutcome, RetryError};
+use crate::ledger::{audit, events};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// Attempts shown on the page (a callback retried for 72 h makes a few dozen).
+const MAX_ATTEMPTS: i64 = 500;
+
+pub fn parse_id(raw: &str) -> Result<Uuid, ConsoleError> {
+    Uuid::parse_str(raw).map_err(|_| ConsoleError::NotFound)
+}
+
+struct Summary {
+    id: Uuid,
+    dossier_code: String,
+    kind: &'static str,
+    is_delivery: bool,
+    status: &'static str,
+    status_class: &'static str,
+    late: bool,
+    office: String,
+    office_name: String,
+    client: String,
+    tracking: String,
+    sale_order_code: String,
+    carrier_status: String,
+    created: String,
+    updated: String,
+    due: String,
+    picked_up: String,
+    delivered: String,
+    reason: String,
+    procedure: String,
+    name: String,
+    phone: String,
+    email: String,
+    id_number: String,
+    address_line: String,
+    place: String,
+    documents: Vec<String>,
+    result: String,
+    note: String,
+    fees: String,
+}
+
+impl Summary {
+    fn new(s: &Shipment, pii: bool, config: &crate::config::Config) -> Summary {
+        let units = AdminUnits::get();
+        let place = format!(
+            "{}, {}",
+            units
+                .commune(&s.commune_code)
+                .map_or(s.commune_code.as_str(), |c| c.name.as_str()),
+            units
+                .province(&s.province_code)
+                .map_or(s.province_code.as_str(), |p| p.name.as_str())
+        );
+        let documents = s
+            .documents
+            .as_array()
+            .map(|docs| {
+                docs.iter()
+                    .map(|d| {
+                        format!(
+                            "{} ({} bản)",
+                            d["name"].as_str().unwrap_or(""),
+                            d["copies"].as_u64().unwrap_or(1)
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Summary {
+            id: s.id,
+            dossier_code: s.dossier_code.clone(),
+            kind: format::kind(s.kind()),
+            is_delivery: s.kind() == crate::domain::Kind::Delivery,
+            status: format::status(s.status()),
+            status_class: format::status_class(s.status()),
+            late: s.late,
+            office: s.office_code.clone(),
+            office_name: config
+                .office(&s.office_code)
+                .map(|o| o.name.clone())
+                .unwrap_or_default(),
+            client: config
+                .client(&s.client_id)
+                .map(|c| c.name.clone())
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| s.client_id.clone()),
+            tracking: s.tracking_number.clone().unwrap_or_default(),
+            sale_order_code: s.sale_order_code.clone(),
+            carrier_status: match (s.carrier_code, &s.carrier_text, s.carrier_at) {
+                (Some(code), text, Some(at)) => format!(
+                    "Mã {code}: {} ({})",
+                    text.as_deref().unwrap_or(""),
+                    format::datetime(at)
+                ),
+                _ => String::new(),
+            },
+            created: format::datetime(s.created_at),
+            updated: format::datetime(s.updated_at),
+            due: format::opt_datetime(s.due_at),
+            picked_up: format::opt_datetime(s.picked_up_at),
+            delivered: format::opt_datetime(s.delivered_at),
+            reason: s.status_reason.clone().unwrap_or_default(),
+            procedure: format!("{} – {}", s.procedure_code, s.procedure_name),
+            name: format::name(&s.person_name, pii),
+            phone: format::phone(&s.person_phone, pii),
+            email: s
+                .person_email
+                .as_deref()
+                .map(|e| if pii { e.to_owned() } else { mask::email(e) })
+                .unwrap_or_default(),
+            id_number: s
+                .person_id_number
+                .as_deref()
+                .map(|i| if pii { i.to_owned() } else { mask::id_number(i) })
+                .unwrap_or_default(),
+            address_line: if pii {
+                s.address_line.clone()
+            } else {
+                "*** (đã ẩn)".into()
+            },
+            place,
+            documents,
+            result: s
+                .result
+                .as_ref()
+                .and_then(|r| r["description"].as_str())
+                .unwrap_or("")
+                .to_owned(),
+            note: s.note.clone().unwrap_or_default(),
+            fees: format!(
+                "phí, lệ phí thu hộ: {}; thu tiền khi phát (COD): {}",
+                format::vnd(s.collect_fees_vnd),
+                format::vnd(s.cod_vnd)
+            ),
+        }
+    }
+}
+
+struct TimelineRow {
+    at: String,
+    source: String,
+    title: String,
+    detail: String,
+    class: &'static str,
+}
+
+fn timeline(events: &[Event], attempts: &[AttemptRow], pii: bool) -> Vec<TimelineRow> {
+    let mut rows: Vec<(DateTime<Utc>, u8, TimelineRow)> = Vec::new();
+    for e in events {
+        let status = e.status.as_deref().and_then(|s| s.parse::<Status>().ok());
+        let title = match (e.applied, status) {
+            (true, Some(s)) => format!("→ {}", format::status(s)),
+            _ => "Ghi nhận, không đổi trạng thái".to_owned(),
+        };
+        let mut detail = Vec::new();
+        if let Some(code) = e.carrier_code {
+            detail.push(format!(
+                "Mã bưu điện {code}: {}",
+                e.carrier_text.as_deref().unwrap_or("")
+            ));
+        }
+        if e.unknown_code {
+            detail.push("Mã lạ, cần cán bộ xem xét".into());
+        }
+        if let Some(n) = e.note.as_deref().filter(|n| !n.is_empty()) {
+            detail.push(n.to_owned());
+        }
+        if e.recorded_at != e.occurred_at {
+            detail.push(format!("ghi nhận lúc {}", format::datetime(e.recorded_at)));
+        }
+        let actor = e.actor.as_deref().unwrap_or("");
+        rows.push((
+            e.recorded_at,
+            0,
+            TimelineRow {
+                at: format::datetime(e.occurred_at),
+                source: format!("{} {actor}", format::source(&e.source))
+                    .trim()
+                    .to_owned(),
+                title,
+                detail: detail.join(" · "),
+                class: if e.unknown_code { "bad" } else { "" },
+            },
+        ));
+    }
+    for a in attempts {
+        let what = match (&a.callback_type, a.callback_sequence) {
+            (Some(t), Some(seq)) => format!(
+                "{} ({}, thứ tự {seq})",
+                format::job_kind(&a.job_kind),
+                format::callback_type(t)
+            ),
+            _ => format::job_kind(&a.job_kind).to_owned(),
+        };
+        let mut detail = vec![format!("{} ms", a.duration_ms)];
+        if let Some(h) = a.http_status {
+            detail.push(format!("HTTP {h}"));
+        }
+        if let Some(c) = &a.error_class {
+            detail.push(format!("lỗi: {c}"));
+        }
+        // An answer may echo the order's personal data.
+        if pii && let Some(x) = a.excerpt.as_deref().filter(|x| !x.is_empty()) {
+            detail.push(x.to_owned());
+        }
+        rows.push((
+            a.started_at,
+            1,
+            TimelineRow {
+                at: format::datetime(a.started_at),
+                source: "Cổng (gọi ra)".into(),
+                title: format!(
+                    "{what} – lần {}: {}",
+                    a.attempt,
+                    format::outcome(&a.outcome)
+                ),
+                detail: detail.join(" · "),
+                class: format::outcome_class(&a.outcome),
+            },
+        ));
+    }
+    rows.sort_by_key(|(at, order, _)| (*at, *order));
+    rows.into_iter().map(|(_, _, r)| r).collect()
+}
+
+struct JobView {
+    kind: &'static str,
+    state: &'static str,
+    dead: bool,
+    attempts: i32,
+    last_error: String,
+    updated: String,
+}
+
+struct CallbackView {
+    kind: &'static str,
+    sequence: i32,
+    state: &'static str,
+    stuck: bool,
+    attempts: i32,
+    last_error: String,
+    created: String,
+    delivered: String,
+}
+
+struct AuditView {
+    at: String,
+    actor: String,
+    action: &'static str,
+    reason: String,
+    details: String,
+    letter: Option<i64>,
+}
+
+fn audit_view(a: &AuditEntry) -> AuditView {
+    AuditView {
+        at: format::datetime(a.at),
+        actor: match &a.actor_name {
+            Some(n) => format!("{n} ({})", a.actor_id),
+            None => a.actor_id.clone(),
+        },
+        action: format::audit_action(&a.action),
+        reason: a.reason.clone(),
+        details: format::audit_details(&a.details),
+        letter: (a.action == "apology_letter").then_some(a.id),
+    }
+}
+
+/// Values and errors of the action forms, kept when a form is shown again.
+#[derive(Default)]
+struct Forms {
+    /// The form that failed: `retry`, `cancel` or `replay`.
+    open: &'static str,
+    errors: Vec<String>,
+    reason: String,
+    phone: String,
+    address_line: String,
+    province_code: String,
+    commune_code: String,
+    reason_error: String,
+    phone_error: String,
+    address_line_error: String,
+    province_code_error: String,
+    commune_code_error: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/shipment.html")]
+struct ShipmentPage {
+    layout: Layout,
+    s: Summary,
+    timeline: Vec<TimelineRow>,
+    jobs: Vec<JobView>,
+    callbacks: Vec<CallbackView>,
+    audit: Vec<AuditView>,
+    pii: bool,
+    retry_rejected: bool,
+    retry_dead: bool,
+    cancel: bool,
+    replay: bool,
+    letter: bool,
+    csrf: String,
+    f: Forms,
+    done: String,
+}
+
+struct Loaded {
+    shipment: Shipment,
+    events: Vec<Event>,
+    attempts: Vec<AttemptRow>,
+    jobs: Vec<JobRow>,
+    callbacks: Vec<Callback>,
+    audit: Vec<AuditEntry>,
+}
+
+async fn load(state: &AppState, staff: &Staff, id: Uuid) -> Result<Loaded, ConsoleError> {
+    let mut conn = state.pool.get().await?;
+    let shipment = shipments::find(&mut conn, id, &staff.who.visibility())
+        .await?
+        .ok_or(ConsoleError::NotFound)?;
+    Ok(Loaded {
+        events: events::list(&mut conn, id).await?,
+        attempts: ledger::attempts(&mut conn, id, MAX_ATTEMPTS).await?,
+        jobs: ledger::jobs_for(&mut conn, id).await?,
+        callbacks: callbacks::for_shipment(&mut conn, id).await?,
+        audit: audit::for_shipment(&mut conn, id).await?,
+        shipment,
+    })
+}
+
+fn view(
+    state: &AppState,
+    staff: &Staff,
+    l: Loaded,
+    mut f: Forms,
+    done: String,
+    status: StatusCode,
+) -> Result<HttpResponse, ConsoleError> {
+    let pii = staff.sees_pii();
+    let s = &l.shipment;
+    if f.open.is_empty() && pii {
+        // Prefilled so that only what changes needs typing.
+        f.phone = s.person_phone.clone();
+        f.address_line = s.address_line.clone();
+        f.province_code = s.province_code.clone();
+        f.commune_code = s.commune_code.clone();
+    }
+    let can_act = staff.can_act();
+    let dead_carrier_jobs = l
+        .jobs
+        .iter()
+        .any(|j| j.state == "dead" && j.kind != "callback");
+    let status_now = s.status();
+    html_status(
+        &ShipmentPage {
+            layout: Layout::staff(&format!("Hồ sơ {}", s.dossier_code), staff, "search"),
+            s: Summary::new(s, pii, &state.config),
+            timeline: timeline(&l.events, &l.attempts, pii),
+            jobs: l
+                .jobs
+                .iter()
+                .map(|j| JobView {
+                    kind: format::job_kind(&j.kind),
+                    state: format::job_state(&j.state),
+                    dead: j.state == "dead",
+                    attempts: j.attempts,
+                    last_error: if pii {
+                        j.last_error.clone().unwrap_or_default()
+                    } else {
+                        String::new()
+                    },
+                    updated: format::datetime(j.updated_at),
+                })
+                .collect(),
+            callbacks: l
+                .callbacks
+                .iter()
+                .map(|c| CallbackView {
+                    kind: format::callback_type(&c.type_),
+                    sequence: c.sequence,
+                    state: format::callback_state(&c.state),
+                    stuck: matches!(c.state.as_str(), "dead" | "held"),
+                    attempts: c.attempts,
+                    last_error: c.last_error.clone().unwrap_or_default(),
+                    created: format::datetime(c.created_at),
+                    delivered: format::opt_datetime(c.delivered_at),
+                })
+                .collect(),
+            audit: l.audit.iter().map(audit_view).collect(),
+            pii,
+            retry_rejected: can_act && status_now == Status::Rejected,
+            retry_dead: can_act && status_now != Status::Rejected && dead_carrier_jobs,
+            cancel: can_act
+                && matches!(
+                    Action::Cancel.apply(status_now),
+                    Ok(Outcome::MoveTo(_) | Outcome::AskCarrierToCancel)
+                ),
+            replay: can_act
+                && l
+                    .callbacks
+                    .iter()
+                    .any(|c| matches!(c.state.as_str(), "dead" | "held")),
+            letter: can_act && pii && s.late,
+            csrf: staff.csrf.clone(),
+            f,
+            done,
+        },
+        status,
+    )
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct Done {
+    #[serde(default)]
+    done: String,
+    #[serde(default)]
+    n: Option<u32>,
+}
+
+fn done_message(d: &Done) -> String {
+    match d.done.as_str() {
+        "retry" => "Đã gửi lại: cổng sẽ gửi đơn sang bưu điện.".into(),
+        "cancelled" => "Đã hủy đơn.".into(),
+        "cancel_asked" => {
+            "Đã đề nghị bưu điện hủy đơn; trạng thái sẽ đổi khi bưu điện đồng ý.".into()
+        }
+        "replay" => format!(
+            "Đã xếp lại {} thông báo để gửi cho hệ thống một cửa.",
+            d.n.unwrap_or(0)
+        ),
+        _ => String::new(),
+    }
+}
+
+pub async fn page(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    q: web::Query<Done>,
+) -> Result<HttpResponse, ConsoleError> {
+    let id = parse_id(&path)?;
+    let loaded = load(&state, &staff, id).await?;
+    view(
+        &state,
+        &staff,
+        loaded,
+        Forms::default(),
+        done_message(&q),
+        StatusCode::OK,
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RetryForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    address_line: String,
+    #[serde(default)]
+    province_code: String,
+    #[serde(default)]
+    commune_code: String,
+}
+
+/// What the form changes: empty fields and unchanged values are no correction.
+fn corrections(form: &RetryForm, s: &Shipment) -> Option<CorrectionsIn> {
+    let phone_in = form.phone.trim();
+    let phone = (!phone_in.is_empty() && phone::normalise(phone_in).as_deref() != Some(&s.person_phone))
+        .then(|| phone_in.to_owned());
+    let or = |v: &str, current: &str| {
+        let v = v.trim();
+        if v.is_empty() { current.to_owned() } else { v.to_owned() }
+    };
+    let address = Address {
+        line: or(&form.address_line, &s.address_line),
+        province_code: or(&form.province_code, &s.province_code),
+        commune_code: or(&form.commune_code, &s.commune_code),
+    };
+    let address = (address.line != s.address_line
+        || address.province_code != s.province_code
+        || address.commune_code != s.commune_code)
+        .then_some(address);
+    (phone.is_some() || address.is_some()).then_some(CorrectionsIn {
+        full_name: None,
+        phone,
+        address,
+    })
+}
+
+/// The validation errors of the API, in Vietnamese and on their fields.
+fn field_errors(f: &mut Forms, errors: &[FieldError], form: &RetryForm, s: &Shipment) {
+    let units = AdminUnits::get();
+    for e in errors {
+        match e.field.as_str() {
+            "reason" => f.reason_error = "Hãy ghi lý do (1 đến 500 ký tự).".into(),
+            "corrections.phone" => {
+                f.phone_error =
+                    "Số điện thoại không hợp lệ: 0 và 9 chữ số, hoặc +84 và 9 chữ số.".into()
+            }
+            "corrections.address.line" => {
+                f.address_line_error = "Địa chỉ phải có từ 1 đến 255 ký tự.".into()
+            }
+            "corrections.address.province_code" => {
+                f.province_code_error =
+                    "Mã tỉnh/thành không có trong danh mục đơn vị hành chính 2025.".into()
+            }
+            "corrections.address.commune_code" => {
+                let province = if form.province_code.trim().is_empty() {
+                    s.province_code.clone()
+                } else {
+                    form.province_code.trim().to_owned()
+                };
+                let commune = form.commune_code.trim();
+                f.commune_code_error = match units.commune(commune) {
+                    Some(c) => format!(
+                        "Xã/phường {} ({commune}) không thuộc {} ({province}).",
+                        c.name,
+                        units
+                            .province(&province)
+                            .map_or("tỉnh/thành đã chọn", |p| p.name.as_str())
+                    ),
+                    None => "Mã xã/phường không có trong danh mục đơn vị hành chính 2025.".into(),
+                };
+            }
+            _ => f.errors.push("Dữ liệu sửa không hợp lệ.".into()),
+        }
+    }
+}
+
+pub async fn retry(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    form: web::Form<RetryForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    staff.check_csrf(&form.csrf)?;
+    staff.require_act()?;
+    let id = parse_id(&path)?;
+    let loaded = load(&state, &staff, id).await?;
+    let mut f = Forms {
+        open: "retry",
+        reason: form.reason.clone(),
+        phone: form.phone.clone(),
+        address_line: form.address_line.clone(),
+        province_code: form.province_code.clone(),
+        commune_code: form.commune_code.clone(),
+        ..Default::default()
+    };
+    let checked = check_reason(&form.reason).and_then(|reason| {
+        validate_corrections(corrections(&form, &loaded.shipment)).map(|c| (reason, c))
+    });
+    let (reason, fixes) = match checked {
+        Ok(ok) => ok,
+        Err(ApiError::Validation(errors)) => {
+            field_errors(&mut f, &errors, &form, &loaded.shipment);
+            return view(&state, &staff, loaded, f, String::new(), StatusCode::UNPROCESSABLE_ENTITY);
+        }
+        Err(_) => return Err(ConsoleError::BadRequest),
+    };
+    let mut conn = state.pool.get().await?;
+    let outcome = shipments::retry(
+        &mut conn,
+        id,
+        &staff.who.visibility(),
+        &staff.actor(),
+        &reason,
+        fixes,
+    )
+    .await;
+    drop(conn);
+    let message = match outcome {
+        Ok(_) => return Ok(see_other(&format!("/console/shipments/{id}?done=retry"))),
+        Err(RetryError::NotFound) => return Err(ConsoleError::NotFound),
+        Err(RetryError::Db(e)) => return Err(e.into()),
+        Err(RetryError::NothingToRetry(status)) => format!(
+            "Không có gì để gửi lại: đơn đang ở trạng thái \"{}\" và không có công việc nào thất bại.",
+            status
+                .parse::<Status>()
+                .map(format::status)
+                .unwrap_or("?")
+        ),
+        Err(RetryError::CorrectionsNeedRejected) => {
+            "Chỉ sửa được thông tin của đơn bị từ chối.".into()
+        }
+        Err(RetryError::DuplicateActive(other)) => format!(
+            "Hồ sơ này đã có một đơn khác cùng loại đang thực hiện (mã {other}): hãy xử lý đơn đó."
+        ),
+    };
+    f.errors.push(message);
+    let loaded = load(&state, &staff, id).await?;
+    view(&state, &staff, loaded, f, String::new(), StatusCode::CONFLICT)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ReasonForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+impl ReasonForm {
+    pub fn csrf(&self) -> &str {
+        &self.csrf
+    }
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+/// Shows the page again with the form's error.
+async fn refuse(
+    state: &AppState,
+    staff: &Staff,
+    id: Uuid,
+    open: &'static str,
+    form: &ReasonForm,
+    reason_error: Option<String>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, ConsoleError> {
+    let loaded = load(state, staff, id).await?;
+    let f = Forms {
+        open,
+        reason: form.reason.clone(),
+        reason_error: reason_error.unwrap_or_default(),
+        errors: error.into_iter().collect(),
+        ..Default::default()
+    };
+    view(state, staff, loaded, f, String::new(), status)
+}
+
+pub async fn cancel(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    form: web::Form<ReasonForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    staff.check_csrf(&form.csrf)?;
+    staff.require_act()?;
+    let id = parse_id(&path)?;
+    let Ok(reason) = check_reason(&form.reason) else {
+        return refuse(
+            &state,
+            &staff,
+            id,
+            "cancel",
+            &form,
+            Some("Hãy ghi lý do hủy (1 đến 500 ký tự).".into()),
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let mut conn = state.pool.get().await?;
+    let outcome =
+        shipments::cancel(&mut conn, id, &staff.who.visibility(), &staff.actor(), &reason).await;
+    drop(conn);
+    match outcome {
+        Ok(CancelOutcome::Cancelled(_)) => {
+            Ok(see_other(&format!("/console/shipments/{id}?done=cancelled")))
+        }
+        Ok(CancelOutcome::AskedCarrier(_)) => Ok(see_other(&format!(
+            "/console/shipments/{id}?done=cancel_asked"
+        ))),
+        Err(ActionError::NotFound) => Err(ConsoleError::NotFound),
+        Err(ActionError::Db(e)) => Err(e.into()),
+        Err(ActionError::Transition(_)) => {
+            refuse(
+                &state,
+                &staff,
+                id,
+                "cancel",
+                &form,
+                None,
+                Some("Không hủy được: bưu tá đã nhận hoặc đơn đã kết thúc.".into()),
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+    }
+}
+
+pub async fn replay(
+    state: web::Data<AppState>,
+    staff: Staff,
+    path: web::Path<String>,
+    form: web::Form<ReasonForm>,
+) -> Result<HttpResponse, ConsoleError> {
+    staff.check_csrf(&form.csrf)?;
+    staff.require_act()?;
+    let id = parse_id(&path)?;
+    let Ok(reason) = check_reason(&form.reason) else {
+        return refuse(
+            &state,
+            &staff,
+            id,
+            "replay",
+            &form,
+            Some("Hãy ghi lý do (1 đến 500 ký tự).".into()),
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let mut conn = state.pool.get().await?;
+    match shipments::replay_callbacks(
+        &mut conn,
+        id,
+        &staff.who.visibility(),
+        &staff.actor(),
+        &reason,
+    )
+    .await
+    {
+        Ok(n) => Ok(see_other(&format!(
+            "/console/shipments/{id}?done=replay&n={n}"
+        ))),
+        Err(ActionError::NotFound | ActionError::Transition(_)) => Err(ConsoleError::NotFound),
+        Err(ActionError::Db(e)) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipment() -> Shipment {
+        Shipment {
+            id: Uuid::now_v7(),
+            kind: "pickup".into(),
+            status: "rejected".into(),
+            sequence: 3,
+            client_id: "c".into(),
+            office_code: "O".into(),
+            dossier_code: "d".into(),
+            procedure_code: "p".into(),
+            procedure_name: "p".into(),
+            person_name: "Nguyễn Văn An".into(),
+            person_phone: "0912345678".into(),
+            person_email: None,
+            person_id_number: None,
+            address_line: "Số 12".into(),
+            province_code: "08".into(),
+            commune_code: "02215".into(),
+            documents: serde_json::json!([]),
+            result: None,
+            collect_fees_vnd: 0,
+            cod_vnd: 0,
+            note: None,
+            due_at: None,
+            late: false,
+            sale_order_code: "X".into(),
+            carrier: "vnpost".into(),
+            tracking_number: None,
+            carrier_order_id: None,
+            carrier_code: None,
+            carrier_text: None,
+            carrier_at: None,
+            status_reason: None,
+            picked_up_at: None,
+            delivered_at: None,
+            last_report_at: None,
+            next_poll_at: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    fn form(phone: &str, line: &str, province: &str, commune: &str) -> RetryForm {
+        RetryForm {
+            csrf: String::new(),
+            reason: "x".into(),
+            phone: phone.into(),
+            address_line: line.into(),
+            province_code: province.into(),
+            commune_code: commune.into(),
+        }
+    }
+
+    #[test]
+    fn only_what_changes_is_a_correction() {
+        let s = shipment();
+        assert!(corrections(&form("", "", "", ""), &s).is_none());
+        assert!(corrections(&form("+84 912 345 678", "Số 12", "08", "02215"), &s).is_none());
+        let c = corrections(&form("0987654321", "", "", ""), &s).unwrap();
+        assert_eq!(c.phone.as_deref(), Some("0987654321"));
+        assert!(c.address.is_none());
+        let c = corrections(&form("", "", "", "00691"), &s).unwrap();
+        let a = c.address.unwrap();
+        assert_eq!(
+            (a.line.as_str(), a.province_code.as_str(), a.commune_code.as_str()),
+            ("Số 12", "08", "00691")
+        );
+        assert!(c.phone.is_none());
+    }
+}

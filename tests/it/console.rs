@@ -1,0 +1,838 @@
+//! The staff console (issue 5) driven in a real browser: headless Chromium through
+//! chromedriver (Debian's `chromium` and `chromium-driver`, installed by `.ci/run`) with
+//! fantoccini, against the real gateway and PostgreSQL.
+//!
+//! One browser session walks through the console as staff would; a few checks that a browser
+//! cannot make (a form posted without its anti-forgery token, a signed-out cookie used again)
+//! use plain HTTP with the browser's cookie. With `BCCI_SCREENSHOTS=<dir>` the walk saves
+//! screenshots there (the README's come from `BCCI_SCREENSHOTS=docs/screenshots`).
+
+use crate::support::*;
+use bcci_gateway::domain::Source;
+use bcci_gateway::ledger::reports::{self, CarrierReport};
+use bcci_gateway::ledger::lateness;
+use chrono::{Duration, FixedOffset, Utc};
+use diesel_async::RunQueryDsl;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+use uuid::Uuid;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// chromedriver on a free port, killed when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+    _profile: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    async fn start() -> (Driver, Client) {
+        let driver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.into());
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| CHROMIUM.into());
+        assert!(
+            std::path::Path::new(&driver).exists() && std::path::Path::new(&chromium).exists(),
+            "the console's browser tests need Chromium and chromedriver ({chromium}, {driver}): \
+             `apt-get install -y chromium chromium-driver` (.ci/run does it), or set CHROMIUM and \
+             CHROMEDRIVER"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(&driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let profile = TempDir(
+            std::env::temp_dir().join(format!("bcci-console-chromium-{}", Uuid::new_v4())),
+        );
+        let d = Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            _profile: profile,
+        };
+        let http = reqwest::Client::new();
+        let until = Instant::now() + std::time::Duration::from_secs(30);
+        while http
+            .get(format!("{}/status", d.url))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < until, "chromedriver did not start");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--lang=vi",
+                    "--window-size=1280,1000",
+                    format!("--user-data-dir={}", d._profile.0.display()),
+                ]
+            }),
+        );
+        let client = ClientBuilder::native()
+            .capabilities(caps)
+            .connect(&d.url)
+            .await
+            .expect("a Chromium session through chromedriver");
+        (d, client)
+    }
+}
+
+/// The browser, pointed at the gateway.
+struct Browser<'a> {
+    c: Client,
+    app: &'a TestApp,
+    shots: Option<std::path::PathBuf>,
+}
+
+impl Browser<'_> {
+    async fn goto(&self, path: &str) {
+        self.c.goto(&self.app.url(path)).await.unwrap();
+    }
+
+    async fn path(&self) -> String {
+        self.c.current_url().await.unwrap().path().to_owned()
+    }
+
+    /// Waits until the page's path is `path` (after a form posts and redirects).
+    async fn wait_path(&self, path: &str) {
+        let until = Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if self.path().await == path {
+                return;
+            }
+            assert!(
+                Instant::now() < until,
+                "expected to reach {path}, still at {}",
+                self.path().await
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The element's text, white space collapsed (table cells come tab- or space-separated).
+    async fn text(&self, css: &str) -> String {
+        let raw = self
+            .c
+            .wait()
+            .at_most(std::time::Duration::from_secs(20))
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+            .text()
+            .await
+            .unwrap();
+        raw.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    async fn count(&self, css: &str) -> usize {
+        self.c.find_all(Locator::Css(css)).await.unwrap().len()
+    }
+
+    /// Sets a field of the form `form` (a CSS selector) by name.
+    async fn fill(&self, form: &str, name: &str, value: &str) {
+        self.c
+            .form(Locator::Css(form))
+            .await
+            .unwrap()
+            .set_by_name(name, value)
+            .await
+            .unwrap();
+    }
+
+    /// Clicks a link or a submit button, and waits for the next page to load.
+    async fn click(&self, css: &str) {
+        let before = self.c.find(Locator::Css("html")).await.unwrap();
+        self.c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+        let until = Instant::now() + std::time::Duration::from_secs(20);
+        // the old document goes stale once the browser has navigated
+        while before.tag_name().await.is_ok() {
+            assert!(Instant::now() < until, "clicking {css} loaded no page");
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        while Client::execute(&self.c, "return document.readyState", vec![])
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .as_deref()
+            != Some("complete")
+        {
+            assert!(Instant::now() < until, "the page after {css} did not load");
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    }
+
+    /// A screenshot of the whole page (the window grows to the page's height, then back).
+    async fn shot(&self, name: &str) {
+        let Some(dir) = &self.shots else {
+            return;
+        };
+        std::fs::create_dir_all(dir).unwrap();
+        let (w, h) = self.c.get_window_size().await.unwrap();
+        let page_h = Client::execute(
+            &self.c,
+            "return document.documentElement.scrollHeight",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap_or(h);
+        // the window's frame around the page: a few pixels in headless Chromium
+        self.c
+            .set_window_size(w as u32, (page_h + 90).max(h).min(4000) as u32)
+            .await
+            .unwrap();
+        let png = self.c.screenshot().await.unwrap();
+        self.c.set_window_size(w as u32, h as u32).await.unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    async fn sign_in(&self, token: &str) {
+        self.goto("/console/sign-in").await;
+        self.fill("form[action='/console/sign-in']", "token", token)
+            .await;
+        self.click("#sign-in").await;
+    }
+
+    async fn cookie(&self) -> Option<String> {
+        self.c
+            .get_named_cookie("bcci_console")
+            .await
+            .ok()
+            .map(|c| c.value().to_owned())
+    }
+}
+
+async fn create(app: &TestApp, kind: &str, body: serde_json::Value, key: &str) -> Uuid {
+    let resp = app.create(kind, &app.client_token(), key, &body).await;
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    json(resp).await["id"].as_str().unwrap().parse().unwrap()
+}
+
+fn report(code: i32, text: &str, note: Option<&str>, ago_minutes: i64) -> CarrierReport {
+    CarrierReport {
+        code,
+        text: text.into(),
+        at: Utc::now() - Duration::minutes(ago_minutes),
+        note: note.map(str::to_owned),
+    }
+}
+
+async fn sql(app: &TestApp, q: &str) {
+    let mut conn = app.db.conn().await;
+    diesel::sql_query(q).execute(&mut conn).await.unwrap();
+}
+
+/// Five shipments, requested six hours ago: a pickup the carrier refused (`rejected`), a
+/// delivery delivered after its appointment (`late`), one delivered in time, a pickup whose
+/// submission gave up (`waiting`, with a carrier code nobody knows) and a late delivery the
+/// carrier has gone quiet about; besides, a report for a parcel the ledger does not know and
+/// a dossier system that stopped taking callbacks.
+struct Ledger {
+    rejected: Uuid,
+    late: Uuid,
+    on_time: Uuid,
+    waiting: Uuid,
+}
+
+async fn ledger(app: &TestApp) -> Ledger {
+    let rejected = create(app, "pickups", pickup_body(&dossier(501)), "c-501").await;
+    let mut late_body = delivery_body(&dossier(502));
+    late_body["recipient"]["phone"] = json!("0987654321");
+    let late = create(app, "deliveries", late_body, "c-502").await;
+    let mut on_time_body = delivery_body(&dossier(503));
+    on_time_body["recipient"] = json!({"full_name": "Lê Văn Cường", "phone": "0901112233"});
+    let on_time = create(app, "deliveries", on_time_body, "c-503").await;
+    let mut waiting_body = pickup_body(&dossier(504));
+    waiting_body["citizen"] = json!({"full_name": "Phạm Thị Dung", "phone": "0977000111"});
+    let waiting = create(app, "pickups", waiting_body, "c-504").await;
+    let mut quiet_body = delivery_body(&dossier(505));
+    quiet_body["recipient"] = json!({"full_name": "Hoàng Văn Em", "phone": "0966555444"});
+    let quiet = create(app, "deliveries", quiet_body, "c-505").await;
+    sql(
+        app,
+        "UPDATE shipments SET created_at = created_at - interval '6 hours'",
+    )
+    .await;
+    sql(
+        app,
+        &format!("UPDATE shipments SET due_at = now() - interval '2 hours' WHERE id = '{late}'"),
+    )
+    .await;
+    sql(
+        app,
+        &format!("UPDATE shipments SET due_at = now() + interval '2 days' WHERE id = '{on_time}'"),
+    )
+    .await;
+    sql(
+        app,
+        &format!("UPDATE shipments SET due_at = now() - interval '1 hour' WHERE id = '{quiet}'"),
+    )
+    .await;
+    let mut conn = app.db.conn().await;
+    let poll_after = Duration::minutes(10);
+    let journeys: [(Uuid, &str, Vec<CarrierReport>); 5] = [
+        (
+            rejected,
+            "EB000000501VN",
+            vec![
+                report(5, "Thu gom không thành công", Some("Không liên lạc được người gửi"), 240),
+                report(8, "Thu gom không thành công, hủy đơn", None, 180),
+            ],
+        ),
+        (
+            late,
+            "EB000000502VN",
+            vec![
+                report(6, "Đã nhận hàng", None, 300),
+                report(12, "Đang phát", None, 200),
+                report(15, "Phát không thành công", Some("Người nhận vắng nhà"), 150),
+                report(12, "Đang phát", None, 100),
+                report(14, "Phát thành công", None, 30),
+            ],
+        ),
+        (
+            on_time,
+            "EB000000503VN",
+            vec![
+                report(6, "Đã nhận hàng", None, 240),
+                report(12, "Đang phát", None, 120),
+                report(14, "Phát thành công", None, 10),
+            ],
+        ),
+        (
+            quiet,
+            "EB000000505VN",
+            vec![
+                report(6, "Đã nhận hàng", None, 300),
+                report(10, "Đang vận chuyển", None, 280),
+            ],
+        ),
+        // a code the gateway does not know
+        (
+            waiting,
+            "EB000000504VN",
+            vec![report(99, "Trạng thái thử nghiệm", None, 60)],
+        ),
+    ];
+    for (id, tracking, reps) in journeys {
+        reports::apply(&mut conn, id, &reps, Source::CarrierPush, Some(tracking), poll_after)
+            .await
+            .unwrap();
+    }
+    lateness::sweep(&mut conn, Duration::hours(48), 100)
+        .await
+        .unwrap();
+    // the carrier has said nothing about `quiet` for four hours
+    sql(
+        app,
+        &format!("UPDATE shipments SET last_report_at = now() - interval '4 hours' WHERE id = '{quiet}'"),
+    )
+    .await;
+    // the carrier submission of `waiting` gave up; the carrier reported a parcel nobody knows;
+    // the dossier system's endpoint answered 410
+    sql(
+        app,
+        &format!(
+            "UPDATE jobs SET state = 'dead', last_error = 'gave up after 24h: the carrier is unavailable' \
+             WHERE shipment_id = '{waiting}' AND kind = 'carrier_submit'"
+        ),
+    )
+    .await;
+    sql(
+        app,
+        "INSERT INTO carrier_pushes (item_code, sale_order_code, status_code, status_text, status_at, outcome, data, send_date) \
+         VALUES ('EB999999999VN', NULL, 6, 'Đã nhận hàng', now(), 'unknown_shipment', '{}', now())",
+    )
+    .await;
+    sql(
+        app,
+        "INSERT INTO client_callbacks (client_id, enabled, disabled_at, disabled_reason) \
+         VALUES ('motcua-tq', false, now(), 'the endpoint answered 410 Gone')",
+    )
+    .await;
+    Ledger {
+        rejected,
+        late,
+        on_time,
+        waiting,
+    }
+}
+
+fn vn_date(d: chrono::DateTime<Utc>) -> String {
+    d.with_timezone(&FixedOffset::east_opt(7 * 3600).unwrap())
+        .format("%d/%m/%Y")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_use_the_console_in_a_browser() {
+    let app = TestApp::spawn_with("[console]\nquiet_after = \"2h\"\n").await;
+    let l = ledger(&app).await;
+    assert_eq!(
+        app.db
+            .count(&format!("SELECT count(*) FROM shipments WHERE late AND id = '{}'", l.late))
+            .await,
+        1
+    );
+    let (_driver, client) = Driver::start().await;
+    let b = Browser {
+        c: client,
+        app: &app,
+        shots: std::env::var_os("BCCI_SCREENSHOTS").map(Into::into),
+    };
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let officer = app.staff_token(
+        "can-bo-1",
+        &["staff:read", "staff:pii", "staff:act"],
+        None,
+    );
+
+    // Not signed in: the console sends the browser to the sign-in page, and back afterwards.
+    b.goto(&format!("/console/shipments/{}", l.waiting)).await;
+    b.wait_path("/console/sign-in").await;
+    b.shot("01-dang-nhap").await;
+    // A dossier system's token does not open the console.
+    b.fill(
+        "form[action='/console/sign-in']",
+        "token",
+        &app.client_token(),
+    )
+    .await;
+    b.click("#sign-in").await;
+    assert!(
+        b.text("[role=alert]").await.contains("không dành cho cán bộ"),
+        "a client token must be refused"
+    );
+    assert!(b.cookie().await.is_none());
+
+    // Sign in (on the same page): back to the page first asked for, with an HttpOnly,
+    // SameSite=Strict session cookie that expires.
+    b.fill("form[action='/console/sign-in']", "token", &officer)
+        .await;
+    b.click("#sign-in").await;
+    b.wait_path(&format!("/console/shipments/{}", l.waiting))
+        .await;
+    let cookie = b.c.get_named_cookie("bcci_console").await.unwrap();
+    assert_eq!(cookie.http_only(), Some(true));
+    assert_eq!(format!("{:?}", cookie.same_site()), "Some(Strict)");
+    assert_eq!(cookie.path(), Some("/console"));
+    assert!(cookie.expires().is_some(), "the session cookie has an expiry");
+    assert!(b.text("header .user").await.contains("Nguyễn Thị Cán Bộ"));
+    b.goto("/console/search").await;
+    assert_eq!(b.count("table.list tbody tr").await, 5);
+
+    // Search by dossier code: exactly that dossier.
+    b.fill("form[role=search]", "q", &dossier(502)).await;
+    b.click("#search-submit").await;
+    b.wait_path("/console/search").await;
+    let rows = b.text("table.list tbody").await;
+    assert!(rows.contains(&dossier(502)), "{rows}");
+    assert_eq!(b.count("table.list tbody tr").await, 1, "{rows}");
+    assert!(rows.contains("Trần Thị Bình"), "staff:pii sees names: {rows}");
+    // By the last digits of the phone: only the citizen whose number ends so.
+    b.goto("/console/search?q=5678").await;
+    let rows = b.text("table.list tbody").await;
+    assert_eq!(b.count("table.list tbody tr").await, 1, "{rows}");
+    assert!(rows.contains(&dossier(501)) && rows.contains("0912345678"), "{rows}");
+    // By name, typed without diacritics.
+    b.goto("/console/search?q=tran+binh").await;
+    assert!(b.text("table.list tbody").await.contains(&dossier(502)));
+    b.shot("02-tim-kiem").await;
+
+    // Needs attention: each item, with the action that resolves it.
+    b.goto("/console/attention").await;
+    let section = |id: &'static str| b.text(id);
+    assert!(section("#rejected").await.contains(&dossier(501)));
+    assert!(section("#dead-jobs").await.contains(&dossier(504)));
+    assert!(section("#unknown-codes").await.contains("Trạng thái thử nghiệm"));
+    assert!(section("#unknown-shipments").await.contains("EB999999999VN"));
+    assert!(section("#clients").await.contains("motcua-tq"));
+    let quiet = section("#quiet").await;
+    assert!(quiet.contains(&dossier(505)) && !quiet.contains(&dossier(504)), "{quiet}");
+    assert!(section("#late").await.contains(&dossier(505)));
+    assert_eq!(
+        b.count(&format!("#rejected a[href='/console/shipments/{}#retry-form']", l.rejected))
+            .await,
+        1
+    );
+    b.shot("05-can-xu-ly").await;
+    b.fill("#unknown-shipments form", "reason", "Đơn của đơn vị khác, đã báo bưu điện")
+        .await;
+    b.click("#unknown-shipments form button").await;
+    assert!(section("#unknown-shipments").await.contains("Không có."));
+    b.fill("#clients form", "reason", "Hệ thống một cửa đã hoạt động lại")
+        .await;
+    b.click("#clients form button").await;
+    assert!(section("#clients").await.contains("Không có."));
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM audit_log WHERE action IN ('acknowledge', 'enable_client_callbacks') AND actor_id = 'can-bo-1'")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM client_callbacks WHERE enabled")
+            .await,
+        1
+    );
+
+    // The rejected pickup: its timeline, then a retry with a corrected address.
+    b.goto(&format!("/console/search?q={}", dossier(501))).await;
+    b.click("a.dossier").await;
+    b.wait_path(&format!("/console/shipments/{}", l.rejected))
+        .await;
+    assert_eq!(b.text("#status").await, "Bị từ chối");
+    let timeline = b.text("#timeline").await;
+    assert!(timeline.contains("Mã bưu điện 5: Thu gom không thành công"), "{timeline}");
+    assert!(timeline.contains("Không liên lạc được người gửi"), "{timeline}");
+    assert!(timeline.contains("→ Bị từ chối"), "{timeline}");
+    assert_eq!(b.count("#audit-log").await, 0);
+    // a commune of another province is refused, in Vietnamese, on the form
+    b.fill("#retry-form", "commune_code", "00004").await;
+    b.fill("#retry-form", "reason", "Công dân báo lại địa chỉ").await;
+    b.click("#retry-submit").await;
+    let error = b.text("#commune-error").await;
+    assert!(error.contains("không thuộc"), "{error}");
+    assert_eq!(b.text("#status").await, "Bị từ chối");
+    b.shot("04-sua-dia-chi-loi").await;
+    b.fill("#retry-form", "address_line", "Số 45, tổ 7").await;
+    b.fill("#retry-form", "commune_code", "00691").await;
+    b.fill(
+        "#retry-form",
+        "reason",
+        "Công dân xác nhận lại địa chỉ qua điện thoại",
+    )
+    .await;
+    b.click("#retry-submit").await;
+    assert!(b.text("#done").await.contains("Đã gửi lại"));
+    assert_eq!(b.text("#status").await, "Chờ bưu điện nhận đơn");
+    let audit = b.text("#audit-log").await;
+    assert!(audit.contains("Gửi lại đơn"), "{audit}");
+    assert!(audit.contains("Công dân xác nhận lại địa chỉ qua điện thoại"), "{audit}");
+    assert!(audit.contains("Nguyễn Thị Cán Bộ (can-bo-1)"), "{audit}");
+    assert!(audit.contains("sửa tỉnh/xã: 08/02215 → 08/00691"), "{audit}");
+    assert_eq!(b.text("#person-address").await, "Số 45, tổ 7");
+    assert_eq!(
+        app.db
+            .count(&format!(
+                "SELECT count(*) FROM shipments WHERE id = '{}' AND commune_code = '00691' AND status = 'requested'",
+                l.rejected
+            ))
+            .await,
+        1
+    );
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM audit_log WHERE action = 'retry' AND actor_id = 'can-bo-1'")
+            .await,
+        1
+    );
+    b.shot("03-ho-so").await;
+
+    // Nothing is rejected any more.
+    b.goto("/console/attention").await;
+    assert!(b.text("#rejected").await.contains("Không có."));
+
+    // Late results: the late delivery, and its apology letter.
+    b.goto("/console/late").await;
+    let late = b.text("#late-list").await;
+    assert!(late.contains(&dossier(502)), "{late}");
+    assert!(!late.contains(&dossier(503)), "on time is not late: {late}");
+    b.shot("06-tre-han").await;
+    b.click(&format!("a[href='/console/shipments/{}/letter']", l.late))
+        .await;
+    b.wait_path(&format!("/console/shipments/{}/letter", l.late))
+        .await;
+    let new_date = Utc::now() + Duration::days(5);
+    b.fill(
+        "#letter-form",
+        "new_date",
+        &new_date
+            .with_timezone(&FixedOffset::east_opt(7 * 3600).unwrap())
+            .format("%Y-%m-%d")
+            .to_string(),
+    )
+    .await;
+    b.fill(
+        "#letter-form",
+        "reason",
+        "người nhận vắng nhà khi bưu tá đến phát",
+    )
+    .await;
+    b.click("#letter-submit").await;
+    let letter = b.text("#letter").await;
+    assert!(b.path().await.starts_with("/console/letters/"));
+    for expected in [
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "Độc lập - Tự do - Hạnh phúc",
+        "SỞ NÔNG NGHIỆP VÀ MÔI TRƯỜNG TỈNH TUYÊN QUANG",
+        "THƯ XIN LỖI",
+        "Kính gửi: Ông/Bà Trần Thị Bình",
+        &dossier(502),
+        "Đăng ký biến động quyền sử dụng đất",
+        "người nhận vắng nhà khi bưu tá đến phát",
+        "Văn phòng Đăng ký đất đai tỉnh Tuyên Quang thành thật xin lỗi",
+    ] {
+        assert!(letter.contains(expected), "the letter lacks {expected:?}:\n{letter}");
+    }
+    let shipment = json(
+        app.get(&format!("/v1/shipments/{}", l.late), &app.client_token())
+            .await,
+    )
+    .await;
+    let due_at: chrono::DateTime<Utc> = shipment["due_at"].as_str().unwrap().parse().unwrap();
+    let due = vn_date(due_at);
+    assert!(letter.contains(&format!("vào ngày {due}")), "{letter}");
+    assert!(
+        letter.contains(&format!("là ngày {}", vn_date(new_date))),
+        "{letter}"
+    );
+    // the print button appears (the page's own script), and the letter prints
+    assert!(
+        b.c.find(Locator::Css("[data-print]"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    let pdf = b.c.print(Default::default()).await.unwrap();
+    assert!(pdf.starts_with(b"%PDF") && pdf.len() > 1000);
+    b.shot("07-thu-xin-loi").await;
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM audit_log WHERE action = 'apology_letter'")
+            .await,
+        1
+    );
+
+    // The report for the last week: numbers, charts and the CSV.
+    let today = Utc::now().with_timezone(&FixedOffset::east_opt(7 * 3600).unwrap());
+    b.goto(&format!(
+        "/console/reports?from={}&to={}",
+        (today - Duration::days(6)).format("%Y-%m-%d"),
+        today.format("%Y-%m-%d")
+    ))
+    .await;
+    assert_eq!(b.count("svg.chart").await, 3);
+    let summary = b.text("#summary").await;
+    for line in [
+        "Số yêu cầu 2 3 5",
+        "Đã giao 0 2 2",
+        "Giao đúng hạn 0 1 1",
+        "Tỷ lệ giao đúng hạn (%) – 50,0% 50,0%",
+        "Bị từ chối 0 0 0",
+    ] {
+        assert!(summary.contains(line), "{line:?} not in\n{summary}");
+    }
+    let failures = b.text("#failures").await;
+    assert!(failures.contains("Người nhận vắng nhà"), "{failures}");
+    assert!(failures.contains("Không liên lạc được người gửi"), "{failures}");
+    b.shot("08-bao-cao").await;
+    let csv_href = b
+        .c
+        .find(Locator::Css("#csv-link"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let session = b.cookie().await.unwrap();
+    let resp = http
+        .get(app.url(&csv_href))
+        .header("Cookie", format!("bcci_console={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = resp.text().await.unwrap();
+    for row in [
+        "Mục,Chỉ tiêu,Thu gom hồ sơ,Trả kết quả,Tổng",
+        "Tổng hợp,Số yêu cầu,2,3,5",
+        "Tổng hợp,Tỷ lệ giao đúng hạn (%),,50.0,50.0",
+        "Không thành công,Mã 15 – Phát không thành công: Người nhận vắng nhà,,,1",
+        "Không thành công,Mã 5 – Thu gom không thành công: Không liên lạc được người gửi,,,1",
+    ] {
+        assert!(csv.contains(row), "{row:?} not in\n{csv}");
+    }
+
+    // A form without the session's anti-forgery token is refused, and changes nothing.
+    let cancel = app.url(&format!("/console/shipments/{}/cancel", l.waiting));
+    for form in [
+        vec![("reason", "thử")],
+        vec![("reason", "thử"), ("csrf", "not-the-token")],
+    ] {
+        let resp = http
+            .post(&cancel)
+            .header("Cookie", format!("bcci_console={session}"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403);
+        assert!(resp.text().await.unwrap().contains("chống giả mạo"));
+    }
+    assert_eq!(
+        app.db
+            .count(&format!(
+                "SELECT count(*) FROM shipments WHERE id = '{}' AND status = 'requested'",
+                l.waiting
+            ))
+            .await,
+        1
+    );
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM audit_log WHERE action = 'cancel'")
+            .await,
+        0
+    );
+
+    // A phone-sized screen: the same pages, tables as cards.
+    if b.shots.is_some() {
+        b.c.set_window_size(390, 844).await.unwrap();
+        b.goto("/console/search?q=5678").await;
+        b.shot("09-dien-thoai").await;
+        b.c.set_window_size(1280, 1000).await.unwrap();
+    }
+
+    // Sign-out ends the session: the old cookie opens nothing.
+    b.click("#sign-out").await;
+    b.wait_path("/console/sign-in").await;
+    assert!(b.text(".notice.ok").await.contains("đã đăng xuất"));
+    let resp = http
+        .get(app.url("/console/search"))
+        .header("Cookie", format!("bcci_console={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert!(resp.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/console/sign-in"));
+    assert_eq!(
+        app.db.count("SELECT count(*) FROM console_sessions").await,
+        0
+    );
+
+    // staff:read: names and phones masked, no action anywhere.
+    let reader = app.staff_token("can-bo-2", &["staff:read"], None);
+    b.sign_in(&reader).await;
+    b.wait_path("/console/search").await;
+    b.goto(&format!("/console/shipments/{}", l.late)).await;
+    assert_eq!(b.text("#person-name").await, "Trần T** B***");
+    assert_eq!(b.text("#person-phone").await, "098****321");
+    assert!(!b.text("#person-address").await.contains("Thôn"));
+    assert_eq!(
+        b.count("#actions, form[action*='/retry'], form[action*='/cancel'], form[action*='/replay']")
+            .await,
+        0
+    );
+    b.shot("10-chi-xem").await;
+    b.goto("/console/search?q=0987654321").await;
+    let rows = b.text("table.list tbody").await;
+    assert!(rows.contains("098****321") && !rows.contains("0987654321"), "{rows}");
+    b.goto("/console/late").await;
+    assert_eq!(b.count("a[href$='/letter']").await, 0);
+    b.goto(&format!("/console/shipments/{}", l.waiting)).await;
+    assert_eq!(b.count("#cancel-form").await, 0);
+    // and the action itself is refused, even with the right token
+    let reader_session = b.cookie().await.unwrap();
+    let page = http
+        .get(app.url(&format!("/console/shipments/{}", l.waiting)))
+        .header("Cookie", format!("bcci_console={reader_session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let resp = http
+        .post(&cancel)
+        .header("Cookie", format!("bcci_console={reader_session}"))
+        .form(&[("reason", "thử"), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+
+    // A forged cookie is refused…
+    b.c.delete_cookie("bcci_console").await.unwrap();
+    let forged = fantoccini::cookies::Cookie::parse(
+        "bcci_console=Zm9yZ2VkLXNlc3Npb24taWQ; Domain=127.0.0.1; Path=/console; SameSite=Strict; HttpOnly",
+    )
+    .unwrap();
+    b.c.add_cookie(forged).await.unwrap();
+    assert_eq!(b.cookie().await.as_deref(), Some("Zm9yZ2VkLXNlc3Npb24taWQ"));
+    b.goto("/console/search").await;
+    b.wait_path("/console/sign-in").await;
+    assert!(b.cookie().await.is_none(), "the refused cookie is removed");
+    // …and so is an expired session.
+    b.sign_in(&reader).await;
+    b.wait_path("/console/search").await;
+    sql(
+        &app,
+        "UPDATE console_sessions SET expires_at = now() - interval '1 second'",
+    )
+    .await;
+    b.goto(&format!("/console/shipments/{}", l.on_time)).await;
+    b.wait_path("/console/sign-in").await;
+
+    b.c.close().await.unwrap();
+    app.stop().await;
+}
