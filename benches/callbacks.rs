@@ -14,7 +14,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// `n` shipments, each with one pending status-changed callback and its delivery job.
@@ -39,7 +42,8 @@ INSERT INTO jobs (kind, shipment_id, payload) SELECT 'callback', shipment_id, js
 async fn main() {
     let backlog: u64 = env_or("BENCH_BACKLOG", 10_000);
     let in_flight: usize = env_or("BENCH_IN_FLIGHT", 64);
-    let server = std::env::var("TEST_DATABASE_SERVER").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let server = std::env::var("TEST_DATABASE_SERVER")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let db_name = format!("bcci_bench_callbacks_{}", std::process::id());
     let db_url = format!("{server}/{db_name}");
 
@@ -69,7 +73,12 @@ async fn main() {
     let t = Instant::now();
     let posts = Arc::new(AtomicU64::new(0));
     futures::future::join_all((0..in_flight).map(|_| {
-        let (http, url, body, posts) = (http.clone(), callback_url.clone(), body.clone(), posts.clone());
+        let (http, url, body, posts) = (
+            http.clone(),
+            callback_url.clone(),
+            body.clone(),
+            posts.clone(),
+        );
         async move {
             while Instant::now() < deadline {
                 if http.post(&url).body(body.clone()).send().await.is_ok() {
@@ -103,16 +112,24 @@ callback_secret = "whsec_ZGV2LW9ubHktY2FsbGJhY2stc2VjcmV0LWNoYW5nZS1tZQ=="
     ))
     .unwrap();
     config.database.url = Secret::new(db_url.clone());
-    bcci_gateway::ledger::ensure_database(&db_url).await.unwrap();
+    bcci_gateway::ledger::ensure_database(&db_url)
+        .await
+        .unwrap();
     bcci_gateway::ledger::migrate(&db_url).await.unwrap();
     let mut conn = AsyncPgConnection::establish(&db_url).await.unwrap();
-    for stmt in BACKLOG_SQL.replace("$N", &backlog.to_string()).split(';').filter(|s| !s.trim().is_empty()) {
+    for stmt in BACKLOG_SQL
+        .replace("$N", &backlog.to_string())
+        .split(';')
+        .filter(|s| !s.trim().is_empty())
+    {
         diesel::sql_query(stmt).execute(&mut conn).await.unwrap();
     }
 
     println!("callbacks: backlog {backlog}, {in_flight} in flight, database {db_name}");
     let started = Instant::now();
-    let gateway = Gateway::start(config, std::net::TcpListener::bind("127.0.0.1:0").unwrap()).await.unwrap();
+    let gateway = Gateway::start(config, std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .await
+        .unwrap();
     while AtomicU64::load(&received, Ordering::Relaxed) < backlog {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -124,12 +141,24 @@ callback_secret = "whsec_ZGV2LW9ubHktY2FsbGJhY2stc2VjcmV0LWNoYW5nZS1tZQ=="
     println!();
     println!("| measure | value |");
     println!("|---|---|");
-    println!("| receiver capacity: POSTs per second at {in_flight} concurrent senders | {capacity:.0} |");
-    println!("| gateway: {backlog} callbacks delivered in | {:.1} s |", drain.as_secs_f64());
+    println!(
+        "| receiver capacity: POSTs per second at {in_flight} concurrent senders | {capacity:.0} |"
+    );
+    println!(
+        "| gateway: {backlog} callbacks delivered in | {:.1} s |",
+        drain.as_secs_f64()
+    );
     println!("| gateway: callbacks delivered per second | {rate:.0} |");
-    println!("| ratio gateway / receiver capacity | {:.2} |", rate / capacity);
+    println!(
+        "| ratio gateway / receiver capacity | {:.2} |",
+        rate / capacity
+    );
 
-    let mut admin = AsyncPgConnection::establish(&format!("{server}/postgres")).await.unwrap();
+    let mut admin = AsyncPgConnection::establish(&format!("{server}/postgres"))
+        .await
+        .unwrap();
     drop(conn);
-    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")).execute(&mut admin).await;
+    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await;
 }

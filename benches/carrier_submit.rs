@@ -90,7 +90,9 @@ async fn main() {
     let receiver = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let callback_url = format!("http://{}/callbacks", receiver.local_addr().unwrap());
     let receiving = actix_web::HttpServer::new(|| {
-        actix_web::App::new().default_service(actix_web::web::to(|| async { actix_web::HttpResponse::NoContent().finish() }))
+        actix_web::App::new().default_service(actix_web::web::to(|| async {
+            actix_web::HttpResponse::NoContent().finish()
+        }))
     })
     .workers(1)
     .disable_signals()

@@ -33,23 +33,31 @@ fn pickup(n: u64, worker: u64) -> serde_json::Value {
     })
 }
 
-/// The create transaction, written out for pgbench: the same statements the gateway runs.
-const PGBENCH_SCRIPT: &str = r#"
-\set k random(1, 1000000000)
+/// The create transaction, written out for pgbench: the same statements the gateway runs, in
+/// the same order. The gateway sends them in three round trips after BEGIN (the three reads
+/// pipelined, then the four writes and the NOTIFY pipelined, then COMMIT); `pipelined` makes
+/// pgbench do the same, the other variant sends them one by one.
+fn pgbench_script(pipelined: bool) -> String {
+    let (open, close) = if pipelined {
+        ("\\startpipeline\n", "\\endpipeline\n")
+    } else {
+        ("", "")
+    };
+    format!(
+        r#"\set k random(1, 1000000000000)
 BEGIN;
-SELECT pg_try_advisory_xact_lock(:k);
+{open}SELECT pg_try_advisory_xact_lock(:k);
 SELECT client_id, key, request_hash, response_status, response_body, shipment_id, created_at, expires_at FROM idempotency_keys WHERE client_id = 'motcua-tq' AND key = 'pg-' || :k;
 SELECT id FROM shipments WHERE client_id = 'motcua-tq' AND dossier_code = 'pg-' || :k AND kind = 'pickup' AND status NOT IN ('delivered', 'returned', 'cancelled', 'rejected') LIMIT 1;
-INSERT INTO shipments (id, kind, status, sequence, client_id, office_code, dossier_code, procedure_code, procedure_name, person_name, person_phone, person_email, person_id_number, address_line, province_code, commune_code, documents, result, collect_fees_vnd, cod_vnd, note, due_at, late, sale_order_code, carrier, created_at, updated_at)
-  VALUES (gen_random_uuid(), 'pickup', 'requested', 1, 'motcua-tq', 'VPDKDD-TQ', 'pg-' || :k || '-' || gen_random_uuid(), '1.004227', 'Đăng ký biến động quyền sử dụng đất', 'Nguyễn Văn An', '0912345678', NULL, '008090001234', 'Số 12, tổ 5', '08', '02215', '[{"name":"Đơn đăng ký biến động","copies":1}]', NULL, 0, 0, 'Gọi trước khi đến', NULL, false, 'PG' || gen_random_uuid(), 'vnpost', now(), now())
-  RETURNING quote_literal(id::text) AS id \gset s_
-INSERT INTO shipment_events (shipment_id, seq, status, applied, occurred_at, source, unknown_code, actor) VALUES (:s_id::uuid, 1, 'requested', true, now(), 'gateway', false, 'motcua-tq');
-INSERT INTO jobs (kind, shipment_id, payload) VALUES ('carrier_submit', :s_id::uuid, '{}') RETURNING id;
+{close}{open}INSERT INTO shipments (id, kind, status, sequence, client_id, office_code, dossier_code, procedure_code, procedure_name, person_name, person_phone, person_email, person_id_number, address_line, province_code, commune_code, documents, result, collect_fees_vnd, cod_vnd, note, due_at, late, sale_order_code, carrier, created_at, updated_at) VALUES (md5('s' || :k)::uuid, 'pickup', 'requested', 1, 'motcua-tq', 'VPDKDD-TQ', 'pg-' || :k, '1.004227', 'Đăng ký biến động quyền sử dụng đất', 'Nguyễn Văn An', '0912345678', NULL, '008090001234', 'Số 12, tổ 5', '08', '02215', '[{{"name":"Đơn đăng ký biến động","copies":1}}]', NULL, 0, 0, 'Gọi trước khi đến', NULL, false, 'PG' || :k, 'vnpost', now(), now());
+INSERT INTO shipment_events (shipment_id, seq, status, applied, occurred_at, source, unknown_code, actor) VALUES (md5('s' || :k)::uuid, 1, 'requested', true, now(), 'gateway', false, 'motcua-tq');
+INSERT INTO jobs (kind, shipment_id, payload) VALUES ('carrier_submit', md5('s' || :k)::uuid, '{{}}') RETURNING id;
 NOTIFY bcci_jobs;
-INSERT INTO idempotency_keys (client_id, key, request_hash, response_status, response_body, shipment_id, created_at, expires_at)
-  VALUES ('motcua-tq', 'pg-' || :s_id, 'hash', 201, '{"id":"x","kind":"pickup","status":"requested","sequence":1}', :s_id::uuid, now(), now() + interval '48 hours');
-COMMIT;
-"#;
+INSERT INTO idempotency_keys (client_id, key, request_hash, response_status, response_body, shipment_id, created_at, expires_at) VALUES ('motcua-tq', 'pg-' || :k, 'hash', 201, '{{"id":"x","kind":"pickup","status":"requested","sequence":1}}', md5('s' || :k)::uuid, now(), now() + interval '48 hours');
+{close}COMMIT;
+"#
+    )
+}
 
 struct ApiResult {
     rate: f64,
@@ -123,12 +131,17 @@ async fn run_api(base: &str, token: &str, clients: u64, seconds: u64) -> ApiResu
     }
 }
 
-fn run_pgbench(db: &str, clients: u64, seconds: u64) -> (f64, String) {
-    let script = std::env::temp_dir().join(format!("bcci-create-{}.sql", std::process::id()));
-    std::fs::write(&script, PGBENCH_SCRIPT).unwrap();
+fn run_pgbench(db: &str, clients: u64, seconds: u64, pipelined: bool) -> (f64, String) {
+    let script = std::env::temp_dir().join(format!(
+        "bcci-create-{}-{pipelined}.sql",
+        std::process::id()
+    ));
+    std::fs::write(&script, pgbench_script(pipelined)).unwrap();
     let out = std::process::Command::new("pgbench")
         .args([
             "-n",
+            "-M",
+            "prepared",
             "-c",
             &clients.to_string(),
             "-j",
@@ -199,7 +212,8 @@ async fn main() {
     );
     let api = run_api(&base, &token, clients, seconds).await;
     handle.stop(true).await;
-    let (pg_tps, pg_latency) = run_pgbench(&db_url, clients, seconds);
+    let (pg_tps, pg_latency) = run_pgbench(&db_url, clients, seconds, true);
+    let (seq_tps, seq_latency) = run_pgbench(&db_url, clients, seconds, false);
 
     println!();
     println!("| measure | value |");
@@ -214,9 +228,18 @@ async fn main() {
         api.p99.as_secs_f64() * 1000.0
     );
     println!("| API: failed requests | {} |", api.errors);
-    println!("| pgbench, same transaction: per second | {pg_tps:.0} |");
-    println!("| pgbench {pg_latency} | |");
-    println!("| ratio API / pgbench | {:.2} |", api.rate / pg_tps);
+    println!("| pgbench, same transaction, pipelined like the gateway: per second | {pg_tps:.0} |");
+    println!("| pgbench, pipelined: {pg_latency} | |");
+    println!("| pgbench, same statements one by one: per second | {seq_tps:.0} |");
+    println!("| pgbench, one by one: {seq_latency} | |");
+    println!(
+        "| ratio API / pgbench pipelined | {:.2} |",
+        api.rate / pg_tps
+    );
+    println!(
+        "| ratio API / pgbench one by one | {:.2} |",
+        api.rate / seq_tps
+    );
 
     let mut admin = {
         use diesel_async::AsyncConnection;

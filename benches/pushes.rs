@@ -2,7 +2,9 @@
 //! 32 concurrent senders, against pgbench running the statements the endpoint runs for one
 //! push on the same PostgreSQL in the same run, with the simple protocol (like the other
 //! benchmarks) and with prepared statements (as diesel sends most of them). Prints the rates,
-//! the ratios, the API's latency percentiles and the cost of one RSA signature check.
+//! the ratios, the API's latency percentiles, the CPU each side costs per push (PostgreSQL, and
+//! the gateway with its senders or pgbench: on two cores they share, CPU is the bound) and the
+//! cost of one RSA signature check.
 //!
 //! Every push is a new, correctly signed report that moves its shipment (12 out for delivery
 //! and 15 attempt failed, alternately, with increasing carrier times), so each one takes the
@@ -231,7 +233,13 @@ async fn run_api(url: &str, pushes: Vec<Vec<Vec<u8>>>, warm: usize, seconds: u64
     }
 }
 
-fn run_pgbench(db: &str, clients: u64, seconds: u64, prepared: bool) -> (f64, String) {
+struct PgbenchResult {
+    tps: f64,
+    latency: String,
+    transactions: u64,
+}
+
+fn run_pgbench(db: &str, clients: u64, seconds: u64, prepared: bool) -> PgbenchResult {
     let script = std::env::temp_dir().join(format!("bcci-pushes-{}.sql", std::process::id()));
     std::fs::write(&script, pgbench_script(prepared)).unwrap();
     let out = std::process::Command::new("pgbench")
@@ -270,7 +278,75 @@ fn run_pgbench(db: &str, clients: u64, seconds: u64, prepared: bool) -> (f64, St
         .find(|l| l.starts_with("latency average"))
         .unwrap_or("")
         .to_owned();
-    (tps, latency)
+    let transactions = text
+        .lines()
+        .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
+        .and_then(|v| v.split('/').next()?.trim().parse().ok())
+        .expect("pgbench printed the number of transactions");
+    PgbenchResult {
+        tps,
+        latency,
+        transactions,
+    }
+}
+
+/// CPU time used so far, in clock ticks (1/100 s): by PostgreSQL (its live processes, plus
+/// the backends the postmaster has reaped), by this process, and by its waited-for children
+/// (pgbench). Other users of the same server count too: run on a quiet machine.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    postgres: u64,
+    this: u64,
+    children: u64,
+}
+
+impl Cpu {
+    fn now() -> Cpu {
+        // utime, stime, cutime, cstime: fields 14 to 17 of /proc/<pid>/stat, counted after
+        // the command name, which may contain spaces
+        fn times(stat: &str) -> Option<(&str, [u64; 4])> {
+            let (head, rest) = stat.rsplit_once(") ")?;
+            let comm = head.split_once(" (")?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let n = |i: usize| f.get(i).and_then(|v| v.parse().ok()).unwrap_or(0);
+            Some((comm, [n(11), n(12), n(13), n(14)]))
+        }
+        let mut cpu = Cpu::default();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            if !entry
+                .file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+            {
+                continue;
+            }
+            if let Ok(stat) = std::fs::read_to_string(entry.path().join("stat"))
+                && let Some(("postgres", t)) = times(&stat)
+            {
+                cpu.postgres += t.iter().sum::<u64>();
+            }
+        }
+        if let Some((_, t)) = std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .as_deref()
+            .and_then(times)
+        {
+            cpu.this = t[0] + t[1];
+            cpu.children = t[2] + t[3];
+        }
+        cpu
+    }
+
+    /// µs per operation of each part, between `self` and `later`.
+    fn per_op(self, later: Cpu, ops: u64) -> (f64, f64, f64) {
+        let us = |a: u64, b: u64| (b.saturating_sub(a)) as f64 * 10_000.0 / ops.max(1) as f64;
+        (
+            us(self.postgres, later.postgres),
+            us(self.this, later.this),
+            us(self.children, later.children),
+        )
+    }
 }
 
 /// Average time of `f` over `n` runs.
@@ -384,7 +460,9 @@ async fn main() {
     let handle = http.handle();
     tokio::spawn(http);
 
+    let cpu_api = Cpu::now();
     let api = run_api(&url, pushes, warm, seconds).await;
+    let cpu_api_end = Cpu::now();
     handle.stop(true).await;
     // every 200 is a report in the ledger
     let recorded = count(
@@ -393,8 +471,17 @@ async fn main() {
     )
     .await;
     assert_eq!(recorded as usize, api.sent + warm * clients as usize);
-    let (pg_tps, pg_latency) = run_pgbench(&db_url, clients, seconds, false);
-    let (pgp_tps, pgp_latency) = run_pgbench(&db_url, clients, seconds, true);
+    let cpu_simple = Cpu::now();
+    let simple = run_pgbench(&db_url, clients, seconds, false);
+    let cpu_prepared = Cpu::now();
+    let prepared = run_pgbench(&db_url, clients, seconds, true);
+    let cpu_end = Cpu::now();
+    let (api_pg, api_this, _) =
+        cpu_api.per_op(cpu_api_end, (api.sent + warm * clients as usize) as u64);
+    let (simple_pg, _, simple_bench) = cpu_simple.per_op(cpu_prepared, simple.transactions);
+    let (prepared_pg, _, prepared_bench) = cpu_prepared.per_op(cpu_end, prepared.transactions);
+    let (pg_tps, pg_latency, pgp_tps, pgp_latency) =
+        (simple.tps, simple.latency, prepared.tps, prepared.latency);
 
     println!();
     println!("| measure | value |");
@@ -423,6 +510,15 @@ async fn main() {
     println!(
         "| ratio API / pgbench prepared | {:.2} |",
         api.rate / pgp_tps
+    );
+    println!(
+        "| CPU per push, API: PostgreSQL / gateway and its 32 senders | {api_pg:.0} µs / {api_this:.0} µs |"
+    );
+    println!(
+        "| CPU per push, pgbench simple: PostgreSQL / pgbench | {simple_pg:.0} µs / {simple_bench:.0} µs |"
+    );
+    println!(
+        "| CPU per push, pgbench prepared: PostgreSQL / pgbench | {prepared_pg:.0} µs / {prepared_bench:.0} µs |"
     );
     println!(
         "| RSA-2048 PKCS#1 v1.5 signature check, one core | {:.0} µs |",

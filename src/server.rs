@@ -44,7 +44,9 @@ pub fn http(state: web::Data<AppState>, listener: TcpListener) -> anyhow::Result
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .wrap(tracing_actix_web::TracingLogger::<crate::console::logging::PathOnlyRootSpan>::new())
+            .wrap(tracing_actix_web::TracingLogger::<
+                crate::console::logging::PathOnlyRootSpan,
+            >::new())
             .configure(crate::console::routes)
             .configure(api::routes)
     })

@@ -242,6 +242,9 @@ impl Checker {
 }
 
 fn new_row(c: &Common<'_>, client_id: &str, phone: String, now: DateTime<Utc>) -> Shipment {
+    // PostgreSQL keeps microseconds: the response is rendered from this row, so it must be
+    // what a later read returns.
+    let now = chrono::SubsecRound::trunc_subsecs(now, 6);
     let id = Uuid::now_v7();
     Shipment {
         id,

@@ -97,8 +97,8 @@ pub async fn page(
         limit: PER_SECTION,
         ..s
     };
-    let quiet_after = chrono::Duration::from_std(config.console.quiet_after)
-        .unwrap_or(chrono::Duration::days(3));
+    let quiet_after =
+        chrono::Duration::from_std(config.console.quiet_after).unwrap_or(chrono::Duration::days(3));
     let mut conn = state.pool.get().await?;
     let rejected = ledger::search(
         &mut conn,
@@ -155,11 +155,7 @@ pub async fn page(
                 shipment_id: j.shipment_id,
                 dossier_code: j.dossier_code,
                 kind: format::job_kind(&j.kind),
-                status: j
-                    .status
-                    .parse::<Status>()
-                    .map(format::status)
-                    .unwrap_or(""),
+                status: j.status.parse::<Status>().map(format::status).unwrap_or(""),
                 last_error: if pii {
                     j.last_error.unwrap_or_default()
                 } else {

@@ -26,10 +26,14 @@ fn number(v: f64) -> String {
     }
 }
 
-const W: f64 = 720.0;
+/// Widths of the drawings, in CSS pixels: they are shown at most this wide, never scaled up,
+/// so their text keeps its size.
+const COLUMNS_W: f64 = 520.0;
+const BARS_W: f64 = 760.0;
 
 /// Vertical grouped bars: one group per label, one bar per series, with a legend.
 pub fn columns(title: &str, labels: &[String], series: &[Series<'_>]) -> String {
+    const W: f64 = COLUMNS_W;
     let h = 260.0;
     let (left, right, top, bottom) = (44.0, 10.0, 28.0, 36.0);
     let plot_w = W - left - right;
@@ -39,16 +43,18 @@ pub fn columns(title: &str, labels: &[String], series: &[Series<'_>]) -> String 
         .flat_map(|s| s.values.iter().copied())
         .fold(0.0_f64, f64::max)
         .max(1.0);
-    let scale_max = nice_ceiling(max);
+    // gridlines at a round step (whole numbers for counts)
+    let step = nice_ceiling(max / 4.0).max(1.0);
+    let ticks = (max / step).ceil().max(1.0) as u32;
+    let scale_max = step * f64::from(ticks);
     let mut svg = String::new();
     let _ = write!(
         svg,
-        r#"<svg class="chart" viewBox="0 0 {W} {h}" role="img" aria-label="{t}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
+        r#"<svg class="chart" width="{W}" viewBox="0 0 {W} {h}" role="img" aria-label="{t}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
         t = esc(title)
     );
-    // gridlines and their values
-    for i in 0..=4 {
-        let v = scale_max * f64::from(i) / 4.0;
+    for i in 0..=ticks {
+        let v = step * f64::from(i);
         let y = top + plot_h - plot_h * v / scale_max;
         let _ = write!(
             svg,
@@ -90,28 +96,38 @@ pub fn columns(title: &str, labels: &[String], series: &[Series<'_>]) -> String 
             );
         }
     }
-    legend(&mut svg, series.iter().map(|s| (s.name, s.class)), left, 16.0);
+    legend(
+        &mut svg,
+        series.iter().map(|s| (s.name, s.class)),
+        left,
+        16.0,
+    );
     svg.push_str("</svg>");
     svg
 }
 
 /// Horizontal bars, one per labelled value (e.g. reasons of failed attempts).
 pub fn bars(title: &str, items: &[(String, f64)], class: &str) -> String {
+    const W: f64 = BARS_W;
     let row = 26.0;
-    let (label_w, top) = (300.0, 8.0);
+    let (label_w, top) = (380.0, 8.0);
     let h = top * 2.0 + row * items.len().max(1) as f64;
     let max = items.iter().map(|i| i.1).fold(0.0_f64, f64::max).max(1.0);
     let plot_w = W - label_w - 60.0;
     let mut svg = String::new();
     let _ = write!(
         svg,
-        r#"<svg class="chart" viewBox="0 0 {W} {h}" role="img" aria-label="{t}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
+        r#"<svg class="chart" width="{W}" viewBox="0 0 {W} {h}" role="img" aria-label="{t}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
         t = esc(title)
     );
     for (i, (label, v)) in items.iter().enumerate() {
         let y = top + row * i as f64;
         let bw = plot_w * v / max;
-        let short: String = label.chars().take(44).collect();
+        let short: String = if label.chars().count() > 52 {
+            label.chars().take(51).chain(['…']).collect()
+        } else {
+            label.clone()
+        };
         let _ = write!(
             svg,
             r#"<text class="axis" x="{lx}" y="{ty:.1}" text-anchor="end">{l}</text><rect class="{c}" x="{label_w}" y="{y:.1}" width="{bw:.1}" height="{bh}"><title>{full}: {v}</title></rect><text class="value" x="{vx:.1}" y="{ty:.1}">{v}</text>"#,
@@ -169,6 +185,7 @@ mod tests {
 
     #[test]
     fn scales() {
+        assert_eq!(nice_ceiling(0.75), 1.0);
         assert_eq!(nice_ceiling(1.0), 1.0);
         assert_eq!(nice_ceiling(3.0), 5.0);
         assert_eq!(nice_ceiling(17.0), 20.0);

@@ -239,7 +239,7 @@ pub fn vnd(amount: i64) -> String {
     let digits = amount.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('.');
         }
         out.push(c);
@@ -282,7 +282,10 @@ mod tests {
         let d = serde_json::json!({"status_before": "rejected", "corrections": {"phone": ["091****678", "098****321"], "address.line": "corrected"}});
         let text = audit_details(&d);
         assert!(text.contains("trạng thái trước: Bị từ chối"), "{text}");
-        assert!(text.contains("sửa điện thoại: 091****678 → 098****321"), "{text}");
+        assert!(
+            text.contains("sửa điện thoại: 091****678 → 098****321"),
+            "{text}"
+        );
         assert!(text.contains("sửa địa chỉ: đã sửa"), "{text}");
     }
 }

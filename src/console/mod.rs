@@ -21,7 +21,7 @@ pub mod letter;
 pub mod logging;
 mod reports;
 mod search;
-pub mod session;
+mod session;
 mod shipment;
 mod sign_in;
 

@@ -73,10 +73,7 @@ fn share_line(k: &[KindFigures; 2]) -> Line {
     let shares = [
         share(k[0].on_time, k[0].delivered),
         share(k[1].on_time, k[1].delivered),
-        share(
-            k[0].on_time + k[1].on_time,
-            k[0].delivered + k[1].delivered,
-        ),
+        share(k[0].on_time + k[1].on_time, k[0].delivered + k[1].delivered),
     ];
     let text = |s: Option<f64>| s.map(format::percent).unwrap_or_else(|| "–".into());
     let raw = |s: Option<f64>| s.map(|s| format!("{:.1}", s * 100.0)).unwrap_or_default();
@@ -89,7 +86,11 @@ fn share_line(k: &[KindFigures; 2]) -> Line {
     }
 }
 
-fn median_line(label: &'static str, f: impl Fn(&KindFigures) -> Option<f64>, k: &[KindFigures; 2]) -> Line {
+fn median_line(
+    label: &'static str,
+    f: impl Fn(&KindFigures) -> Option<f64>,
+    k: &[KindFigures; 2],
+) -> Line {
     let (p, d) = (f(&k[0]), f(&k[1]));
     let text = |s: Option<f64>| s.map(format::duration).unwrap_or_else(|| "–".into());
     let hours = |s: Option<f64>| s.map(|s| format!("{:.1}", s / 3600.0)).unwrap_or_default();

@@ -118,7 +118,9 @@ impl Params {
     fn is_empty(&self) -> bool {
         let mut p = self.clone();
         p.before.clear();
-        serde_urlencoded::to_string(&p).unwrap_or_default().is_empty()
+        serde_urlencoded::to_string(&p)
+            .unwrap_or_default()
+            .is_empty()
     }
 
     /// The search these parameters ask for, and what in them was not understood.

@@ -99,11 +99,7 @@ impl FromRequest for Staff {
                 Some(s) => Ok(Staff {
                     who: Principal {
                         sub: s.sub,
-                        scopes: s
-                            .scopes
-                            .iter()
-                            .filter_map(|x| Scope::parse(x))
-                            .collect(),
+                        scopes: s.scopes.iter().filter_map(|x| Scope::parse(x)).collect(),
                         offices: s.offices,
                         name: s.name,
                     },
@@ -194,9 +190,7 @@ pub fn token_expiry(token: &str) -> Option<DateTime<Utc>> {
         exp: i64,
     }
     let payload = token.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
     let exp: Exp = serde_json::from_slice(&bytes).ok()?;
     DateTime::from_timestamp(exp.exp, 0)
 }

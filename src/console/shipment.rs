@@ -135,7 +135,13 @@ impl Summary {
             id_number: s
                 .person_id_number
                 .as_deref()
-                .map(|i| if pii { i.to_owned() } else { mask::id_number(i) })
+                .map(|i| {
+                    if pii {
+                        i.to_owned()
+                    } else {
+                        mask::id_number(i)
+                    }
+                })
                 .unwrap_or_default(),
             address_line: if pii {
                 s.address_line.clone()
@@ -420,8 +426,7 @@ fn view(
                     Ok(Outcome::MoveTo(_) | Outcome::AskCarrierToCancel)
                 ),
             replay: can_act
-                && l
-                    .callbacks
+                && l.callbacks
                     .iter()
                     .any(|c| matches!(c.state.as_str(), "dead" | "held")),
             letter: can_act && pii && s.late,
@@ -493,11 +498,16 @@ pub struct RetryForm {
 /// What the form changes: empty fields and unchanged values are no correction.
 fn corrections(form: &RetryForm, s: &Shipment) -> Option<CorrectionsIn> {
     let phone_in = form.phone.trim();
-    let phone = (!phone_in.is_empty() && phone::normalise(phone_in).as_deref() != Some(&s.person_phone))
-        .then(|| phone_in.to_owned());
+    let phone = (!phone_in.is_empty()
+        && phone::normalise(phone_in).as_deref() != Some(&s.person_phone))
+    .then(|| phone_in.to_owned());
     let or = |v: &str, current: &str| {
         let v = v.trim();
-        if v.is_empty() { current.to_owned() } else { v.to_owned() }
+        if v.is_empty() {
+            current.to_owned()
+        } else {
+            v.to_owned()
+        }
     };
     let address = Address {
         line: or(&form.address_line, &s.address_line),
@@ -581,7 +591,14 @@ pub async fn retry(
         Ok(ok) => ok,
         Err(ApiError::Validation(errors)) => {
             field_errors(&mut f, &errors, &form, &loaded.shipment);
-            return view(&state, &staff, loaded, f, String::new(), StatusCode::UNPROCESSABLE_ENTITY);
+            return view(
+                &state,
+                &staff,
+                loaded,
+                f,
+                String::new(),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
         }
         Err(_) => return Err(ConsoleError::BadRequest),
     };
@@ -602,10 +619,7 @@ pub async fn retry(
         Err(RetryError::Db(e)) => return Err(e.into()),
         Err(RetryError::NothingToRetry(status)) => format!(
             "Không có gì để gửi lại: đơn đang ở trạng thái \"{}\" và không có công việc nào thất bại.",
-            status
-                .parse::<Status>()
-                .map(format::status)
-                .unwrap_or("?")
+            status.parse::<Status>().map(format::status).unwrap_or("?")
         ),
         Err(RetryError::CorrectionsNeedRejected) => {
             "Chỉ sửa được thông tin của đơn bị từ chối.".into()
@@ -616,7 +630,14 @@ pub async fn retry(
     };
     f.errors.push(message);
     let loaded = load(&state, &staff, id).await?;
-    view(&state, &staff, loaded, f, String::new(), StatusCode::CONFLICT)
+    view(
+        &state,
+        &staff,
+        loaded,
+        f,
+        String::new(),
+        StatusCode::CONFLICT,
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -636,6 +657,14 @@ impl ReasonForm {
     }
 }
 
+/// Why a reason-only form is shown again.
+enum Refusal {
+    /// The reason is missing or too long (422).
+    Reason(&'static str),
+    /// The action is not possible now (409).
+    Conflict(&'static str),
+}
+
 /// Shows the page again with the form's error.
 async fn refuse(
     state: &AppState,
@@ -643,17 +672,23 @@ async fn refuse(
     id: Uuid,
     open: &'static str,
     form: &ReasonForm,
-    reason_error: Option<String>,
-    error: Option<String>,
-    status: StatusCode,
+    why: Refusal,
 ) -> Result<HttpResponse, ConsoleError> {
     let loaded = load(state, staff, id).await?;
-    let f = Forms {
+    let mut f = Forms {
         open,
         reason: form.reason.clone(),
-        reason_error: reason_error.unwrap_or_default(),
-        errors: error.into_iter().collect(),
         ..Default::default()
+    };
+    let status = match why {
+        Refusal::Reason(text) => {
+            f.reason_error = text.into();
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        Refusal::Conflict(text) => {
+            f.errors.push(text.into());
+            StatusCode::CONFLICT
+        }
     };
     view(state, staff, loaded, f, String::new(), status)
 }
@@ -674,20 +709,24 @@ pub async fn cancel(
             id,
             "cancel",
             &form,
-            Some("Hãy ghi lý do hủy (1 đến 500 ký tự).".into()),
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
+            Refusal::Reason("Hãy ghi lý do hủy (1 đến 500 ký tự)."),
         )
         .await;
     };
     let mut conn = state.pool.get().await?;
-    let outcome =
-        shipments::cancel(&mut conn, id, &staff.who.visibility(), &staff.actor(), &reason).await;
+    let outcome = shipments::cancel(
+        &mut conn,
+        id,
+        &staff.who.visibility(),
+        &staff.actor(),
+        &reason,
+    )
+    .await;
     drop(conn);
     match outcome {
-        Ok(CancelOutcome::Cancelled(_)) => {
-            Ok(see_other(&format!("/console/shipments/{id}?done=cancelled")))
-        }
+        Ok(CancelOutcome::Cancelled(_)) => Ok(see_other(&format!(
+            "/console/shipments/{id}?done=cancelled"
+        ))),
         Ok(CancelOutcome::AskedCarrier(_)) => Ok(see_other(&format!(
             "/console/shipments/{id}?done=cancel_asked"
         ))),
@@ -700,9 +739,7 @@ pub async fn cancel(
                 id,
                 "cancel",
                 &form,
-                None,
-                Some("Không hủy được: bưu tá đã nhận hoặc đơn đã kết thúc.".into()),
-                StatusCode::CONFLICT,
+                Refusal::Conflict("Không hủy được: bưu tá đã nhận hoặc đơn đã kết thúc."),
             )
             .await
         }
@@ -725,9 +762,7 @@ pub async fn replay(
             id,
             "replay",
             &form,
-            Some("Hãy ghi lý do (1 đến 500 ký tự).".into()),
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
+            Refusal::Reason("Hãy ghi lý do (1 đến 500 ký tự)."),
         )
         .await;
     };
@@ -817,7 +852,11 @@ mod tests {
         let c = corrections(&form("", "", "", "00691"), &s).unwrap();
         let a = c.address.unwrap();
         assert_eq!(
-            (a.line.as_str(), a.province_code.as_str(), a.commune_code.as_str()),
+            (
+                a.line.as_str(),
+                a.province_code.as_str(),
+                a.commune_code.as_str()
+            ),
             ("Số 12", "08", "00691")
         );
         assert!(c.phone.is_none());

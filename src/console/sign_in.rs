@@ -69,10 +69,7 @@ pub async fn form(
     state: web::Data<AppState>,
     q: web::Query<SignInQuery>,
 ) -> Result<HttpResponse, ConsoleError> {
-    let notice = q
-        .signed_out
-        .is_some()
-        .then_some("Bạn đã đăng xuất.");
+    let notice = q.signed_out.is_some().then_some("Bạn đã đăng xuất.");
     page(
         &state,
         safe_next(q.next.as_deref()),
@@ -98,11 +95,22 @@ pub async fn submit(
     form: web::Form<SignInForm>,
 ) -> Result<HttpResponse, ConsoleError> {
     let next = safe_next(Some(&form.next));
-    let refuse = |why: &'static str| page(&state, next.clone(), Some(why), None, StatusCode::UNAUTHORIZED);
+    let refuse = |why: &'static str| {
+        page(
+            &state,
+            next.clone(),
+            Some(why),
+            None,
+            StatusCode::UNAUTHORIZED,
+        )
+    };
     let expected = req
         .cookie(&session::sign_in_cookie_name(&state.config))
         .map(|c| c.value().to_owned());
-    if expected.as_deref().is_none_or(|e| e.is_empty() || e != form.check) {
+    if expected
+        .as_deref()
+        .is_none_or(|e| e.is_empty() || e != form.check)
+    {
         return refuse(
             "Phiên đăng nhập đã hết hạn hoặc trình duyệt chặn cookie. Hãy bật cookie cho trang này và thử lại.",
         );
@@ -163,8 +171,17 @@ mod tests {
 
     #[test]
     fn next_stays_in_the_console() {
-        assert_eq!(safe_next(Some("/console/late?kind=pickup")), "/console/late?kind=pickup");
-        for bad in ["https://evil.example", "//evil.example", "/v1/shipments", "/console/sign-in", "/console\\..\\x"] {
+        assert_eq!(
+            safe_next(Some("/console/late?kind=pickup")),
+            "/console/late?kind=pickup"
+        );
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/v1/shipments",
+            "/console/sign-in",
+            "/console\\..\\x",
+        ] {
             assert_eq!(safe_next(Some(bad)), "/console/search", "{bad}");
         }
         assert_eq!(safe_next(None), "/console/search");

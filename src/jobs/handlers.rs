@@ -642,8 +642,12 @@ mod tests {
         let config = Config::from_overlay("").unwrap();
         let now = Utc::now();
         match kind {
-            Kind::Pickup => serde_json::from_value::<crate::api::dto::PickupRequest>(body).unwrap().validate(&config, "motcua-tq", now),
-            Kind::Delivery => serde_json::from_value::<crate::api::dto::DeliveryRequest>(body).unwrap().validate(&config, "motcua-tq", now),
+            Kind::Pickup => serde_json::from_value::<crate::api::dto::PickupRequest>(body)
+                .unwrap()
+                .validate(&config, "motcua-tq", now),
+            Kind::Delivery => serde_json::from_value::<crate::api::dto::DeliveryRequest>(body)
+                .unwrap()
+                .validate(&config, "motcua-tq", now),
         }
         .unwrap()
     }
@@ -655,10 +659,16 @@ mod tests {
         let o = order_request(&s, config.office("VPDKDD-TQ").unwrap(), &config);
         assert_eq!(o.sender.name, "Nguyễn Văn An");
         assert_eq!(o.sender.commune_code, "02215");
-        assert_eq!(o.receiver.name, "Văn phòng Đăng ký đất đai tỉnh Tuyên Quang");
+        assert_eq!(
+            o.receiver.name,
+            "Văn phòng Đăng ký đất đai tỉnh Tuyên Quang"
+        );
         assert_eq!(o.sale_order_code, s.sale_order_code);
         assert_eq!(o.cod_vnd, 0, "a pickup collects no cash on delivery");
-        assert_eq!(o.content_note, "Hồ sơ 000.00.14.H61-261127-0001 - Đăng ký biến động quyền sử dụng đất - thu phí 50000 đ");
+        assert_eq!(
+            o.content_note,
+            "Hồ sơ 000.00.14.H61-261127-0001 - Đăng ký biến động quyền sử dụng đất - thu phí 50000 đ"
+        );
         assert_eq!(o.service_code, "CTN001");
     }
 
@@ -671,6 +681,9 @@ mod tests {
         assert_eq!(o.receiver.name, "Trần Thị Bình");
         assert_eq!(o.receiver.phone, "0987654321");
         assert_eq!(o.cod_vnd, 30000);
-        assert!(o.content_note.starts_with("Kết quả hồ sơ 000.00.14.H61-261127-0002"));
+        assert!(
+            o.content_note
+                .starts_with("Kết quả hồ sơ 000.00.14.H61-261127-0002")
+        );
     }
 }

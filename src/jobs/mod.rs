@@ -101,9 +101,9 @@ pub fn excerpt(text: &str) -> String {
     text.chars().take(EXCERPT_CHARS).collect()
 }
 
-/// Enqueues a job inside the caller's transaction.
+/// Enqueues a job inside the caller's transaction (a shared reference: it may be pipelined).
 pub async fn enqueue(
-    conn: &mut Conn,
+    mut conn: &Conn,
     kind: JobKind,
     shipment: Option<Uuid>,
     payload: serde_json::Value,
@@ -115,10 +115,10 @@ pub async fn enqueue(
             jobs::payload.eq(payload),
         ))
         .returning(jobs::id)
-        .get_result(conn)
+        .get_result(&mut conn)
         .await?;
     diesel::sql_query(format!("NOTIFY {CHANNEL}"))
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     Ok(id)
 }

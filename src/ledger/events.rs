@@ -23,12 +23,12 @@ pub async fn append(conn: &mut Conn, mut event: NewEvent) -> QueryResult<i32> {
     Ok(event.seq)
 }
 
-/// The first event of a new shipment.
-pub async fn first(conn: &mut Conn, mut event: NewEvent) -> QueryResult<()> {
+/// The first event of a new shipment (a shared reference: it may be pipelined).
+pub async fn first(mut conn: &Conn, mut event: NewEvent) -> QueryResult<()> {
     event.seq = 1;
     diesel::insert_into(shipment_events)
         .values(&event)
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     Ok(())
 }

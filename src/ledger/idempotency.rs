@@ -41,39 +41,39 @@ fn lock_id(client: &str, k: &str) -> i64 {
     i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
-/// Tries to take the key's lock for the rest of the transaction.
-pub async fn try_lock(conn: &mut Conn, client: &str, k: &str) -> QueryResult<bool> {
+/// Tries to take the key's lock for the rest of the transaction. Takes a shared reference so
+/// that it can be pipelined with the following reads (diesel-async pipelines concurrent
+/// futures on one connection; PostgreSQL still runs them in order).
+pub async fn try_lock(mut conn: &Conn, client: &str, k: &str) -> QueryResult<bool> {
     let row: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
         .bind::<BigInt, _>(lock_id(client, k))
-        .get_result(conn)
+        .get_result(&mut conn)
         .await?;
     Ok(row.locked)
 }
 
-/// The saved response for a key, if it has not expired. An expired record is removed so the
-/// key can be used afresh.
-pub async fn find(conn: &mut Conn, client: &str, k: &str) -> QueryResult<Option<IdempotencyKey>> {
-    let found = idempotency_keys
+/// The saved response for a key, expired or not.
+pub async fn find(mut conn: &Conn, client: &str, k: &str) -> QueryResult<Option<IdempotencyKey>> {
+    idempotency_keys
         .find((client, k))
         .select(IdempotencyKey::as_select())
-        .first(conn)
+        .first(&mut conn)
         .await
-        .optional()?;
-    match found {
-        Some(row) if row.expires_at <= chrono::Utc::now() => {
-            diesel::delete(idempotency_keys.find((client, k)))
-                .execute(conn)
-                .await?;
-            Ok(None)
-        }
-        other => Ok(other),
-    }
+        .optional()
 }
 
-pub async fn save(conn: &mut Conn, row: &IdempotencyKey) -> QueryResult<()> {
+/// Forgets one key (it expired), so that it can be used afresh.
+pub async fn forget(conn: &mut Conn, client: &str, k: &str) -> QueryResult<()> {
+    diesel::delete(idempotency_keys.find((client, k)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn save(mut conn: &Conn, row: &IdempotencyKey) -> QueryResult<()> {
     diesel::insert_into(idempotency_keys)
         .values(row)
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     Ok(())
 }

@@ -77,7 +77,7 @@ pub async fn find_for_update(
 }
 
 pub async fn active_for_dossier(
-    conn: &mut Conn,
+    mut conn: &Conn,
     client: &str,
     dossier: &str,
     kind: Kind,
@@ -88,7 +88,7 @@ pub async fn active_for_dossier(
         .filter(dsl::kind.eq(kind.as_str()))
         .filter(dsl::status.ne_all(TERMINAL))
         .select(dsl::id)
-        .first(conn)
+        .first(&mut conn)
         .await
         .optional()
 }
@@ -202,64 +202,69 @@ pub async fn create(
     let (client, dossier, kind) = (new.client_id.clone(), new.dossier_code.clone(), new.kind());
     let outcome = conn
         .transaction::<_, CreateError, _>(async move |c| {
-            if !idempotency::try_lock(c, idem.client_id, idem.key).await? {
+            // Three reads in one round trip: the key's lock, its saved response, an active
+            // shipment for the dossier. PostgreSQL runs them in this order, so the reads see
+            // whatever a previous holder of the lock committed.
+            let (locked, saved, existing) = futures_util::try_join!(
+                idempotency::try_lock(c, idem.client_id, idem.key),
+                idempotency::find(c, idem.client_id, idem.key),
+                active_for_dossier(c, &new.client_id, &new.dossier_code, new.kind()),
+            )?;
+            if !locked {
                 return Err(CreateError::InFlight);
             }
-            if let Some(saved) = idempotency::find(c, idem.client_id, idem.key).await? {
-                if saved.request_hash != idem.hash {
-                    return Err(CreateError::KeyReused);
+            match saved {
+                Some(s) if s.expires_at <= Utc::now() => {
+                    idempotency::forget(c, idem.client_id, idem.key).await?
                 }
-                return Ok(Created::Replayed {
-                    status: saved.response_status as u16,
-                    body: saved.response_body,
-                });
+                Some(s) if s.request_hash != idem.hash => return Err(CreateError::KeyReused),
+                Some(s) => {
+                    return Ok(Created::Replayed {
+                        status: s.response_status as u16,
+                        body: s.response_body,
+                    });
+                }
+                None => {}
             }
-            if let Some(existing) =
-                active_for_dossier(c, &new.client_id, &new.dossier_code, new.kind()).await?
-            {
+            if let Some(existing) = existing {
                 return Err(CreateError::DuplicateActive(existing));
             }
-            let shipment: Shipment = diesel::insert_into(dsl::shipments)
-                .values(&new)
-                .returning(Shipment::as_returning())
-                .get_result(c)
-                .await?;
-            events::first(
-                c,
-                NewEvent::status_change(
-                    shipment.id,
-                    Status::Requested,
-                    Source::Gateway,
-                    &shipment.client_id,
-                    None,
-                    shipment.created_at,
+            // Every column of the row is set here, so the response is rendered from it; the
+            // writes go in one round trip (the shipment first: the others refer to it).
+            let body = render(&new);
+            let saved = IdempotencyKey {
+                client_id: idem.client_id.to_owned(),
+                key: idem.key.to_owned(),
+                request_hash: idem.hash,
+                response_status: 201,
+                response_body: body.clone(),
+                shipment_id: Some(new.id),
+                created_at: new.created_at,
+                expires_at: new.created_at + idem.ttl,
+            };
+            let event = NewEvent::status_change(
+                new.id,
+                Status::Requested,
+                Source::Gateway,
+                &new.client_id,
+                None,
+                new.created_at,
+            );
+            let shared: &Conn = c;
+            let insert = diesel::insert_into(dsl::shipments).values(&new);
+            futures_util::try_join!(
+                insert.execute(&mut &*shared),
+                events::first(shared, event),
+                jobs::enqueue(
+                    shared,
+                    JobKind::CarrierSubmit,
+                    Some(new.id),
+                    serde_json::json!({})
                 ),
-            )
-            .await?;
-            jobs::enqueue(
-                c,
-                JobKind::CarrierSubmit,
-                Some(shipment.id),
-                serde_json::json!({}),
-            )
-            .await?;
-            let body = render(&shipment);
-            idempotency::save(
-                c,
-                &IdempotencyKey {
-                    client_id: idem.client_id.to_owned(),
-                    key: idem.key.to_owned(),
-                    request_hash: idem.hash,
-                    response_status: 201,
-                    response_body: body.clone(),
-                    shipment_id: Some(shipment.id),
-                    created_at: shipment.created_at,
-                    expires_at: shipment.created_at + idem.ttl,
-                },
-            )
-            .await?;
+                idempotency::save(shared, &saved),
+            )?;
             Ok(Created::New {
-                shipment: Box::new(shipment),
+                shipment: Box::new(new),
                 body,
             })
         })

@@ -9,8 +9,8 @@
 
 use crate::support::*;
 use bcci_gateway::domain::Source;
-use bcci_gateway::ledger::reports::{self, CarrierReport};
 use bcci_gateway::ledger::lateness;
+use bcci_gateway::ledger::reports::{self, CarrierReport};
 use chrono::{Duration, FixedOffset, Utc};
 use diesel_async::RunQueryDsl;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -22,10 +22,13 @@ use uuid::Uuid;
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// chromedriver on a free port, killed when dropped.
+/// chromedriver on a free port. Dropped (also when a test panics), it ends the browser
+/// session, so that Chromium exits, then stops chromedriver.
 struct Driver {
     child: Child,
     url: String,
+    port: u16,
+    session: Option<String>,
     _profile: TempDir,
 }
 
@@ -39,6 +42,19 @@ impl Drop for TempDir {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        if let Some(id) = &self.session {
+            // Blocking plain HTTP: Drop cannot await.
+            use std::io::{Read, Write};
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+                let _ = write!(
+                    s,
+                    "DELETE /session/{id} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+                    self.port
+                );
+                let _ = s.read_to_end(&mut Vec::new());
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -65,22 +81,18 @@ impl Driver {
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
-        let profile = TempDir(
-            std::env::temp_dir().join(format!("bcci-console-chromium-{}", Uuid::new_v4())),
-        );
-        let d = Driver {
+        let profile =
+            TempDir(std::env::temp_dir().join(format!("bcci-console-chromium-{}", Uuid::new_v4())));
+        let mut d = Driver {
             child,
             url: format!("http://127.0.0.1:{port}"),
+            port,
+            session: None,
             _profile: profile,
         };
         let http = reqwest::Client::new();
         let until = Instant::now() + std::time::Duration::from_secs(30);
-        while http
-            .get(format!("{}/status", d.url))
-            .send()
-            .await
-            .is_err()
-        {
+        while http.get(format!("{}/status", d.url)).send().await.is_err() {
             assert!(Instant::now() < until, "chromedriver did not start");
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
@@ -103,6 +115,7 @@ impl Driver {
             .connect(&d.url)
             .await
             .expect("a Chromium session through chromedriver");
+        d.session = client.session_id().await.ok().flatten();
         (d, client)
     }
 }
@@ -312,7 +325,12 @@ async fn ledger(app: &TestApp) -> Ledger {
             rejected,
             "EB000000501VN",
             vec![
-                report(5, "Thu gom không thành công", Some("Không liên lạc được người gửi"), 240),
+                report(
+                    5,
+                    "Thu gom không thành công",
+                    Some("Không liên lạc được người gửi"),
+                    240,
+                ),
                 report(8, "Thu gom không thành công, hủy đơn", None, 180),
             ],
         ),
@@ -322,7 +340,12 @@ async fn ledger(app: &TestApp) -> Ledger {
             vec![
                 report(6, "Đã nhận hàng", None, 300),
                 report(12, "Đang phát", None, 200),
-                report(15, "Phát không thành công", Some("Người nhận vắng nhà"), 150),
+                report(
+                    15,
+                    "Phát không thành công",
+                    Some("Người nhận vắng nhà"),
+                    150,
+                ),
                 report(12, "Đang phát", None, 100),
                 report(14, "Phát thành công", None, 30),
             ],
@@ -352,9 +375,16 @@ async fn ledger(app: &TestApp) -> Ledger {
         ),
     ];
     for (id, tracking, reps) in journeys {
-        reports::apply(&mut conn, id, &reps, Source::CarrierPush, Some(tracking), poll_after)
-            .await
-            .unwrap();
+        reports::apply(
+            &mut conn,
+            id,
+            &reps,
+            Source::CarrierPush,
+            Some(tracking),
+            poll_after,
+        )
+        .await
+        .unwrap();
     }
     lateness::sweep(&mut conn, Duration::hours(48), 100)
         .await
@@ -362,7 +392,9 @@ async fn ledger(app: &TestApp) -> Ledger {
     // the carrier has said nothing about `quiet` for four hours
     sql(
         app,
-        &format!("UPDATE shipments SET last_report_at = now() - interval '4 hours' WHERE id = '{quiet}'"),
+        &format!(
+            "UPDATE shipments SET last_report_at = now() - interval '4 hours' WHERE id = '{quiet}'"
+        ),
     )
     .await;
     // the carrier submission of `waiting` gave up; the carrier reported a parcel nobody knows;
@@ -407,7 +439,10 @@ async fn staff_use_the_console_in_a_browser() {
     let l = ledger(&app).await;
     assert_eq!(
         app.db
-            .count(&format!("SELECT count(*) FROM shipments WHERE late AND id = '{}'", l.late))
+            .count(&format!(
+                "SELECT count(*) FROM shipments WHERE late AND id = '{}'",
+                l.late
+            ))
             .await,
         1
     );
@@ -421,11 +456,7 @@ async fn staff_use_the_console_in_a_browser() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let officer = app.staff_token(
-        "can-bo-1",
-        &["staff:read", "staff:pii", "staff:act"],
-        None,
-    );
+    let officer = app.staff_token("can-bo-1", &["staff:read", "staff:pii", "staff:act"], None);
 
     // Not signed in: the console sends the browser to the sign-in page, and back afterwards.
     b.goto(&format!("/console/shipments/{}", l.waiting)).await;
@@ -440,7 +471,9 @@ async fn staff_use_the_console_in_a_browser() {
     .await;
     b.click("#sign-in").await;
     assert!(
-        b.text("[role=alert]").await.contains("không dành cho cán bộ"),
+        b.text("[role=alert]")
+            .await
+            .contains("không dành cho cán bộ"),
         "a client token must be refused"
     );
     assert!(b.cookie().await.is_none());
@@ -456,7 +489,10 @@ async fn staff_use_the_console_in_a_browser() {
     assert_eq!(cookie.http_only(), Some(true));
     assert_eq!(format!("{:?}", cookie.same_site()), "Some(Strict)");
     assert_eq!(cookie.path(), Some("/console"));
-    assert!(cookie.expires().is_some(), "the session cookie has an expiry");
+    assert!(
+        cookie.expires().is_some(),
+        "the session cookie has an expiry"
+    );
     assert!(b.text("header .user").await.contains("Nguyễn Thị Cán Bộ"));
     b.goto("/console/search").await;
     assert_eq!(b.count("table.list tbody tr").await, 5);
@@ -468,12 +504,18 @@ async fn staff_use_the_console_in_a_browser() {
     let rows = b.text("table.list tbody").await;
     assert!(rows.contains(&dossier(502)), "{rows}");
     assert_eq!(b.count("table.list tbody tr").await, 1, "{rows}");
-    assert!(rows.contains("Trần Thị Bình"), "staff:pii sees names: {rows}");
+    assert!(
+        rows.contains("Trần Thị Bình"),
+        "staff:pii sees names: {rows}"
+    );
     // By the last digits of the phone: only the citizen whose number ends so.
     b.goto("/console/search?q=5678").await;
     let rows = b.text("table.list tbody").await;
     assert_eq!(b.count("table.list tbody tr").await, 1, "{rows}");
-    assert!(rows.contains(&dossier(501)) && rows.contains("0912345678"), "{rows}");
+    assert!(
+        rows.contains(&dossier(501)) && rows.contains("0912345678"),
+        "{rows}"
+    );
     // By name, typed without diacritics.
     b.goto("/console/search?q=tran+binh").await;
     assert!(b.text("table.list tbody").await.contains(&dossier(502)));
@@ -484,24 +526,46 @@ async fn staff_use_the_console_in_a_browser() {
     let section = |id: &'static str| b.text(id);
     assert!(section("#rejected").await.contains(&dossier(501)));
     assert!(section("#dead-jobs").await.contains(&dossier(504)));
-    assert!(section("#unknown-codes").await.contains("Trạng thái thử nghiệm"));
-    assert!(section("#unknown-shipments").await.contains("EB999999999VN"));
+    assert!(
+        section("#unknown-codes")
+            .await
+            .contains("Trạng thái thử nghiệm")
+    );
+    assert!(
+        section("#unknown-shipments")
+            .await
+            .contains("EB999999999VN")
+    );
     assert!(section("#clients").await.contains("motcua-tq"));
     let quiet = section("#quiet").await;
-    assert!(quiet.contains(&dossier(505)) && !quiet.contains(&dossier(504)), "{quiet}");
+    assert!(
+        quiet.contains(&dossier(505)) && !quiet.contains(&dossier(504)),
+        "{quiet}"
+    );
     assert!(section("#late").await.contains(&dossier(505)));
     assert_eq!(
-        b.count(&format!("#rejected a[href='/console/shipments/{}#retry-form']", l.rejected))
-            .await,
+        b.count(&format!(
+            "#rejected a[href='/console/shipments/{}#retry-form']",
+            l.rejected
+        ))
+        .await,
         1
     );
     b.shot("05-can-xu-ly").await;
-    b.fill("#unknown-shipments form", "reason", "Đơn của đơn vị khác, đã báo bưu điện")
-        .await;
+    b.fill(
+        "#unknown-shipments form",
+        "reason",
+        "Đơn của đơn vị khác, đã báo bưu điện",
+    )
+    .await;
     b.click("#unknown-shipments form button").await;
     assert!(section("#unknown-shipments").await.contains("Không có."));
-    b.fill("#clients form", "reason", "Hệ thống một cửa đã hoạt động lại")
-        .await;
+    b.fill(
+        "#clients form",
+        "reason",
+        "Hệ thống một cửa đã hoạt động lại",
+    )
+    .await;
     b.click("#clients form button").await;
     assert!(section("#clients").await.contains("Không có."));
     assert_eq!(
@@ -524,13 +588,20 @@ async fn staff_use_the_console_in_a_browser() {
         .await;
     assert_eq!(b.text("#status").await, "Bị từ chối");
     let timeline = b.text("#timeline").await;
-    assert!(timeline.contains("Mã bưu điện 5: Thu gom không thành công"), "{timeline}");
-    assert!(timeline.contains("Không liên lạc được người gửi"), "{timeline}");
+    assert!(
+        timeline.contains("Mã bưu điện 5: Thu gom không thành công"),
+        "{timeline}"
+    );
+    assert!(
+        timeline.contains("Không liên lạc được người gửi"),
+        "{timeline}"
+    );
     assert!(timeline.contains("→ Bị từ chối"), "{timeline}");
     assert_eq!(b.count("#audit-log").await, 0);
     // a commune of another province is refused, in Vietnamese, on the form
     b.fill("#retry-form", "commune_code", "00004").await;
-    b.fill("#retry-form", "reason", "Công dân báo lại địa chỉ").await;
+    b.fill("#retry-form", "reason", "Công dân báo lại địa chỉ")
+        .await;
     b.click("#retry-submit").await;
     let error = b.text("#commune-error").await;
     assert!(error.contains("không thuộc"), "{error}");
@@ -549,9 +620,15 @@ async fn staff_use_the_console_in_a_browser() {
     assert_eq!(b.text("#status").await, "Chờ bưu điện nhận đơn");
     let audit = b.text("#audit-log").await;
     assert!(audit.contains("Gửi lại đơn"), "{audit}");
-    assert!(audit.contains("Công dân xác nhận lại địa chỉ qua điện thoại"), "{audit}");
+    assert!(
+        audit.contains("Công dân xác nhận lại địa chỉ qua điện thoại"),
+        "{audit}"
+    );
     assert!(audit.contains("Nguyễn Thị Cán Bộ (can-bo-1)"), "{audit}");
-    assert!(audit.contains("sửa tỉnh/xã: 08/02215 → 08/00691"), "{audit}");
+    assert!(
+        audit.contains("sửa tỉnh/xã: 08/02215 → 08/00691"),
+        "{audit}"
+    );
     assert_eq!(b.text("#person-address").await, "Số 45, tổ 7");
     assert_eq!(
         app.db
@@ -564,7 +641,9 @@ async fn staff_use_the_console_in_a_browser() {
     );
     assert_eq!(
         app.db
-            .count("SELECT count(*) FROM audit_log WHERE action = 'retry' AND actor_id = 'can-bo-1'")
+            .count(
+                "SELECT count(*) FROM audit_log WHERE action = 'retry' AND actor_id = 'can-bo-1'"
+            )
             .await,
         1
     );
@@ -614,7 +693,10 @@ async fn staff_use_the_console_in_a_browser() {
         "người nhận vắng nhà khi bưu tá đến phát",
         "Văn phòng Đăng ký đất đai tỉnh Tuyên Quang thành thật xin lỗi",
     ] {
-        assert!(letter.contains(expected), "the letter lacks {expected:?}:\n{letter}");
+        assert!(
+            letter.contains(expected),
+            "the letter lacks {expected:?}:\n{letter}"
+        );
     }
     let shipment = json(
         app.get(&format!("/v1/shipments/{}", l.late), &app.client_token())
@@ -668,17 +750,19 @@ async fn staff_use_the_console_in_a_browser() {
     }
     let failures = b.text("#failures").await;
     assert!(failures.contains("Người nhận vắng nhà"), "{failures}");
-    assert!(failures.contains("Không liên lạc được người gửi"), "{failures}");
+    assert!(
+        failures.contains("Không liên lạc được người gửi"),
+        "{failures}"
+    );
     b.shot("08-bao-cao").await;
-    let csv_href = b
-        .c
-        .find(Locator::Css("#csv-link"))
-        .await
-        .unwrap()
-        .attr("href")
-        .await
-        .unwrap()
-        .unwrap();
+    let csv_href =
+        b.c.find(Locator::Css("#csv-link"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
     let session = b.cookie().await.unwrap();
     let resp = http
         .get(app.url(&csv_href))
@@ -755,10 +839,12 @@ async fn staff_use_the_console_in_a_browser() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 303);
-    assert!(resp.headers()["location"]
-        .to_str()
-        .unwrap()
-        .starts_with("/console/sign-in"));
+    assert!(
+        resp.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/console/sign-in")
+    );
     assert_eq!(
         app.db.count("SELECT count(*) FROM console_sessions").await,
         0
@@ -773,14 +859,19 @@ async fn staff_use_the_console_in_a_browser() {
     assert_eq!(b.text("#person-phone").await, "098****321");
     assert!(!b.text("#person-address").await.contains("Thôn"));
     assert_eq!(
-        b.count("#actions, form[action*='/retry'], form[action*='/cancel'], form[action*='/replay']")
-            .await,
+        b.count(
+            "#actions, form[action*='/retry'], form[action*='/cancel'], form[action*='/replay']"
+        )
+        .await,
         0
     );
     b.shot("10-chi-xem").await;
     b.goto("/console/search?q=0987654321").await;
     let rows = b.text("table.list tbody").await;
-    assert!(rows.contains("098****321") && !rows.contains("0987654321"), "{rows}");
+    assert!(
+        rows.contains("098****321") && !rows.contains("0987654321"),
+        "{rows}"
+    );
     b.goto("/console/late").await;
     assert_eq!(b.count("a[href$='/letter']").await, 0);
     b.goto(&format!("/console/shipments/{}", l.waiting)).await;
