@@ -136,9 +136,9 @@ pub enum Query {
     /// Digits only: the end of a phone number (the last 9 digits at most: phones are stored
     /// as 0 + 9 digits, so "+84 912 345 678" finds "0912345678").
     PhoneSuffix(String),
-    /// Anything else: a dossier code or tracking number (exactly, in any case), or words that
-    /// start words of the name, in order ("nguyen an" finds "Nguyễn Văn An"), without regard
-    /// to case or diacritics.
+    /// Anything else: with letters and no digit, words that start words of the name, in order
+    /// ("nguyen an" finds "Nguyễn Văn An"), without regard to case or diacritics; otherwise a
+    /// dossier code or tracking number, exactly (as typed or in capitals).
     Text { exact: String, words: Vec<String> },
 }
 
@@ -317,24 +317,24 @@ pub fn search_query<'a>(
                 " AND id = ANY(ARRAY(SELECT id FROM shipments WHERE reverse(person_phone) LIKE {p}))"
             ));
         }
-        Some(Query::Text { exact, words }) => {
+        Some(Query::Text { words, .. }) if !words.is_empty() => {
+            // A name. One pattern, "% nguyen% van% an%": the words start words of the name,
+            // in order. Folded by the same SQL function as `name_folded`, and a constant once
+            // bound, so the planner weighs it against the statistics of folded names (word by
+            // word, it multiplied selectivities and misjudged common words).
+            let p = sql.bind::<Text, _>(words.join(" "));
+            sql.push(&format!(
+                " AND name_folded LIKE '% ' || replace(btrim(bcci_fold({p})), ' ', '% ') || '%'"
+            ));
+        }
+        Some(Query::Text { exact, .. }) => {
+            // A code: a tracking number or a dossier code, as typed or in capitals.
             let upper = exact.to_uppercase();
             let a = sql.bind::<Text, _>(exact);
             let b = sql.bind::<Text, _>(upper);
             sql.push(&format!(
-                " AND (tracking_number IN ({a}, {b}) OR dossier_code IN ({a}, {b})"
+                " AND (tracking_number IN ({a}, {b}) OR dossier_code IN ({a}, {b}))"
             ));
-            if !words.is_empty() {
-                // One pattern, "% nguyen% van% an%": the words start words of the name, in
-                // order. Folded by the same SQL function as `name_folded`, and a constant once
-                // bound, so the planner weighs it against the statistics of folded names
-                // (word by word, it multiplied selectivities and misjudged common words).
-                let p = sql.bind::<Text, _>(words.join(" "));
-                sql.push(&format!(
-                    " OR name_folded LIKE '% ' || replace(btrim(bcci_fold({p})), ' ', '% ') || '%'"
-                ));
-            }
-            sql.push(")");
         }
     }
     let p = sql.bind::<BigInt, _>(s.limit + 1);
