@@ -35,7 +35,7 @@ fn pickup(n: u64, worker: u64) -> serde_json::Value {
 
 /// The create transaction, written out for pgbench: the same statements the gateway runs, in
 /// the same order. The gateway sends them in three round trips after BEGIN (the three reads
-/// pipelined, then the four writes and the NOTIFY pipelined, then COMMIT); `pipelined` makes
+/// pipelined, then the four writes pipelined (the `jobs_notify` trigger sends the NOTIFY), then COMMIT); `pipelined` makes
 /// pgbench do the same, the other variant sends them one by one.
 fn pgbench_script(pipelined: bool) -> String {
     let (open, close) = if pipelined {
@@ -52,7 +52,6 @@ SELECT id FROM shipments WHERE client_id = 'motcua-tq' AND dossier_code = 'pg-' 
 {close}{open}INSERT INTO shipments (id, kind, status, sequence, client_id, office_code, dossier_code, procedure_code, procedure_name, person_name, person_phone, person_email, person_id_number, address_line, province_code, commune_code, documents, result, collect_fees_vnd, cod_vnd, note, due_at, late, sale_order_code, carrier, created_at, updated_at) VALUES (md5('s' || :k)::uuid, 'pickup', 'requested', 1, 'motcua-tq', 'VPDKDD-TQ', 'pg-' || :k, '1.004227', 'Đăng ký biến động quyền sử dụng đất', 'Nguyễn Văn An', '0912345678', NULL, '008090001234', 'Số 12, tổ 5', '08', '02215', '[{{"name":"Đơn đăng ký biến động","copies":1}}]', NULL, 0, 0, 'Gọi trước khi đến', NULL, false, 'PG' || :k, 'vnpost', now(), now());
 INSERT INTO shipment_events (shipment_id, seq, status, applied, occurred_at, source, unknown_code, actor) VALUES (md5('s' || :k)::uuid, 1, 'requested', true, now(), 'gateway', false, 'motcua-tq');
 INSERT INTO jobs (kind, shipment_id, payload) VALUES ('carrier_submit', md5('s' || :k)::uuid, '{{}}') RETURNING id;
-NOTIFY bcci_jobs;
 INSERT INTO idempotency_keys (client_id, key, request_hash, response_status, response_body, shipment_id, created_at, expires_at) VALUES ('motcua-tq', 'pg-' || :k, 'hash', 201, '{{"id":"x","kind":"pickup","status":"requested","sequence":1}}', md5('s' || :k)::uuid, now(), now() + interval '48 hours');
 {close}COMMIT;
 "#

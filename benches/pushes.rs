@@ -63,9 +63,9 @@ fn seed_sql(prefix: &str, count: u64) -> [String; 2] {
     ]
 }
 
-/// The endpoint's statements for one push, in order, as PostgreSQL's log shows them (the
-/// pool's liveness check, then one transaction: the push record, and `reports::apply` in a
-/// savepoint, including the callback `change_status` writes). Values the gateway computes in
+/// The endpoint's statements for one push, in order, as PostgreSQL's log shows them (one
+/// transaction: the push record, and `reports::apply` in a savepoint, including the callback
+/// `change_status` writes; the `jobs_notify` trigger sends the NOTIFY). Values the gateway computes in
 /// Rust are computed here in SQL; `\gset` needs RETURNING clauses (of values the gateway
 /// already holds) on three statements. `prepared`: for `pgbench -M prepared`, where variables
 /// are bound as parameters (the gateway's way) instead of pasted into the text.
@@ -94,7 +94,6 @@ fn pgbench_script(prepared: bool) -> String {
         r#"
 \set n :client_id * {PER_CLIENT} + random(0, {last})
 \set code 12 + 3 * random(0, 1)
-SELECT 1;
 BEGIN;
 {insert}
 SAVEPOINT diesel_savepoint_1;
@@ -106,7 +105,6 @@ SELECT max("shipment_events"."seq") AS seq FROM "shipment_events" WHERE ("shipme
 INSERT INTO "shipment_events" ("shipment_id", "seq", "status", "applied", "occurred_at", "source", "carrier_code", "carrier_text", "unknown_code", "note", "actor") VALUES (:p_sid::uuid, :m_seq::int + 1, 'out_for_delivery', true, :p_at::timestamptz, 'carrier_push', :code, 'Đang phát hàng', false, DEFAULT, 'vnpost');
 INSERT INTO "callbacks" ("id", "client_id", "shipment_id", "type", "sequence", "body") VALUES (gen_random_uuid(), 'motcua-tq', :p_sid::uuid, 'shipment.status_changed', :s_seq::int, jsonb_build_object('data', jsonb_build_object('kind', 'pickup', 'late', false, 'reason', NULL, 'status', 'out_for_delivery', 'sequence', :s_seq::int, 'occurred_at', :p_at::timestamptz, 'shipment_id', :p_sid::uuid, 'dossier_code', '000.00.14.H61-261127-0001', 'previous_status', 'attempt_failed', 'tracking_number', 'PG000000001VN'), 'type', 'shipment.status_changed', 'timestamp', now())) RETURNING {cb} \gset c_
 INSERT INTO "jobs" ("kind", "shipment_id", "payload") VALUES ('callback', :p_sid::uuid, jsonb_build_object('callback_id', :c_cb::text)) RETURNING "jobs"."id";
-NOTIFY bcci_jobs;
 UPDATE "shipments" SET "last_report_at" = now(), "next_poll_at" = now() + interval '10 minutes', "tracking_number" = 'PG' || lpad(:n::text, 9, '0') || 'VN' WHERE ("shipments"."id" = :p_sid::uuid);
 RELEASE SAVEPOINT diesel_savepoint_1;
 COMMIT;

@@ -301,21 +301,32 @@ async fn submit<C: Carrier>(
     job: &Job,
     s: Shipment,
 ) -> Result<Completion, CarrierError> {
-    if s.status() != Status::Requested {
+    if s.carrier_order_id.is_some() {
+        return Ok(Completion::Noop(
+            "the carrier order is already recorded".into(),
+        ));
+    }
+    // A push (or poll) may have moved the shipment on while an earlier attempt's answer was
+    // lost: the order exists, but its id (needed to cancel it) is known only to the carrier.
+    let moved_on = s.status() != Status::Requested;
+    if moved_on && s.status().is_terminal() && s.tracking_number.is_none() {
         return Ok(Completion::Noop(format!("shipment is {}", s.status)));
     }
-    if job.attempts > 1 {
-        let t = Instant::now();
-        let found = ctx.carrier.find_order(&s.sale_order_code).await;
-        metrics::histogram!("bcci_carrier_request_seconds", "call" => "getOrder")
-            .record(t.elapsed());
-        if let Some(order) = found? {
+    if job.attempts > 1 || moved_on {
+        let found = find_order(ctx, &s.sale_order_code).await?;
+        if let Some(order) = found {
             tracing::info!(sale_order_code = %s.sale_order_code, item_code = %order.item_code, "order found at the carrier; not creating it again");
             return Ok(Completion::Submitted {
                 item_code: order.item_code,
                 original_id: order.original_id,
                 adopted: true,
             });
+        }
+        if moved_on {
+            return Ok(Completion::Noop(format!(
+                "shipment is {} and the carrier has no order for it",
+                s.status
+            )));
         }
     }
     let Some(office) = ctx.config.office(&s.office_code) else {
@@ -343,9 +354,28 @@ async fn submit<C: Carrier>(
     }
 }
 
+async fn find_order<C: Carrier>(
+    ctx: &Context<C>,
+    sale_order_code: &str,
+) -> Result<Option<crate::carrier::FoundOrder>, CarrierError> {
+    let t = Instant::now();
+    let found = ctx.carrier.find_order(sale_order_code).await;
+    metrics::histogram!("bcci_carrier_request_seconds", "call" => "getOrder").record(t.elapsed());
+    found
+}
+
 async fn cancel<C: Carrier>(ctx: &Context<C>, s: Shipment) -> Result<Completion, CarrierError> {
-    let Some(original_id) = s.carrier_order_id.clone() else {
-        return Ok(Completion::Noop("the shipment has no carrier order".into()));
+    // The order's id may be unknown if its creation was learnt from a push: look it up.
+    let original_id = match s.carrier_order_id.clone() {
+        Some(id) => id,
+        None => match find_order(ctx, &s.sale_order_code).await? {
+            Some(order) => order.original_id,
+            None => {
+                return Ok(Completion::Noop(
+                    "the carrier has no order for this shipment".into(),
+                ));
+            }
+        },
     };
     let t = Instant::now();
     let answer = ctx.carrier.cancel_order(&original_id).await;

@@ -2,8 +2,9 @@
 //!
 //! Work caused by a state change (submit an order to the carrier, ask it to cancel) is
 //! inserted into `jobs` in the same transaction as the change, so a crash can neither lose it
-//! nor run it without the change. Inserting also sends `NOTIFY bcci_jobs`, delivered at
-//! commit, which wakes the workers (`worker`); a short poll covers a missed notification.
+//! nor run it without the change. Inserting also sends `NOTIFY bcci_jobs` (a trigger on
+//! `jobs`, delivered at commit), which wakes the workers (`worker`); a short poll covers a
+//! missed notification.
 //!
 //! Workers claim jobs with `FOR UPDATE SKIP LOCKED`, so several processes share the work
 //! without taking a job twice. A claimed job carries its worker's number; each worker holds a
@@ -23,7 +24,7 @@ use diesel::sql_types::{BigInt, Integer, Interval};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-/// The channel workers `LISTEN` on.
+/// The channel workers `LISTEN` on (notified by the `jobs_notify` trigger).
 pub const CHANNEL: &str = "bcci_jobs";
 
 /// Advisory-lock namespace (first key) of worker liveness locks.
@@ -116,9 +117,6 @@ pub async fn enqueue(
         ))
         .returning(jobs::id)
         .get_result(&mut conn)
-        .await?;
-    diesel::sql_query(format!("NOTIFY {CHANNEL}"))
-        .execute(&mut conn)
         .await?;
     Ok(id)
 }

@@ -414,3 +414,50 @@ async fn cancel_before_pickup_goes_through_the_carrier_and_after_pickup_is_refus
         "a refusal leaves the status as it was"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_confirmed_by_push_after_a_lost_answer_can_still_be_cancelled() {
+    // pushes on: the carrier's "created" push arrives while the CreateOrder answer is lost
+    let overlay = LOOP
+        .replace("push_drop_rate = 1.0", "push_drop_rate = 0.0")
+        .replace("timeout = \"2s\"", "timeout = \"500ms\"");
+    let app = TestApp::spawn_with(&overlay).await;
+    app.sandbox().set_faults(&FaultsPatch {
+        timeout_after_create_rate: Some(Chance::ALWAYS),
+        withhold_for: Some(Duration::from_secs(3)),
+        ..Default::default()
+    });
+    let id = create(&app, "pickups", 60).await;
+    wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
+    let until = Instant::now() + Duration::from_secs(10);
+    while app
+        .db
+        .count(&format!(
+            "SELECT count(*) FROM shipments WHERE id = '{id}' AND carrier_order_id IS NOT NULL"
+        ))
+        .await
+        == 0
+    {
+        assert!(
+            Instant::now() < until,
+            "the carrier order id was never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let resp = app
+        .post(
+            &format!("/v1/shipments/{id}/cancel"),
+            &app.client_token(),
+            &json!({"reason": "Công dân tự nộp"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 202);
+    wait_for(&app, &id, "cancelled", Duration::from_secs(10)).await;
+    assert_eq!(
+        orders_by_reference(&app)
+            .values()
+            .copied()
+            .collect::<Vec<_>>(),
+        vec![1]
+    );
+}

@@ -1,0 +1,2 @@
+DROP TRIGGER jobs_notify ON jobs;
+DROP FUNCTION bcci_notify_jobs();
