@@ -80,6 +80,9 @@ pub struct Job {
 
 /// One attempt at a job, written as an immutable row.
 #[derive(Debug, Clone, Insertable)]
+// Option fields insert NULL, not DEFAULT: the statement text is then fixed and diesel
+// caches it as a prepared statement.
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = job_attempts)]
 pub struct Attempt {
     pub job_id: i64,

@@ -60,6 +60,9 @@ impl<'a> Sql<'a> {
 // Sessions
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+// Option fields insert NULL, not DEFAULT: the statement text is then fixed and diesel
+// caches it as a prepared statement.
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = console_sessions, check_for_backend(diesel::pg::Pg))]
 pub struct Session {
     pub id_hash: Vec<u8>,

@@ -10,15 +10,9 @@ use super::Conn;
 use super::models::IdempotencyKey;
 use super::schema::idempotency_keys::dsl::*;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool};
+
 use diesel_async::RunQueryDsl;
 use sha2::{Digest, Sha256};
-
-#[derive(QueryableByName)]
-struct Locked {
-    #[diesel(sql_type = Bool)]
-    locked: bool,
-}
 
 /// The fingerprint of a request: method, path and the body in canonical form (serde_json's
 /// maps are ordered, so key order and whitespace do not matter).
@@ -45,12 +39,12 @@ fn lock_id(client: &str, k: &str) -> i64 {
 /// that it can be pipelined with the following reads (diesel-async pipelines concurrent
 /// futures on one connection; PostgreSQL still runs them in order).
 pub async fn try_lock(mut conn: &Conn, client: &str, k: &str) -> QueryResult<bool> {
-    let row: Locked = diesel::sql_query("SELECT pg_try_advisory_xact_lock($1) AS locked")
-        .bind::<BigInt, _>(lock_id(client, k))
+    diesel::select(pg_try_advisory_xact_lock(lock_id(client, k)))
         .get_result(&mut conn)
-        .await?;
-    Ok(row.locked)
+        .await
 }
+
+diesel::define_sql_function!(fn pg_try_advisory_xact_lock(lock_key: diesel::sql_types::BigInt) -> diesel::sql_types::Bool);
 
 /// The saved response for a key, expired or not.
 pub async fn find(mut conn: &Conn, client: &str, k: &str) -> QueryResult<Option<IdempotencyKey>> {

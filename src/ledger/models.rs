@@ -7,6 +7,9 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Identifiable)]
+// Option fields insert NULL, not DEFAULT: the statement text is then fixed and diesel
+// caches it as a prepared statement.
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = shipments, check_for_backend(diesel::pg::Pg))]
 pub struct Shipment {
     pub id: Uuid,
@@ -82,6 +85,9 @@ pub struct Event {
 }
 
 #[derive(Debug, Clone, Insertable)]
+// Option fields insert NULL, not DEFAULT: the statement text is then fixed and diesel
+// caches it as a prepared statement.
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = shipment_events)]
 pub struct NewEvent {
     pub shipment_id: Uuid,
@@ -124,6 +130,9 @@ impl NewEvent {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+// Option fields insert NULL, not DEFAULT: the statement text is then fixed and diesel
+// caches it as a prepared statement.
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = idempotency_keys, check_for_backend(diesel::pg::Pg))]
 pub struct IdempotencyKey {
     pub client_id: String,
@@ -150,6 +159,9 @@ pub struct AuditEntry {
 }
 
 #[derive(Debug, Clone, Insertable)]
+// Option fields insert NULL, not DEFAULT: the statement text is then fixed and diesel
+// caches it as a prepared statement.
+#[diesel(treat_none_as_default_value = false)]
 #[diesel(table_name = audit_log)]
 pub struct NewAuditEntry {
     pub actor_id: String,
