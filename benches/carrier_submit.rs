@@ -3,8 +3,11 @@
 //! sandbox's own capacity (CreateOrder calls per second at the same concurrency, straight
 //! from the adapter) measured in the same run.
 //!
+//! Every submission is also called back to a local receiver (204), as in production.
+//!
 //! Run: `cargo bench --bench carrier_submit`. Environment: BENCH_BACKLOG (default 20000),
-//! BENCH_LATENCY_MS (default 50), BENCH_IN_FLIGHT (default 128), TEST_DATABASE_SERVER.
+//! BENCH_LATENCY_MS (default 50), BENCH_IN_FLIGHT (default 128), BENCH_PUSHES (1: the sandbox
+//! pushes its "created" report back, as by default; 0: pushes dropped), TEST_DATABASE_SERVER.
 
 use bcci_gateway::carrier::sandbox::{self, SandboxConfig};
 use bcci_gateway::carrier::{Carrier, OrderRequest, Party, VnPost};
@@ -81,6 +84,10 @@ async fn main() {
     let backlog: u64 = env_or("BENCH_BACKLOG", 20_000);
     let latency_ms: u64 = env_or("BENCH_LATENCY_MS", 50);
     let in_flight: usize = env_or("BENCH_IN_FLIGHT", 128);
+    // 1: the sandbox pushes each order's "created" report back to the gateway (the default
+    // configuration); 0: it drops its pushes, leaving the submission path alone.
+    let pushes: u8 = env_or("BENCH_PUSHES", 1);
+    let push_drop_rate = if pushes == 0 { 1.0 } else { 0.0 };
     let server = std::env::var("TEST_DATABASE_SERVER")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let db_name = format!("bcci_bench_carrier_{}", std::process::id());
@@ -117,6 +124,7 @@ enabled = false
 listen = "127.0.0.1:0"
 step = "0s"
 latency = "{latency_ms}ms"
+push_drop_rate = {push_drop_rate}
 [[clients]]
 id = "motcua-tq"
 callback_url = "{callback_url}"
@@ -157,7 +165,8 @@ callback_secret = "whsec_ZGV2LW9ubHktY2FsbGJhY2stc2VjcmV0LWNoYW5nZS1tZQ=="
     sb.stop().await;
 
     println!(
-        "carrier_submit: backlog {backlog}, sandbox latency {latency_ms} ms, {in_flight} jobs in flight, database {db_name}"
+        "carrier_submit: backlog {backlog}, sandbox latency {latency_ms} ms, {in_flight} jobs in flight, pushes {}, database {db_name}",
+        if pushes == 0 { "dropped" } else { "on" }
     );
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let started = Instant::now();
