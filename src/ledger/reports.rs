@@ -135,48 +135,27 @@ async fn apply_one(
     s.carrier_code = Some(r.code);
     s.carrier_text = Some(r.text.clone());
     s.carrier_at = Some(r.at);
-    diesel::update(dsl::shipments.find(s.id))
-        .set((
-            dsl::carrier_code.eq(r.code),
-            dsl::carrier_text.eq(&r.text),
-            dsl::carrier_at.eq(r.at),
-        ))
-        .execute(c)
-        .await?;
     let changed = to != s.status();
     if changed {
-        record_milestone(c, s, to, r.at).await?;
+        // The carrier time the shipment was picked up / delivered (for lateness); written with
+        // the status by `change_status`.
+        match to {
+            Status::PickedUp if s.picked_up_at.is_none() => s.picked_up_at = Some(r.at),
+            Status::Delivered if s.delivered_at.is_none() => s.delivered_at = Some(r.at),
+            _ => {}
+        }
         let reason = matches!(to, Status::Rejected | Status::Cancelled).then(|| r.text.clone());
         change_status(c, s, to, event, reason).await?;
     } else {
+        diesel::update(dsl::shipments.find(s.id))
+            .set((
+                dsl::carrier_code.eq(r.code),
+                dsl::carrier_text.eq(&r.text),
+                dsl::carrier_at.eq(r.at),
+            ))
+            .execute(c)
+            .await?;
         events::append(c, event).await?;
     }
     Ok(Some(OneOutcome { changed, unknown }))
-}
-
-/// Keeps the carrier time at which a shipment was picked up / delivered (for lateness).
-async fn record_milestone(
-    c: &mut Conn,
-    s: &mut Shipment,
-    to: Status,
-    at: DateTime<Utc>,
-) -> QueryResult<()> {
-    match to {
-        Status::PickedUp if s.picked_up_at.is_none() => {
-            s.picked_up_at = Some(at);
-            diesel::update(dsl::shipments.find(s.id))
-                .set(dsl::picked_up_at.eq(at))
-                .execute(c)
-                .await?;
-        }
-        Status::Delivered if s.delivered_at.is_none() => {
-            s.delivered_at = Some(at);
-            diesel::update(dsl::shipments.find(s.id))
-                .set(dsl::delivered_at.eq(at))
-                .execute(c)
-                .await?;
-        }
-        _ => {}
-    }
-    Ok(())
 }

@@ -319,6 +319,13 @@ pub async fn change_status(
             dsl::sequence.eq(s.sequence),
             dsl::updated_at.eq(now),
             dsl::status_reason.eq(&s.status_reason),
+            // What the caller changed on the locked row along with the status (the carrier's
+            // report, the pickup and delivery times), in the same statement.
+            dsl::carrier_code.eq(s.carrier_code),
+            dsl::carrier_text.eq(&s.carrier_text),
+            dsl::carrier_at.eq(s.carrier_at),
+            dsl::picked_up_at.eq(s.picked_up_at),
+            dsl::delivered_at.eq(s.delivered_at),
         ))
         .execute(conn)
         .await?;
