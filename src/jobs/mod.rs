@@ -173,7 +173,8 @@ pub async fn reap(conn: &mut Conn) -> QueryResult<usize> {
     .await
 }
 
-/// Puts back this worker's unfinished jobs (graceful shutdown).
+/// Puts back this worker's unfinished jobs (graceful shutdown). The interrupted attempt still
+/// counts: it may have reached the carrier, so the next one must look the order up first.
 pub async fn release(conn: &mut Conn, worker: i32) -> QueryResult<usize> {
     diesel::update(
         jobs::table
@@ -184,7 +185,7 @@ pub async fn release(conn: &mut Conn, worker: i32) -> QueryResult<usize> {
         jobs::state.eq("queued"),
         jobs::locked_by.eq(None::<i32>),
         jobs::locked_until.eq(None::<DateTime<Utc>>),
-        jobs::attempts.eq(jobs::attempts - 1),
+        jobs::last_error.eq("released at shutdown"),
         jobs::updated_at.eq(diesel::dsl::now),
     ))
     .execute(conn)

@@ -8,6 +8,7 @@ mod carrier;
 mod carrier_loop;
 mod console;
 mod crash;
+mod jobs;
 mod support;
 mod validation;
 mod webhook;

@@ -1,0 +1,60 @@
+//! The job queue's claiming, release and take-over rules, on the real PostgreSQL.
+
+use crate::support::*;
+use bcci_gateway::jobs::{self, JobKind, WORKER_LOCK_NS};
+use diesel_async::RunQueryDsl;
+use std::time::Duration;
+
+const LEASE: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_releases_and_takes_over_only_from_dead_workers() {
+    let db = TestDb::new().await;
+    let mut conn = db.conn().await;
+    for _ in 0..3 {
+        jobs::enqueue(&conn, JobKind::Callback, None, serde_json::json!({}))
+            .await
+            .unwrap();
+    }
+    // a live worker: it holds its liveness lock on another connection
+    let live = db.conn().await;
+    diesel::sql_query(format!("SELECT pg_advisory_lock({WORKER_LOCK_NS}, 44)"))
+        .execute(&mut &live)
+        .await
+        .unwrap();
+
+    let a = jobs::claim(&mut conn, 44, 2, LEASE).await.unwrap();
+    assert_eq!(a.len(), 2);
+    assert!(a.iter().all(|j| j.attempts == 1 && j.locked_by == Some(44)));
+    // SKIP LOCKED / state: the third job only
+    let b = jobs::claim(&mut conn, 45, 10, LEASE).await.unwrap();
+    assert_eq!(b.len(), 1);
+
+    // worker 45 holds no liveness lock: its job is taken back; worker 44's are left alone
+    assert_eq!(jobs::reap(&mut conn).await.unwrap(), 1);
+    assert_eq!(
+        db.count("SELECT count(*) FROM jobs WHERE state = 'running' AND locked_by = 44")
+            .await,
+        2
+    );
+    assert_eq!(
+        db.count("SELECT count(*) FROM jobs WHERE state = 'queued' AND last_error = 'worker lost'")
+            .await,
+        1
+    );
+
+    // a graceful release puts the jobs back but keeps the attempt: it may have reached the carrier
+    assert_eq!(jobs::release(&mut conn, 44).await.unwrap(), 2);
+    assert_eq!(
+        db.count("SELECT count(*) FROM jobs WHERE state = 'queued' AND attempts = 1")
+            .await,
+        3
+    );
+    let again = jobs::claim(&mut conn, 44, 10, LEASE).await.unwrap();
+    assert!(again.iter().all(|j| j.attempts == 2), "{again:?}");
+
+    // once the live worker's connection is gone, PostgreSQL frees its lock and its jobs return
+    drop(live);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(jobs::reap(&mut conn).await.unwrap(), 3);
+}
