@@ -87,3 +87,17 @@ pub fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
     serde_urlencoded::from_str(req.query_string())
         .map_err(|e| ApiError::Validation(vec![FieldError::new("query", e.to_string())]))
 }
+
+/// Reads and parses a JSON body of type `T`: 413 above `limit`, 400 for text that is not
+/// JSON, 422 naming a missing or mistyped field.
+pub async fn json_body<T: DeserializeOwned>(
+    payload: web::Payload,
+    limit: usize,
+) -> Result<T, ApiError> {
+    from_value(parse_json(&read_body(payload, limit).await?)?)
+}
+
+/// A shipment id from the path. An id that is not a UUID names no shipment: 404.
+pub fn shipment_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
+}

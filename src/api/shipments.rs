@@ -3,7 +3,8 @@
 
 use super::AppState;
 use super::dto::*;
-use super::extract::{from_value, parse_json, query, read_body};
+use super::extract::{from_value, json_body, parse_json, query, read_body, shipment_id};
+use super::staff::check_reason;
 use crate::auth::{Principal, Scope};
 use crate::domain::{Kind, Source, Status};
 use crate::error::{ApiError, FieldError, Problem};
@@ -137,11 +138,6 @@ fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
         ));
     }
     Ok(key.to_owned())
-}
-
-fn shipment_id(raw: &str) -> Result<Uuid, ApiError> {
-    // An id that is not a UUID names no shipment.
-    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
 }
 
 /// Read one shipment.
@@ -331,12 +327,9 @@ pub async fn cancel(
         who.require(Scope::ShipmentsWrite)?;
     }
     let id = shipment_id(&path)?;
-    let bytes = read_body(body, state.config.server.body_limit_bytes).await?;
-    let req: CancelRequest = from_value(parse_json(&bytes)?)?;
-    let reason = req.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(ApiError::field("reason", "must be 1 to 500 characters"));
-    }
+    let req: CancelRequest = json_body(body, state.config.server.body_limit_bytes).await?;
+    let reason = check_reason(&req.reason)?;
+    let reason = reason.as_str();
     let actor = Actor {
         id: who.sub.clone(),
         name: who.name.clone(),

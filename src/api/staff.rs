@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::dto::{Address, ShipmentView};
-use super::extract::{from_value, parse_json, read_body};
+use super::extract::{json_body, shipment_id};
 use crate::auth::{Principal, Scope};
 use crate::domain::admin_units::{AddressError, AdminUnits};
 use crate::domain::{Source, phone};
@@ -15,7 +15,6 @@ use actix_web::{HttpResponse, post, web};
 use diesel_async::AsyncConnection;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CorrectionsIn {
@@ -114,10 +113,6 @@ pub fn validate_corrections(c: Option<CorrectionsIn>) -> Result<Corrections, Api
     }
 }
 
-fn shipment_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
-}
-
 pub fn retry_error(e: RetryError) -> ApiError {
     match e {
         RetryError::NotFound => ApiError::NotFound,
@@ -160,9 +155,7 @@ pub async fn retry(
 ) -> Result<HttpResponse, ApiError> {
     who.require(Scope::StaffAct)?;
     let id = shipment_id(&path)?;
-    let req: RetryRequest = from_value(parse_json(
-        &read_body(body, state.config.server.body_limit_bytes).await?,
-    )?)?;
+    let req: RetryRequest = json_body(body, state.config.server.body_limit_bytes).await?;
     let reason = check_reason(&req.reason)?;
     let corrections = validate_corrections(req.corrections)?;
     let mut conn = state.pool.get().await?;
@@ -198,9 +191,7 @@ pub async fn replay(
 ) -> Result<HttpResponse, ApiError> {
     who.require(Scope::StaffAct)?;
     let id = shipment_id(&path)?;
-    let req: ReasonRequest = from_value(parse_json(
-        &read_body(body, state.config.server.body_limit_bytes).await?,
-    )?)?;
+    let req: ReasonRequest = json_body(body, state.config.server.body_limit_bytes).await?;
     let reason = check_reason(&req.reason)?;
     let mut conn = state.pool.get().await?;
     match ledger::replay_callbacks(&mut conn, id, &who.visibility(), &actor(&who), &reason).await {
@@ -228,9 +219,7 @@ pub async fn enable_client(
     if state.config.client(&client).is_none() {
         return Err(ApiError::NotFound);
     }
-    let req: ReasonRequest = from_value(parse_json(
-        &read_body(body, state.config.server.body_limit_bytes).await?,
-    )?)?;
+    let req: ReasonRequest = json_body(body, state.config.server.body_limit_bytes).await?;
     let reason = check_reason(&req.reason)?;
     let mut conn = state.pool.get().await?;
     let a = actor(&who);
