@@ -29,10 +29,7 @@ impl Kind {
 impl FromStr for Kind {
     type Err = UnknownValue;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Kind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| UnknownValue(s.to_owned()))
+        by_name(&Kind::ALL, Kind::as_str, s)
     }
 }
 
@@ -123,10 +120,7 @@ impl Status {
 impl FromStr for Status {
     type Err = UnknownValue;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Status::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| UnknownValue(s.to_owned()))
+        by_name(&Status::ALL, Status::as_str, s)
     }
 }
 
@@ -139,6 +133,14 @@ impl fmt::Display for Status {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown value `{0}`")]
 pub struct UnknownValue(pub String);
+
+/// The value of `all` whose name is `s`: the one parser of the vocabulary enums.
+fn by_name<T: Copy>(all: &[T], name: fn(T) -> &'static str, s: &str) -> Result<T, UnknownValue> {
+    all.iter()
+        .copied()
+        .find(|v| name(*v) == s)
+        .ok_or_else(|| UnknownValue(s.to_owned()))
+}
 
 /// Who caused an event (SPEC §3 `source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -171,10 +173,7 @@ impl Source {
 impl FromStr for Source {
     type Err = UnknownValue;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Source::ALL
-            .into_iter()
-            .find(|x| x.as_str() == s)
-            .ok_or_else(|| UnknownValue(s.to_owned()))
+        by_name(&Source::ALL, Source::as_str, s)
     }
 }
 
