@@ -52,6 +52,10 @@ async fn sandbox_capacity(carrier: &VnPost, in_flight: usize, seconds: u64) -> f
                     weight_grams: 500,
                     content_note: "benchmark".into(),
                     cod_vnd: 0,
+                    send_type: bcci_gateway::carrier::SendType::Collect,
+                    org_code_collect: None,
+                    org_code_accept: None,
+                    delivery_instruction: None,
                 };
                 if carrier.create_order(&req).await.is_ok() {
                     done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -192,6 +192,13 @@ pub struct Office {
     pub name: String,
     pub phone: String,
     pub address: OfficeAddress,
+    /// How the carrier takes this office's deliveries: `"1"` collected at the office (the
+    /// default), `"2"` handed in at a post office. Pickups are always `"1"`.
+    #[serde(default)]
+    pub send_type: crate::carrier::SendType,
+    /// The office's post-office codes at VNPost, when VNPost gave them.
+    pub org_code_collect: Option<String>,
+    pub org_code_accept: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -229,11 +236,37 @@ pub struct Carrier {
     pub webhook_public_key_pem: Option<PushPublicKey>,
     /// The carrier's next key during a rotation: a push verifying with either is accepted.
     pub webhook_public_key_pem_next: Option<PushPublicKey>,
+    /// How pushes are authenticated (SPEC §6).
+    pub webhook_mode: WebhookMode,
+    /// `encryption` mode: the gateway's own private key (PEM), and the next one during a
+    /// rotation.
+    pub webhook_private_key_pem: Option<Secret>,
+    pub webhook_private_key_pem_next: Option<Secret>,
     /// Largest push body read (413 above it).
     pub webhook_body_limit_bytes: usize,
+    /// Single carrier status codes mapped otherwise than SPEC §5's table: code → a status
+    /// name, or "record" (kept, no status change).
+    #[serde(default)]
+    pub status_codes: std::collections::BTreeMap<String, String>,
+    /// Official 2025 commune codes that VNPost writes otherwise: official → VNPost.
+    #[serde(default)]
+    pub commune_codes: std::collections::BTreeMap<String, String>,
+    /// An extra trusted root certificate (PEM) for the carrier's TLS, e.g. a test host's.
+    pub tls_ca_pem: Option<Secret>,
     /// The built-in carrier simulator (SPEC §8), used when `kind = "sandbox"`.
     #[serde(default)]
     pub sandbox: crate::carrier::sandbox::SandboxConfig,
+}
+
+/// How the carrier's pushes prove where they come from (SPEC §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookMode {
+    /// `signature` is RSA-SHA256 by VNPost's private key, checked with its public key.
+    Signature,
+    /// `signature` is the signed text RSA-encrypted (PKCS#1 v1.5) with the gateway's public
+    /// key, checked by decrypting with the gateway's private key.
+    Encryption,
 }
 
 /// A secret value: literal, or `file:/path`. Never printed.

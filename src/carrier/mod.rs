@@ -48,6 +48,29 @@ impl fmt::Debug for Party {
     }
 }
 
+/// How the carrier takes the item (`sendType`, SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+pub enum SendType {
+    /// `"1"`: a postal worker collects it at the sender's address. Every pickup (the citizen's
+    /// home), and by default every delivery (the office).
+    #[default]
+    #[serde(rename = "1")]
+    Collect,
+    /// `"2"`: the sender hands it in at a post office.
+    #[serde(rename = "2")]
+    DropOff,
+}
+
+impl SendType {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendType::Collect => "1",
+            SendType::DropOff => "2",
+        }
+    }
+}
+
 /// What the gateway asks the carrier to carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderRequest {
@@ -61,6 +84,12 @@ pub struct OrderRequest {
     pub content_note: String,
     /// Cash on delivery in đồng; 0 = none.
     pub cod_vnd: i64,
+    pub send_type: SendType,
+    /// Post-office codes (`orgCodeCollect`, `orgCodeAccept`), when the office has them.
+    pub org_code_collect: Option<String>,
+    pub org_code_accept: Option<String>,
+    /// `deliveryInstruction`: the citizen's note to the postal worker.
+    pub delivery_instruction: Option<String>,
 }
 
 /// The carrier accepted an order.
@@ -84,7 +113,10 @@ pub struct FoundOrder {
     pub status: Option<i32>,
     pub status_name: Option<String>,
     pub updated_at: Option<DateTime<Utc>>,
+    /// Postage the carrier charges, in đồng.
     pub total_fee: Option<i64>,
+    /// Cash on delivery the carrier collects, in đồng.
+    pub cod_amount: Option<i64>,
 }
 
 /// One entry of an order's status history, or one push.
@@ -101,11 +133,56 @@ pub struct StatusReport {
 pub enum CancelResult {
     /// Cancelled (`Type` `"00"`).
     Done,
-    /// The carrier must approve the cancellation (`Type` `"02"`): ask again later.
-    Waiting,
+    /// The carrier must approve the cancellation (`Type` `"02"`): ask again later with
+    /// [`Carrier::cancel_case`] and the case id.
+    Waiting { case_id: Option<String> },
     /// The carrier will not cancel (e.g. already collected); its message.
     Refused(String),
 }
+
+/// A postage quote request (`ServicesCharge`). Codes are the official 2025 codes; the
+/// adapter maps them to VNPost's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuoteRequest {
+    pub sender_province_code: String,
+    pub sender_commune_code: String,
+    pub receiver_province_code: String,
+    pub receiver_commune_code: String,
+    pub weight_grams: u32,
+    /// `None`: every service the contract offers.
+    pub service_code: Option<String>,
+    /// Cash on delivery in đồng; 0 = none (adds the COD add-on to the quote).
+    pub cod_vnd: i64,
+}
+
+/// The postage of one service, in đồng.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ServiceQuote {
+    pub service_code: String,
+    pub service_name: String,
+    pub main_fee_vnd: i64,
+    /// Add-on services (`vasFee`).
+    pub extra_fee_vnd: i64,
+    pub total_fee_vnd: i64,
+}
+
+/// One province of VNPost's own 2025 catalogue (`getNewProvinceAll`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogueProvince {
+    pub code: String,
+    pub name: String,
+}
+
+/// One commune of VNPost's own 2025 catalogue (`getNewCommuneAll`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogueCommune {
+    pub code: String,
+    pub name: String,
+    pub province_code: String,
+}
+
+/// Most item codes one `exportListReport` call takes.
+pub const WAYBILLS_PER_CALL: usize = 100;
 
 /// Why a call failed, in the terms the job runner needs to decide what to do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -217,6 +294,29 @@ pub trait Carrier: Send + Sync + 'static {
         &self,
         original_id: &str,
     ) -> impl Future<Output = Result<CancelResult, CarrierError>> + Send;
+    /// `orderCorrection/updateCase`: the outcome of a cancellation that was
+    /// [`CancelResult::Waiting`]; `Waiting` again while VNPost has not decided.
+    fn cancel_case(
+        &self,
+        original_id: &str,
+        case_id: &str,
+    ) -> impl Future<Output = Result<CancelResult, CarrierError>> + Send;
+    /// `ServicesCharge`: the postage of each service.
+    fn quote(
+        &self,
+        req: &QuoteRequest,
+    ) -> impl Future<Output = Result<Vec<ServiceQuote>, CarrierError>> + Send;
+    /// `exportListReport`: the waybills of at most [`WAYBILLS_PER_CALL`] items, as PDF files.
+    fn waybills(
+        &self,
+        item_codes: &[String],
+    ) -> impl Future<Output = Result<Vec<Vec<u8>>, CarrierError>> + Send;
+    /// `getNewProvinceAll`.
+    fn provinces(
+        &self,
+    ) -> impl Future<Output = Result<Vec<CatalogueProvince>, CarrierError>> + Send;
+    /// `getNewCommuneAll`.
+    fn communes(&self) -> impl Future<Output = Result<Vec<CatalogueCommune>, CarrierError>> + Send;
 }
 
 #[cfg(test)]

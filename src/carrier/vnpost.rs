@@ -7,8 +7,9 @@
 
 use super::wire::{self, AddonService, CreateOrderRequest, InformationOrder};
 use super::{
-    CancelResult, Carrier, CarrierError, EXCERPT_CHARS, ErrorClass, FoundOrder, OrderCreated,
-    OrderRequest, StatusReport, vntime,
+    CancelResult, Carrier, CarrierError, CatalogueCommune, CatalogueProvince, EXCERPT_CHARS,
+    ErrorClass, FoundOrder, OrderCreated, OrderRequest, QuoteRequest, ServiceQuote, StatusReport,
+    vntime,
 };
 use crate::config::{self, Secret};
 use anyhow::Context;
@@ -434,6 +435,7 @@ fn pick_found(
             status_name: r.status_name,
             updated_at: r.updated_date.as_deref().and_then(vntime::parse_date_time),
             total_fee: r.total_fee,
+            cod_amount: None,
         });
     }
     let n = found.len();
@@ -468,7 +470,9 @@ fn cancel_result(r: wire::CancelResponse) -> Option<CancelResult> {
     let kind = r.kind?;
     Some(match kind.trim() {
         wire::CANCEL_DONE => CancelResult::Done,
-        wire::CANCEL_WAITING => CancelResult::Waiting,
+        wire::CANCEL_WAITING => CancelResult::Waiting {
+            case_id: r.case_id.clone(),
+        },
         other => CancelResult::Refused(
             r.message
                 .filter(|m| !m.trim().is_empty())
@@ -576,11 +580,50 @@ impl Carrier for VnPost {
         let result = cancel_result(r).expect("checked by expect");
         let outcome = match &result {
             CancelResult::Done => "done",
-            CancelResult::Waiting => "waiting",
+            CancelResult::Waiting { .. } => "waiting",
             CancelResult::Refused(_) => "refused",
         };
         tracing::info!(original_id, outcome, "carrier cancel");
         Ok(result)
+    }
+
+    async fn cancel_case(
+        &self,
+        _original_id: &str,
+        _case_id: &str,
+    ) -> Result<CancelResult, CarrierError> {
+        Err(CarrierError::new(
+            ErrorClass::Protocol,
+            "TODO(issue 8): updateCase",
+        ))
+    }
+
+    async fn quote(&self, _req: &QuoteRequest) -> Result<Vec<ServiceQuote>, CarrierError> {
+        Err(CarrierError::new(
+            ErrorClass::Protocol,
+            "TODO(issue 8): ServicesCharge",
+        ))
+    }
+
+    async fn waybills(&self, _item_codes: &[String]) -> Result<Vec<Vec<u8>>, CarrierError> {
+        Err(CarrierError::new(
+            ErrorClass::Protocol,
+            "TODO(issue 8): exportListReport",
+        ))
+    }
+
+    async fn provinces(&self) -> Result<Vec<CatalogueProvince>, CarrierError> {
+        Err(CarrierError::new(
+            ErrorClass::Protocol,
+            "TODO(issue 8): getNewProvinceAll",
+        ))
+    }
+
+    async fn communes(&self) -> Result<Vec<CatalogueCommune>, CarrierError> {
+        Err(CarrierError::new(
+            ErrorClass::Protocol,
+            "TODO(issue 8): getNewCommuneAll",
+        ))
     }
 }
 
@@ -608,6 +651,10 @@ mod tests {
             weight_grams: 500,
             content_note: "Hồ sơ".into(),
             cod_vnd,
+            send_type: crate::carrier::SendType::Collect,
+            org_code_collect: None,
+            org_code_accept: None,
+            delivery_instruction: None,
         }
     }
 
@@ -661,7 +708,12 @@ mod tests {
             )
         };
         assert_eq!(r(json!("00"), json!("ok")), Some(CancelResult::Done));
-        assert_eq!(r(json!("02"), json!(null)), Some(CancelResult::Waiting));
+        assert_eq!(
+            r(json!("02"), json!(null)),
+            Some(CancelResult::Waiting {
+                case_id: Some("42".into())
+            })
+        );
         assert_eq!(
             r(json!("01"), json!("Đã lấy hàng")),
             Some(CancelResult::Refused("Đã lấy hàng".into()))

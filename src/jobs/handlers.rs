@@ -5,7 +5,9 @@
 use super::retry::Schedule;
 use super::{Attempt, Job, JobKind, bury, enqueue, finish, retry_at};
 use crate::callbacks;
-use crate::carrier::{CancelResult, Carrier, CarrierError, ErrorClass, OrderRequest, Party};
+use crate::carrier::{
+    CancelResult, Carrier, CarrierError, ErrorClass, OrderRequest, Party, SendType,
+};
 use crate::config::{Config, Office};
 use crate::domain::status::Outcome;
 use crate::domain::{Action, Kind, Source, Status};
@@ -383,7 +385,7 @@ async fn cancel<C: Carrier>(ctx: &Context<C>, s: Shipment) -> Result<Completion,
         .record(t.elapsed());
     Ok(match answer? {
         CancelResult::Done => Completion::CancelDone,
-        CancelResult::Waiting => Completion::CancelWaiting,
+        CancelResult::Waiting { .. } => Completion::CancelWaiting,
         CancelResult::Refused(m) => Completion::CancelRefused(m),
     })
 }
@@ -426,6 +428,14 @@ pub fn order_request(s: &Shipment, office: &Office, config: &Config) -> OrderReq
         } else {
             0
         },
+        // A pickup is collected at the citizen's home; a delivery as the office chose.
+        send_type: match s.kind() {
+            Kind::Pickup => SendType::Collect,
+            Kind::Delivery => office.send_type,
+        },
+        org_code_collect: office.org_code_collect.clone(),
+        org_code_accept: office.org_code_accept.clone(),
+        delivery_instruction: s.note.clone().filter(|n| !n.trim().is_empty()),
     }
 }
 

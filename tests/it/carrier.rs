@@ -61,6 +61,10 @@ fn order(sale_order_code: &str) -> OrderRequest {
         weight_grams: 500,
         content_note: "Hồ sơ 000.00.14.H61-230512-0001".into(),
         cod_vnd: 0,
+        send_type: bcci_gateway::carrier::SendType::Collect,
+        org_code_collect: None,
+        org_code_accept: None,
+        delivery_instruction: None,
     }
 }
 
