@@ -9,9 +9,10 @@
 use super::AppState;
 use super::extract::{parse_json, read_body};
 use crate::carrier::push::{
-    MAX_SEND_DATE_SKEW, PushEnvelope, PushError, PushReport, PushVerifier, SANDBOX_PUBLIC_KEY_PEM,
+    MAX_SEND_DATE_SKEW, PushDecryptor, PushEnvelope, PushError, PushKeys, PushVerifier,
+    SANDBOX_GATEWAY_PRIVATE_KEY_PEM, SANDBOX_PUBLIC_KEY_PEM, VerifiedPush,
 };
-use crate::config::{Carrier, CarrierKind};
+use crate::config::{Carrier, CarrierKind, WebhookMode};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::ledger::pushes::{self, NewPush, Outcome};
 use actix_web::http::StatusCode;
@@ -69,18 +70,19 @@ pub async fn vnpost_webhook(
             _ => refused("unreadable"),
         })?;
     let envelope = envelope(&bytes)?;
-    let report = verify(carrier, &envelope, Utc::now())?;
+    let verified = verify(carrier, &envelope, Utc::now())?;
     let quiet =
         chrono::Duration::from_std(state.config.tracking.quiet_after).expect("quiet_after fits");
     let mut conn = state.pool.get().await?;
-    let push = new_push(&report, &envelope.data);
+    let data = serde_json::to_string(&envelope.data).expect("JSON values serialize");
+    let push = new_push(&verified, &data);
     let recorded = pushes::record(&mut conn, &push, quiet).await?;
     let outcome = recorded.outcome.as_str();
     ::metrics::counter!("bcci_carrier_pushes_total", "outcome" => outcome).increment(1);
     if matches!(recorded.outcome, Outcome::Applied | Outcome::UnknownCode) {
         ::metrics::counter!("bcci_carrier_reports_total", "source" => "carrier_push").increment(1);
     }
-    // Item and order codes only: a push's Note may name people.
+    // Item and order codes only: a push's other fields may name people.
     match recorded.outcome {
         Outcome::UnknownShipment | Outcome::UnknownCode => tracing::warn!(
             item_code = %push.item_code, sale_order_code = push.sale_order_code,
@@ -94,105 +96,125 @@ pub async fn vnpost_webhook(
     Ok(HttpResponse::Ok().json(PushAccepted { outcome }))
 }
 
-fn new_push<'a>(r: &'a PushReport, data: &'a str) -> NewPush<'a> {
+fn new_push<'a>(v: &'a VerifiedPush, data: &'a str) -> NewPush<'a> {
+    let r = &v.first;
     NewPush {
         item_code: &r.item_code,
         sale_order_code: r.sale_order_code.as_deref(),
-        status_code: r.report.code,
-        status_text: &r.report.text,
-        status_at: r.report.at,
-        note: r.note.as_deref(),
+        status_code: r.status,
+        status_text: r.status_name.as_deref().unwrap_or_default(),
+        status_at: r.changed_at().unwrap_or(v.sent_at),
+        note: None,
         data,
-        send_date: r.sent_at,
+        send_date: v.sent_at,
     }
 }
 
-/// The envelope's shape: `Data` and `SendDate` are strings (else 400, naming the field); a
-/// missing or empty `SignData` is an unsigned push (401), not a malformed one.
+/// The envelope's shape: a JSON object whose `data` is a list of objects (else 400, naming
+/// the field). `sendDate` and `signature` that are not text count as absent: 401 follows.
 fn envelope(bytes: &[u8]) -> Result<PushEnvelope, WebhookError> {
     let value = parse_json(bytes).inspect_err(|_| refused("malformed"))?;
     let Value::Object(mut fields) = value else {
         return Err(malformed(
             "body",
-            "must be a JSON object {\"Data\", \"SendDate\", \"SignData\"}",
+            "must be a JSON object {\"data\", \"sendDate\", \"signature\"}",
         ));
     };
-    let mut text = |name: &str| match fields.remove(name) {
-        Some(Value::String(s)) => Ok(s),
-        None | Some(Value::Null) => Err("is required"),
-        Some(_) => Err("must be a string"),
+    let data = match fields.remove("data") {
+        Some(Value::Array(records)) => records,
+        None | Some(Value::Null) => return Err(malformed("data", "is required")),
+        Some(_) => return Err(malformed("data", "must be a list of records")),
     };
-    let data = text("Data").map_err(|m| malformed("Data", m))?;
-    let send_date = text("SendDate").map_err(|m| malformed("SendDate", m))?;
-    let sign_data = match text("SignData") {
-        Ok(s) if !s.trim().is_empty() => s,
-        _ => {
-            refused("unsigned");
-            return Err(ApiError::Unauthorized(
-                "the push is not signed: `SignData` must be the base64 signature of Data + SendDate"
-                    .into(),
-            )
-            .into());
-        }
+    if let Some(i) = data.iter().position(|r| !r.is_object()) {
+        return Err(malformed(&format!("data[{i}]"), "must be an object"));
+    }
+    let mut text = |name: &str| match fields.remove(name) {
+        Some(Value::String(s)) => s,
+        _ => String::new(),
     };
     Ok(PushEnvelope {
         data,
-        send_date,
-        sign_data,
+        send_date: text("sendDate"),
+        signature: text("signature"),
     })
 }
 
-/// The sandbox's development key, trusted only when `carrier.kind = "sandbox"` and no key is
-/// configured.
-static SANDBOX_KEY: LazyLock<PushVerifier> = LazyLock::new(|| {
-    PushVerifier::from_pem(SANDBOX_PUBLIC_KEY_PEM).expect("the compiled-in sandbox key parses")
+/// The sandbox's development keys, trusted only when `carrier.kind = "sandbox"` and no key of
+/// the configured mode is configured.
+static SANDBOX_SIGNATURE_KEYS: LazyLock<PushKeys> = LazyLock::new(|| {
+    PushKeys::Signature(vec![
+        PushVerifier::from_pem(SANDBOX_PUBLIC_KEY_PEM).expect("the compiled-in sandbox key parses"),
+    ])
+});
+static SANDBOX_ENCRYPTION_KEYS: LazyLock<PushKeys> = LazyLock::new(|| {
+    PushKeys::Encryption(vec![
+        PushDecryptor::from_pem(SANDBOX_GATEWAY_PRIVATE_KEY_PEM)
+            .expect("the compiled-in sandbox key parses"),
+    ])
 });
 
-/// The keys a push may be signed with: the configured one and, during a rotation, the next.
-pub fn trusted_keys(c: &Carrier) -> Vec<&PushVerifier> {
-    let configured: Vec<&PushVerifier> =
-        [&c.webhook_public_key_pem, &c.webhook_public_key_pem_next]
-            .into_iter()
-            .flatten()
-            .map(|k| k.verifier())
-            .collect();
-    match c.kind {
-        CarrierKind::Sandbox if configured.is_empty() => vec![&*SANDBOX_KEY],
-        // Configuration validation refuses "vnpost" without a key.
-        _ => configured,
+/// The keys a push may be authenticated with: the configured one and, during a rotation, the
+/// next.
+pub fn trusted_keys(c: &Carrier) -> PushKeys {
+    match c.webhook_mode {
+        WebhookMode::Signature => {
+            let keys: Vec<PushVerifier> =
+                [&c.webhook_public_key_pem, &c.webhook_public_key_pem_next]
+                    .into_iter()
+                    .flatten()
+                    .map(|k| k.verifier().clone())
+                    .collect();
+            match c.kind {
+                CarrierKind::Sandbox if keys.is_empty() => SANDBOX_SIGNATURE_KEYS.clone(),
+                // Configuration validation refuses "vnpost" without a key.
+                _ => PushKeys::Signature(keys),
+            }
+        }
+        WebhookMode::Encryption => {
+            let keys: Vec<PushDecryptor> =
+                [&c.webhook_private_key_pem, &c.webhook_private_key_pem_next]
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|k| PushDecryptor::from_pem(k.expose()).ok())
+                    .collect();
+            match c.kind {
+                CarrierKind::Sandbox if keys.is_empty() => SANDBOX_ENCRYPTION_KEYS.clone(),
+                _ => PushKeys::Encryption(keys),
+            }
+        }
     }
 }
 
-/// Signature (with any trusted key), then `SendDate` within 10 minutes of `now`, then `Data`.
+/// Signature present, `sendDate` within 10 minutes of `now`, the signature checking with a
+/// trusted key; the first record readable.
 fn verify(
     c: &Carrier,
     envelope: &PushEnvelope,
     now: DateTime<Utc>,
-) -> Result<PushReport, WebhookError> {
-    let mut result = Err(PushError::BadSignature);
-    for key in trusted_keys(c) {
-        result = key.verify(envelope, now, MAX_SEND_DATE_SKEW);
-        if !matches!(result, Err(PushError::BadSignature)) {
-            break;
-        }
-    }
-    result.map_err(|e| match e {
-        PushError::BadSignature => {
-            refused("bad_signature");
-            ApiError::Unauthorized(
-                "`SignData` is not a signature of Data + SendDate by the carrier's key".into(),
-            )
-            .into()
-        }
-        PushError::StaleSendDate(_) => {
-            refused("stale_send_date");
-            ApiError::Unauthorized(
-                "`SendDate` is not an RFC 3339 time within 10 minutes of now".into(),
-            )
-            .into()
-        }
-        PushError::Malformed(why) => malformed("Data", &why),
-    })
+) -> Result<VerifiedPush, WebhookError> {
+    trusted_keys(c)
+        .verify(envelope, now, MAX_SEND_DATE_SKEW)
+        .map_err(|e| match e {
+            PushError::Unsigned => {
+                refused("unsigned");
+                ApiError::Unauthorized("the push has no `signature`".into()).into()
+            }
+            PushError::BadSignature => {
+                refused("bad_signature");
+                ApiError::Unauthorized(
+                    "`signature` does not authenticate \"MYVNP\" + sendDate + itemCode + status with a trusted key".into(),
+                )
+                .into()
+            }
+            PushError::StaleSendDate(_) => {
+                refused("stale_send_date");
+                ApiError::Unauthorized(
+                    "`sendDate` is not a time (RFC 3339 or dd/MM/yyyy HH:mm:ss) within 10 minutes of now".into(),
+                )
+                .into()
+            }
+            PushError::Malformed { field, message } => malformed(&field, &message),
+        })
 }
 
 fn refused(reason: &'static str) {

@@ -4,7 +4,7 @@
 //! Plain data and functions (the randomness is passed in), so the journeys are unit-tested.
 
 use super::Faults;
-use crate::carrier::push::PushData;
+use crate::carrier::push::PushRecord;
 use crate::carrier::vntime;
 use chrono::{DateTime, SubsecRound, Utc};
 use rand::Rng;
@@ -89,7 +89,7 @@ impl Order {
     /// Appends `code`. Times are whole seconds (the carrier's format) and strictly increase
     /// within an order, so that reports keep their order even when steps come faster than
     /// one a second (the accelerated clock, or explicit advances in tests).
-    fn record(&mut self, code: i32, note: &str, now: DateTime<Utc>) -> PushData {
+    fn record(&mut self, code: i32, note: &str, now: DateTime<Utc>) -> PushRecord {
         let mut at = now.trunc_subsecs(0);
         if let Some(last) = self.history.last() {
             at = at.max(last.at + chrono::Duration::seconds(1));
@@ -101,13 +101,11 @@ impl Order {
             note: note.to_owned(),
             at,
         });
-        PushData {
-            item_code: self.item_code.clone(),
+        PushRecord {
             sale_order_code: Some(self.sale_order_code.clone()),
-            status_code: code,
             status_name: Some(status_name(code).to_owned()),
-            status_date: vntime::format_date_time(at),
-            note: Some(note.to_owned()),
+            status_date: Some(vntime::format_date_time(at)),
+            ..PushRecord::new(self.item_code.clone(), code)
         }
     }
 
@@ -182,7 +180,7 @@ impl Book {
     }
 
     /// Creates an order (never deduplicated: that is the gateway's job, SPEC §5).
-    pub fn create(&mut self, new: NewOrder, now: DateTime<Utc>) -> (&Order, PushData) {
+    pub fn create(&mut self, new: NewOrder, now: DateTime<Utc>) -> (&Order, PushRecord) {
         let n = self.orders.len();
         let serial = self.first_serial + n as u32;
         let mut order = Order {
@@ -231,7 +229,7 @@ impl Book {
         faults: &Faults,
         rng: &mut impl Rng,
         now: DateTime<Utc>,
-    ) -> Vec<PushData> {
+    ) -> Vec<PushRecord> {
         let mut pushes = Vec::new();
         for order in &mut self.orders {
             if let Some((code, note)) = order.next(faults, rng) {
@@ -247,7 +245,7 @@ impl Book {
         &mut self,
         original_id: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<PushData>, CancelRefusal> {
+    ) -> Result<Option<PushRecord>, CancelRefusal> {
         let &i = self
             .by_original
             .get(original_id)
@@ -380,7 +378,7 @@ mod tests {
         assert!(h.iter().all(|s| s.at.timestamp_subsec_nanos() == 0));
         assert_eq!(
             pushes.last().unwrap().status_date,
-            vntime::format_date_time(h.last().unwrap().at)
+            Some(vntime::format_date_time(h.last().unwrap().at))
         );
     }
 

@@ -393,7 +393,7 @@ impl Sandbox {
         n
     }
 
-    fn push(&self, reports: Vec<crate::carrier::push::PushData>) {
+    fn push(&self, reports: Vec<crate::carrier::push::PushRecord>) {
         if let Some(q) = &self.pushes {
             let faults = self.faults();
             for r in reports {

@@ -3,7 +3,7 @@
 //! gateway's polling has to cover it.
 
 use super::{Counters, Faults, bump};
-use crate::carrier::push::{PushData, PushSigner};
+use crate::carrier::push::{PushRecord, PushSigner, SendDateFormat};
 use anyhow::Context;
 use rand::Rng;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ const REORDER_HOLD: Duration = Duration::from_secs(1);
 
 /// One report and the faults drawn for it.
 struct Item {
-    data: PushData,
+    data: PushRecord,
     delay: Duration,
     /// A second delivery, after its own delay.
     duplicate: Option<Duration>,
@@ -31,11 +31,11 @@ pub(super) struct Queue {
 
 impl Queue {
     /// Queues a report, drawing its faults now.
-    pub(super) fn send(&self, data: PushData, faults: &Faults) {
+    pub(super) fn send(&self, data: PushRecord, faults: &Faults) {
         let mut rng = rand::rng();
         if faults.push_drop_rate.roll(&mut rng) {
             bump(&self.counters.pushes_dropped);
-            tracing::debug!(item_code = %data.item_code, code = data.status_code, "sandbox push dropped");
+            tracing::debug!(item_code = %data.item_code, code = data.status, "sandbox push dropped");
             return;
         }
         let mut delay = || {
@@ -136,9 +136,13 @@ fn deliver(pusher: Arc<Pusher>, batch: Vec<Item>) {
 }
 
 impl Pusher {
-    async fn post(&self, data: &PushData) {
+    async fn post(&self, data: &PushRecord) {
         // Signed when sent, as a late push from a real carrier would carry a fresh SendDate.
-        let envelope = self.signer.envelope(data, chrono::Utc::now());
+        let envelope = self.signer.envelope(
+            std::slice::from_ref(data),
+            chrono::Utc::now(),
+            SendDateFormat::Rfc3339,
+        );
         let outcome = self
             .client
             .post(self.url.clone())
@@ -148,15 +152,15 @@ impl Pusher {
         match outcome {
             Ok(r) if r.status().is_success() => {
                 bump(&self.counters.pushes_sent);
-                tracing::debug!(item_code = %data.item_code, code = data.status_code, "sandbox push delivered");
+                tracing::debug!(item_code = %data.item_code, code = data.status, "sandbox push delivered");
             }
             Ok(r) => {
                 bump(&self.counters.pushes_failed);
-                tracing::warn!(item_code = %data.item_code, code = data.status_code, status = r.status().as_u16(), "sandbox push refused");
+                tracing::warn!(item_code = %data.item_code, code = data.status, status = r.status().as_u16(), "sandbox push refused");
             }
             Err(e) => {
                 bump(&self.counters.pushes_failed);
-                tracing::warn!(item_code = %data.item_code, code = data.status_code, error = %e, "sandbox push failed");
+                tracing::warn!(item_code = %data.item_code, code = data.status, error = %e, "sandbox push failed");
             }
         }
     }
