@@ -107,10 +107,10 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::CheckConfig => {
             println!("configuration is valid");
-            println!("  server.listen     {}", config.server.listen);
-            println!("  carrier.kind      {:?}", config.carrier.kind);
+            println!("  server.listen         {}", config.server.listen);
+            println!("  carrier.kind          {:?}", config.carrier.kind);
             println!(
-                "  clients           {}",
+                "  clients               {}",
                 config
                     .clients
                     .iter()
@@ -119,7 +119,7 @@ async fn run() -> anyhow::Result<()> {
                     .join(", ")
             );
             println!(
-                "  offices           {}",
+                "  offices               {}",
                 config
                     .offices
                     .iter()
@@ -127,6 +127,19 @@ async fn run() -> anyhow::Result<()> {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            println!("  carrier.webhook_mode  {:?}", config.carrier.webhook_mode);
+            let overrides: Vec<_> = config.carrier.status_codes.overrides().collect();
+            if overrides.is_empty() {
+                println!("  carrier.status_codes  SPEC §5 table, no override");
+            } else {
+                println!("  carrier.status_codes  overrides of SPEC §5's table:");
+                for (code, spec, configured) in overrides {
+                    println!("    {code:>4}  {spec} -> {configured}");
+                }
+            }
+            for (official, vnpost) in &config.carrier.commune_codes {
+                println!("  carrier.commune_codes {official} -> {vnpost} (VNPost)");
+            }
             Ok(())
         }
         Command::Token {

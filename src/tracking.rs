@@ -79,6 +79,7 @@ pub async fn poll_one<C: Carrier>(
     let mut conn = ctx.pool.get().await?;
     let applied = reports::apply(
         &mut conn,
+        &ctx.config.carrier.status_codes,
         id,
         &reports,
         Source::CarrierPoll,

@@ -289,6 +289,11 @@ fn new_row(c: &Common<'_>, client_id: &str, phone: String, now: DateTime<Utc>) -
         next_poll_at: None,
         created_at: now,
         updated_at: now,
+        carrier_fee_vnd: None,
+        carrier_cod_vnd: None,
+        cancel_state: None,
+        cancel_case_id: None,
+        cancel_note: None,
     }
 }
 

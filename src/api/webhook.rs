@@ -74,7 +74,7 @@ pub async fn vnpost_webhook(
         chrono::Duration::from_std(state.config.tracking.quiet_after).expect("quiet_after fits");
     let mut conn = state.pool.get().await?;
     let push = new_push(&report, &envelope.data);
-    let recorded = pushes::record(&mut conn, &push, quiet).await?;
+    let recorded = pushes::record(&mut conn, &carrier.status_codes, &push, quiet).await?;
     let outcome = recorded.outcome.as_str();
     ::metrics::counter!("bcci_carrier_pushes_total", "outcome" => outcome).increment(1);
     if matches!(recorded.outcome, Outcome::Applied | Outcome::UnknownCode) {

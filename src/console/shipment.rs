@@ -827,6 +827,11 @@ mod tests {
             next_poll_at: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            carrier_fee_vnd: None,
+            carrier_cod_vnd: None,
+            cancel_state: None,
+            cancel_case_id: None,
+            cancel_note: None,
         }
     }
 
