@@ -97,6 +97,9 @@ pub struct Jobs {
     pub give_up_after: Duration,
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// How often the outcome of a cancellation awaiting VNPost's approval is asked for.
+    #[serde(with = "humantime_serde")]
+    pub cancel_case_interval: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -247,7 +250,7 @@ pub struct Carrier {
     /// Single carrier status codes mapped otherwise than SPEC §5's table: code → a status
     /// name, or "record" (kept, no status change).
     #[serde(default)]
-    pub status_codes: std::collections::BTreeMap<String, String>,
+    pub status_codes: crate::domain::carrier_codes::CodeTable,
     /// Official 2025 commune codes that VNPost writes otherwise: official → VNPost.
     #[serde(default)]
     pub commune_codes: std::collections::BTreeMap<String, String>,
@@ -459,6 +462,24 @@ impl Config {
                     "must be non-empty and unique",
                 ));
             }
+            // The office is the sender of every delivery and the receiver of every pickup: a
+            // blank name or address line makes the carrier refuse every order for it.
+            for (key, value) in [("name", &o.name), ("address.line", &o.address.line)] {
+                if value.trim().is_empty() {
+                    return Err(invalid(format!("offices[{i}].{key}"), "must not be blank"));
+                }
+            }
+            for (key, value) in [
+                ("org_code_collect", &o.org_code_collect),
+                ("org_code_accept", &o.org_code_accept),
+            ] {
+                if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                    return Err(invalid(
+                        format!("offices[{i}].{key}"),
+                        "must not be blank (leave it out when VNPost gave no code)",
+                    ));
+                }
+            }
             if crate::domain::phone::normalise(&o.phone).is_none() && !is_landline(&o.phone) {
                 return Err(invalid(
                     format!("offices[{i}].phone"),
@@ -474,6 +495,23 @@ impl Config {
                     "unknown province/commune code, or commune outside its province",
                 ));
             }
+        }
+        for (official, vnpost) in &self.carrier.commune_codes {
+            if AdminUnits::get().commune(official).is_none() {
+                return Err(invalid(
+                    format!("carrier.commune_codes.{official}"),
+                    "is not an official 2025 commune code",
+                ));
+            }
+            if vnpost.is_empty() || !vnpost.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(invalid(
+                    format!("carrier.commune_codes.{official}"),
+                    "VNPost's code must be letters and digits",
+                ));
+            }
+        }
+        if self.jobs.cancel_case_interval.is_zero() {
+            return Err(invalid("jobs.cancel_case_interval", "must be more than 0s"));
         }
         if self.jobs.max_in_flight == 0 {
             return Err(invalid("jobs.max_in_flight", "must be at least 1"));
@@ -605,6 +643,69 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("lisen"), "{e}");
+    }
+
+    #[test]
+    fn an_office_the_carrier_would_refuse_is_a_configuration_error() {
+        let office = |name: &str, line: &str, phone: &str, extra: &str| {
+            format!(
+                "[[offices]]\ncode = \"X\"\nname = \"{name}\"\nphone = \"{phone}\"\n{extra}\n\
+                 address = {{ line = \"{line}\", province_code = \"08\", commune_code = \"02215\" }}\n"
+            )
+        };
+        let ok = Config::from_overlay(&office(
+            "Văn phòng",
+            "Số 1",
+            "02073822345",
+            "send_type = \"2\"",
+        ))
+        .unwrap();
+        assert_eq!(ok.offices[0].send_type, crate::carrier::SendType::DropOff);
+        for (toml, key) in [
+            (office(" ", "Số 1", "02073822345", ""), "offices[0].name"),
+            (
+                office("Văn phòng", "", "02073822345", ""),
+                "offices[0].address.line",
+            ),
+            (office("Văn phòng", "Số 1", "", ""), "offices[0].phone"),
+            (
+                office(
+                    "Văn phòng",
+                    "Số 1",
+                    "02073822345",
+                    "org_code_collect = \"\"",
+                ),
+                "offices[0].org_code_collect",
+            ),
+            (
+                office("Văn phòng", "Số 1", "02073822345", "send_type = \"3\""),
+                "send_type",
+            ),
+        ] {
+            let e = Config::from_overlay(&toml).unwrap_err().to_string();
+            assert!(e.contains(key), "{key}: {e}");
+        }
+    }
+
+    #[test]
+    fn carrier_code_overrides_are_checked_at_start_up() {
+        let c = Config::from_overlay("[carrier.status_codes]\n8 = \"submitted\"").unwrap();
+        assert_eq!(
+            c.carrier.status_codes.meaning(8),
+            crate::domain::carrier_codes::CodeMeaning::Status(crate::domain::Status::Submitted)
+        );
+        let e = Config::from_overlay("[carrier.status_codes]\n8 = \"sent\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("carrier.status_codes") && e.contains("code 8"),
+            "{e}"
+        );
+        let e = Config::from_overlay("[carrier.commune_codes]\n\"99999\" = \"1\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("carrier.commune_codes.99999"), "{e}");
+        Config::from_overlay("[carrier.commune_codes]\n\"02215\" = \"02215A\"").unwrap();
     }
 
     #[test]

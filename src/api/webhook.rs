@@ -76,7 +76,7 @@ pub async fn vnpost_webhook(
     let mut conn = state.pool.get().await?;
     let data = serde_json::to_string(&envelope.data).expect("JSON values serialize");
     let push = new_push(&verified, &data);
-    let recorded = pushes::record(&mut conn, &push, quiet).await?;
+    let recorded = pushes::record(&mut conn, &carrier.status_codes, &push, quiet).await?;
     let outcome = recorded.outcome.as_str();
     ::metrics::counter!("bcci_carrier_pushes_total", "outcome" => outcome).increment(1);
     if matches!(recorded.outcome, Outcome::Applied | Outcome::UnknownCode) {

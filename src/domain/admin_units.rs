@@ -94,6 +94,20 @@ impl AdminUnits {
         }
     }
 
+    /// Every province, by code.
+    pub fn provinces_sorted(&self) -> Vec<&Province> {
+        let mut all: Vec<&Province> = self.provinces.values().collect();
+        all.sort_by(|a, b| a.code.cmp(&b.code));
+        all
+    }
+
+    /// Every commune, by code.
+    pub fn communes_sorted(&self) -> Vec<&Commune> {
+        let mut all: Vec<&Commune> = self.communes.values().collect();
+        all.sort_by(|a, b| a.code.cmp(&b.code));
+        all
+    }
+
     pub fn counts(&self) -> (usize, usize) {
         (self.provinces.len(), self.communes.len())
     }

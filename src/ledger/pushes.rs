@@ -74,6 +74,7 @@ diesel::define_sql_function!(
 /// then finds it: the report is applied once however the repeats interleave.
 pub async fn record(
     conn: &mut Conn,
+    codes: &crate::domain::carrier_codes::CodeTable,
     push: &NewPush<'_>,
     quiet: chrono::Duration,
 ) -> QueryResult<Recorded> {
@@ -140,6 +141,7 @@ pub async fn record(
         };
         let applied = reports::apply(
             c,
+            codes,
             shipment_id,
             &[report],
             Source::CarrierPush,

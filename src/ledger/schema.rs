@@ -144,6 +144,11 @@ diesel::table! {
         next_poll_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        carrier_fee_vnd -> Nullable<Int8>,
+        carrier_cod_vnd -> Nullable<Int8>,
+        cancel_state -> Nullable<Text>,
+        cancel_case_id -> Nullable<Text>,
+        cancel_note -> Nullable<Text>,
     }
 }
 
