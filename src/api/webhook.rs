@@ -129,7 +129,7 @@ pub async fn vnpost_webhook(
     let verified = verify(carrier, &envelope, Utc::now())?;
     // Authenticated as received; stored without NUL characters, which PostgreSQL cannot hold.
     let data = pushes::strip_nul(&Value::Array(envelope.data));
-    let (first, rest) = clean_records(&data, &verified)?;
+    let (first, rest) = clean_records(&data)?;
     let send_date_text = envelope.send_date.replace('\0', "");
     let push = NewPush {
         mode: carrier.webhook_mode.as_str(),
@@ -193,11 +193,10 @@ fn observe(push: &NewPush<'_>, recorded: &Recorded) {
     }
 }
 
-/// The records as they will be stored (NUL removed). The first one was read before; removing
-/// NUL can only empty its item code, which is then malformed.
+/// The records as they will be stored and used: read again once NUL characters are removed.
+/// Removing NUL can only empty the first record's item code, which is then malformed.
 fn clean_records(
     data: &Value,
-    verified: &VerifiedPush,
 ) -> Result<(PushRecord, Vec<Result<PushRecord, String>>), WebhookError> {
     let records = data.as_array().expect("data is a list");
     let first = PushRecord::from_value(&records[0])
@@ -209,14 +208,7 @@ fn clean_records(
                 "is empty once NUL characters are removed",
             )
         })?;
-    let rest = records[1..]
-        .iter()
-        .zip(&verified.rest)
-        .map(|(clean, read)| match read {
-            Ok(_) => PushRecord::from_value(clean),
-            Err(why) => Err(why.replace('\0', "")),
-        })
-        .collect();
+    let rest = records[1..].iter().map(PushRecord::from_value).collect();
     Ok((first, rest))
 }
 
