@@ -4,17 +4,19 @@
 //! benchmarks) and with prepared statements (as diesel sends most of them). Prints the rates,
 //! the ratios, the API's latency percentiles, the CPU each side costs per push (PostgreSQL, and
 //! the gateway with its senders or pgbench: on two cores they share, CPU is the bound) and the
-//! cost of one RSA signature check.
+//! cost of one push check in each mode.
 //!
-//! Every push is a new, correctly signed report that moves its shipment (12 out for delivery
-//! and 15 attempt failed, alternately, with increasing carrier times), so each one takes the
-//! endpoint's full path: verify, record the push, lock the shipment, store the event, change
-//! the status, write the callback and its job. Each sender has its own shipments, as pgbench
-//! clients do, so neither side waits on row locks.
+//! The API runs twice, once per `carrier.webhook_mode` (SPEC §6): `signature` (an RSA public-key
+//! verification per push) and `encryption` (an RSA private-key decryption per push, several
+//! times dearer). Every push is MyVNPost's envelope `{data: [record], sendDate, signature}`
+//! with one new, authentic record that moves its shipment (12 out for delivery and 15 attempt
+//! failed, alternately, with increasing carrier times), so each one takes the endpoint's full
+//! path: verify, record the envelope and the record, lock the shipment, store the event,
+//! change the status, write the callback and its job, write the record's outcome. Each sender
+//! has its own shipments, as pgbench clients do, so neither side waits on row locks.
 //!
-//! The pushes are signed before the run (RSA signing is the carrier's cost, not ours, and
-//! costs ~1 ms each), on both cores; a sender that runs out stops early, and the rate is
-//! taken over the time actually spent.
+//! The pushes are sealed before the run (that is the carrier's cost, not ours), on both cores;
+//! a sender that runs out stops early, and the rate is taken over the time actually spent.
 //!
 //! Run: `CARGO_TARGET_DIR=/work/target-release cargo bench --bench pushes` (needs the local
 //! PostgreSQL and pgbench). Environment: BENCH_SECONDS (default 20), BENCH_CLIENTS (default
@@ -22,7 +24,9 @@
 //! TEST_DATABASE_SERVER (default postgres://postgres@127.0.0.1:5432).
 
 use bcci_gateway::carrier::push::{
-    MAX_SEND_DATE_SKEW, PushData, PushEnvelope, PushSigner, PushVerifier, SANDBOX_PUBLIC_KEY_PEM,
+    CarrierPushKey, MAX_SEND_DATE_SKEW, PushDecryptor, PushEncryptor, PushEnvelope, PushKeys,
+    PushRecord, PushSigner, PushVerifier, SANDBOX_GATEWAY_PRIVATE_KEY_PEM,
+    SANDBOX_GATEWAY_PUBLIC_KEY_PEM, SANDBOX_PUBLIC_KEY_PEM, SendDateFormat,
 };
 use bcci_gateway::carrier::sandbox::SANDBOX_PRIVATE_KEY_PEM;
 use bcci_gateway::carrier::vntime;
@@ -83,13 +87,17 @@ fn pgbench_script(prepared: bool) -> String {
         carry("\"carrier_pushes\".\"status_at\"", "at"),
         carry("\"id\"", "cb"),
     );
-    // The push record, as diesel writes it (`ledger::pushes::record`), with `\gset` to carry
-    // its results; carrier times unique per report, as the gateway's are.
+    // The push: the shipment by its item code, the envelope, the record (with `\gset` to
+    // carry results), as `ledger::pushes::record` writes them; carrier times unique per report,
+    // as the gateway's are.
     let item = "'PG' || lpad(:n::text, 9, '0') || 'VN'";
-    let data = r#"'{"ItemCode":"PG000000001VN","SaleOrderCode":"PG-SO-1","StatusCode":12,"StatusName":"Đang phát hàng","StatusDate":"27/11/2026 10:00:00","Note":""}'"#;
+    let data = r#"'[{"itemCode":"PG000000001VN","saleOrderCode":"PG-SO-1","status":12,"statusName":"Đang phát hàng","statusDate":"27/11/2026 10:00:00"}]'"#;
     let insert = format!(
-        r#"INSERT INTO "carrier_pushes" ("item_code", "sale_order_code", "status_code", "status_text", "status_at", "note", "shipment_id", "outcome", "data", "send_date") VALUES ({item}, 'PG-SO-' || :n, :code, 'Đang phát hàng', clock_timestamp(), NULL, coalesce((SELECT "shipments"."id" FROM "shipments" WHERE ("shipments"."sale_order_code" = 'PG-SO-' || :n) LIMIT 1), (SELECT "shipments"."id" FROM "shipments" WHERE ("shipments"."tracking_number" = {item}) LIMIT 1)), 'applied', {data}, now()) ON CONFLICT ("item_code", "status_code", "status_at") DO NOTHING RETURNING "carrier_pushes"."id", {sid}, {at} \gset p_"#
+        r#"SELECT "shipments"."id" FROM "shipments" WHERE ("shipments"."tracking_number" = {item}) LIMIT 1;
+INSERT INTO "carrier_push_envelopes" ("send_date", "send_date_text", "mode", "data", "outcomes") VALUES (now(), '2026-11-27T10:00:05+07:00', 'signature', {data}::jsonb, '[]'::jsonb) RETURNING "carrier_push_envelopes"."id" \gset e_
+INSERT INTO "carrier_pushes" ("item_code", "sale_order_code", "status_code", "status_text", "status_at", "status_at_from_send_date", "send_date", "envelope_id", "record_index", "shipment_id", "outcome") VALUES ({item}, 'PG-SO-' || :n, :code, 'Đang phát hàng', clock_timestamp(), false, now(), :e_id, 0, (SELECT "shipments"."id" FROM "shipments" WHERE ("shipments"."tracking_number" = {item}) LIMIT 1), 'applied') ON CONFLICT DO NOTHING RETURNING "carrier_pushes"."id", {sid}, {at} \gset p_"#
     );
+    let outcomes = r#"UPDATE "carrier_push_envelopes" SET "outcomes" = jsonb_build_array(jsonb_build_object('outcome', 'applied', 'shipment_id', :p_sid::text, 'confirm', NULL, 'error', NULL)) WHERE ("carrier_push_envelopes"."id" = :e_id);"#;
     format!(
         r#"
 \set n :client_id * {PER_CLIENT} + random(0, {last})
@@ -106,6 +114,7 @@ INSERT INTO "callbacks" ("id", "client_id", "shipment_id", "type", "sequence", "
 INSERT INTO "jobs" ("kind", "shipment_id", "payload") VALUES ('callback', :p_sid::uuid, jsonb_build_object('callback_id', :c_cb::text)) RETURNING "jobs"."id";
 UPDATE "shipments" SET "last_report_at" = now(), "next_poll_at" = now() + interval '10 minutes', "tracking_number" = 'PG' || lpad(:n::text, 9, '0') || 'VN' WHERE ("shipments"."id" = :p_sid::uuid);
 RELEASE SAVEPOINT diesel_savepoint_1;
+{outcomes}
 COMMIT;
 "#,
         last = PER_CLIENT - 1,
@@ -114,8 +123,8 @@ COMMIT;
 
 /// The pushes of one sender: its shipments in turn, each moving between 12 and 15 with a
 /// carrier time one second later than its previous report.
-fn sign_pushes(
-    signer: &PushSigner,
+fn seal_pushes(
+    key: &CarrierPushKey,
     sender: u64,
     count: usize,
     start: DateTime<Utc>,
@@ -127,10 +136,8 @@ fn sign_pushes(
             let round = i as u64 / PER_CLIENT;
             let code = if round.is_multiple_of(2) { 12 } else { 15 };
             let at = start + chrono::Duration::seconds(round as i64);
-            let data = PushData {
-                item_code: format!("EB{n:09}VN"),
+            let record = PushRecord {
                 sale_order_code: Some(format!("EB-SO-{n}")),
-                status_code: code,
                 status_name: Some(
                     if code == 12 {
                         "Đang phát hàng"
@@ -139,10 +146,10 @@ fn sign_pushes(
                     }
                     .into(),
                 ),
-                status_date: vntime::format_date_time(at),
-                note: Some(String::new()),
+                status_date: Some(vntime::format_date_time(at)),
+                ..PushRecord::new(format!("EB{n:09}VN"), code)
             };
-            serde_json::to_vec(&signer.envelope(&data, now)).unwrap()
+            serde_json::to_vec(&key.envelope(&[record], now, SendDateFormat::Rfc3339)).unwrap()
         })
         .collect()
 }
@@ -378,11 +385,15 @@ async fn main() {
     let db_name = format!("bcci_bench_pushes_{}", std::process::id());
     let db_url = format!("{server_url}/{db_name}");
 
-    let mut config =
-        Config::from_overlay("[server]\nworkers = 2\n[database]\npool_size = 32\n").unwrap();
+    let overlay = |mode: &str| {
+        format!(
+            "[server]\nworkers = 2\n[database]\npool_size = 32\n[carrier]\nwebhook_mode = \"{mode}\"\n"
+        )
+    };
+    let mut config = Config::from_overlay(&overlay("signature")).unwrap();
     config.database.url = Secret::new(db_url.clone());
-    let config = Arc::new(config);
-    let state = server::prepare(config.clone()).await.expect("database");
+    let state = server::prepare(Arc::new(config)).await.expect("database");
+    drop(state);
     let mut conn = AsyncPgConnection::establish(&db_url).await.unwrap();
     for prefix in ["EB", "PG"] {
         for sql in seed_sql(prefix, clients * PER_CLIENT) {
@@ -390,91 +401,128 @@ async fn main() {
         }
     }
 
-    // The cost of the signature, on each side.
+    // The cost of a push check in each mode, and of sealing one (the carrier's side).
     let signer = PushSigner::from_pem(SANDBOX_PRIVATE_KEY_PEM).unwrap();
-    let verifier = PushVerifier::from_pem(SANDBOX_PUBLIC_KEY_PEM).unwrap();
-    let sample = sign_pushes(&signer, 0, 1, Utc::now()).pop().unwrap();
-    let sample: PushEnvelope = serde_json::from_slice(&sample).unwrap();
-    let verify_cost = time_per_op(2000, || {
-        verifier
-            .verify(&sample, Utc::now(), MAX_SEND_DATE_SKEW)
-            .unwrap();
-    });
-    let check_cost = time_per_op(2000, || {
-        verifier.check_signature(&sample).unwrap();
-    });
-    let sign_cost = time_per_op(50, || {
-        signer.sign(&sample.data, &sample.send_date);
-    });
+    let modes = [
+        (
+            "signature",
+            CarrierPushKey::Signature(signer.clone()),
+            PushKeys::Signature(vec![
+                PushVerifier::from_pem(SANDBOX_PUBLIC_KEY_PEM).unwrap(),
+            ]),
+        ),
+        (
+            "encryption",
+            CarrierPushKey::Encryption(
+                PushEncryptor::from_pem(SANDBOX_GATEWAY_PUBLIC_KEY_PEM).unwrap(),
+            ),
+            PushKeys::Encryption(vec![
+                PushDecryptor::from_pem(SANDBOX_GATEWAY_PRIVATE_KEY_PEM).unwrap(),
+            ]),
+        ),
+    ];
+    let mut check_costs = Vec::new();
+    for (mode, key, keys) in &modes {
+        let sample = seal_pushes(key, 0, 1, Utc::now()).pop().unwrap();
+        let sample: PushEnvelope = serde_json::from_slice(&sample).unwrap();
+        let check = time_per_op(500, || {
+            keys.verify(&sample, Utc::now(), MAX_SEND_DATE_SKEW)
+                .unwrap();
+        });
+        let seal = time_per_op(50, || {
+            key.envelope(
+                &[PushRecord::new("EB000000001VN", 12)],
+                Utc::now(),
+                SendDateFormat::Rfc3339,
+            );
+        });
+        check_costs.push((*mode, check, seal));
+    }
 
     let warm = 8;
     let per_sender = warm + per_second * seconds as usize / clients as usize;
     println!(
         "pushes: {clients} concurrent senders, {seconds} s each, PostgreSQL at {server_url}, database {db_name}"
     );
-    println!(
-        "signing {} pushes ({:.0} µs each) on every core…",
-        per_sender * clients as usize,
-        sign_cost.as_secs_f64() * 1e6
-    );
-    // carrier times in the recent past, one second apart per shipment and report
-    let start = Utc::now() - chrono::Duration::days(2);
-    let signing = Instant::now();
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let pushes: Vec<Vec<Vec<u8>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads as u64)
-            .map(|t| {
-                let signer = signer.clone();
-                scope.spawn(move || {
-                    (0..clients)
-                        .filter(|s| s % threads as u64 == t)
-                        .map(|s| (s, sign_pushes(&signer, s, per_sender, start)))
-                        .collect::<Vec<_>>()
+    let mut results = Vec::new();
+    for (i, (mode, key, _)) in modes.iter().enumerate() {
+        println!(
+            "{mode} mode: sealing {} pushes on every core…",
+            per_sender * clients as usize
+        );
+        // carrier times in the recent past, one second apart per shipment and report, each
+        // mode's after the previous one's
+        let start = Utc::now() - chrono::Duration::days(2 - i as i64);
+        let sealing = Instant::now();
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let pushes: Vec<Vec<Vec<u8>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads as u64)
+                .map(|t| {
+                    scope.spawn(move || {
+                        (0..clients)
+                            .filter(|s| s % threads as u64 == t)
+                            .map(|s| (s, seal_pushes(key, s, per_sender, start)))
+                            .collect::<Vec<_>>()
+                    })
                 })
-            })
-            .collect();
-        let mut all: Vec<_> = handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect();
-        all.sort_by_key(|(s, _)| *s);
-        all.into_iter().map(|(_, p)| p).collect()
-    });
-    // SendDate must stay within 10 minutes of the clock until the last push is sent
-    assert!(
-        signing.elapsed() + Duration::from_secs(seconds + 60) < MAX_SEND_DATE_SKEW,
-        "signing took {:?}: lower BENCH_PUSHES_PER_SECOND or BENCH_SECONDS",
-        signing.elapsed()
-    );
+                .collect();
+            let mut all: Vec<_> = handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap())
+                .collect();
+            all.sort_by_key(|(s, _)| *s);
+            all.into_iter().map(|(_, p)| p).collect()
+        });
+        // sendDate must stay within 10 minutes of the clock until the last push is sent
+        assert!(
+            sealing.elapsed() + Duration::from_secs(seconds + 60) < MAX_SEND_DATE_SKEW,
+            "sealing took {:?}: lower BENCH_PUSHES_PER_SECOND or BENCH_SECONDS",
+            sealing.elapsed()
+        );
 
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!(
-        "http://{}{}",
-        listener.local_addr().unwrap(),
-        bcci_gateway::api::webhook::PATH
-    );
-    let http = server::http(state, listener).unwrap();
-    let handle = http.handle();
-    tokio::spawn(http);
+        let mut config = Config::from_overlay(&overlay(mode)).unwrap();
+        config.database.url = Secret::new(db_url.clone());
+        let state = server::prepare(Arc::new(config)).await.expect("database");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://{}{}",
+            listener.local_addr().unwrap(),
+            bcci_gateway::api::webhook::PATH
+        );
+        let http = server::http(state, listener).unwrap();
+        let handle = http.handle();
+        tokio::spawn(http);
 
-    let cpu_api = Cpu::now();
-    let api = run_api(&url, pushes, warm, seconds).await;
-    let cpu_api_end = Cpu::now();
-    handle.stop(true).await;
-    // every 200 is a report in the ledger
-    let recorded = count(
-        &mut conn,
-        "SELECT count(*) FROM carrier_pushes WHERE outcome = 'applied'",
-    )
-    .await;
-    assert_eq!(recorded as usize, api.sent + warm * clients as usize);
+        let before = count(
+            &mut conn,
+            "SELECT count(*) FROM carrier_pushes WHERE outcome = 'applied'",
+        )
+        .await;
+        let cpu_api = Cpu::now();
+        let api = run_api(&url, pushes, warm, seconds).await;
+        let cpu_api_end = Cpu::now();
+        handle.stop(true).await;
+        // every 200 is a report in the ledger
+        let recorded = count(
+            &mut conn,
+            "SELECT count(*) FROM carrier_pushes WHERE outcome = 'applied'",
+        )
+        .await
+            - before;
+        assert_eq!(
+            recorded as usize,
+            api.sent + warm * clients as usize,
+            "{mode}"
+        );
+        let (api_pg, api_this, _) =
+            cpu_api.per_op(cpu_api_end, (api.sent + warm * clients as usize) as u64);
+        results.push((*mode, api, api_pg, api_this));
+    }
     let cpu_simple = Cpu::now();
     let simple = run_pgbench(&db_url, clients, seconds, false);
     let cpu_prepared = Cpu::now();
     let prepared = run_pgbench(&db_url, clients, seconds, true);
     let cpu_end = Cpu::now();
-    let (api_pg, api_this, _) =
-        cpu_api.per_op(cpu_api_end, (api.sent + warm * clients as usize) as u64);
     let (simple_pg, _, simple_bench) = cpu_simple.per_op(cpu_prepared, simple.transactions);
     let (prepared_pg, _, prepared_bench) = cpu_prepared.per_op(cpu_end, prepared.transactions);
     let (pg_tps, pg_latency, pgp_tps, pgp_latency) =
@@ -483,48 +531,51 @@ async fn main() {
     println!();
     println!("| measure | value |");
     println!("|---|---|");
-    println!("| API: pushes ingested per second | {:.0} |", api.rate);
-    println!(
-        "| API: latency p50 | {:.1} ms |",
-        api.p50.as_secs_f64() * 1000.0
-    );
-    println!(
-        "| API: latency p99 | {:.1} ms |",
-        api.p99.as_secs_f64() * 1000.0
-    );
-    println!("| API: failed requests | {} |", api.errors);
-    if api.ran_out > 0 {
+    for (mode, api, _, _) in &results {
         println!(
-            "| API: senders that ran out of pre-signed pushes | {} (raise BENCH_PUSHES_PER_SECOND) |",
-            api.ran_out
+            "| API ({mode}): pushes ingested per second | {:.0} |",
+            api.rate
         );
+        println!(
+            "| API ({mode}): latency p50 / p99 | {:.1} ms / {:.1} ms |",
+            api.p50.as_secs_f64() * 1000.0,
+            api.p99.as_secs_f64() * 1000.0
+        );
+        println!("| API ({mode}): failed requests | {} |", api.errors);
+        if api.ran_out > 0 {
+            println!(
+                "| API ({mode}): senders that ran out of pre-sealed pushes | {} (raise BENCH_PUSHES_PER_SECOND) |",
+                api.ran_out
+            );
+        }
     }
     println!("| pgbench, same statements, simple protocol: per second | {pg_tps:.0} |");
     println!("| pgbench (simple) {pg_latency} | |");
     println!("| pgbench, same statements, prepared (as diesel): per second | {pgp_tps:.0} |");
     println!("| pgbench (prepared) {pgp_latency} | |");
-    println!("| ratio API / pgbench simple | {:.2} |", api.rate / pg_tps);
-    println!(
-        "| ratio API / pgbench prepared | {:.2} |",
-        api.rate / pgp_tps
-    );
-    println!(
-        "| CPU per push, API: PostgreSQL / gateway and its 32 senders | {api_pg:.0} µs / {api_this:.0} µs |"
-    );
+    for (mode, api, api_pg, api_this) in &results {
+        println!(
+            "| ratio API ({mode}) / pgbench simple, / pgbench prepared | {:.2}, {:.2} |",
+            api.rate / pg_tps,
+            api.rate / pgp_tps
+        );
+        println!(
+            "| CPU per push, API ({mode}): PostgreSQL / gateway and its {clients} senders | {api_pg:.0} µs / {api_this:.0} µs |"
+        );
+    }
     println!(
         "| CPU per push, pgbench simple: PostgreSQL / pgbench | {simple_pg:.0} µs / {simple_bench:.0} µs |"
     );
     println!(
         "| CPU per push, pgbench prepared: PostgreSQL / pgbench | {prepared_pg:.0} µs / {prepared_bench:.0} µs |"
     );
-    println!(
-        "| RSA-2048 PKCS#1 v1.5 signature check, one core | {:.0} µs |",
-        check_cost.as_secs_f64() * 1e6
-    );
-    println!(
-        "| whole push check (signature, SendDate, Data parsed), one core | {:.0} µs |",
-        verify_cost.as_secs_f64() * 1e6
-    );
+    for (mode, check, seal) in &check_costs {
+        println!(
+            "| {mode} mode: whole push check (shape, sendDate, RSA) / carrier's sealing, one core | {:.0} µs / {:.0} µs |",
+            check.as_secs_f64() * 1e6,
+            seal.as_secs_f64() * 1e6
+        );
+    }
 
     drop(conn);
     let mut admin = AsyncPgConnection::establish(&format!("{server_url}/postgres"))
