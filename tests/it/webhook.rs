@@ -1364,3 +1364,46 @@ async fn the_webhook_is_in_the_openapi_document() {
         "{answer}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_before_the_order_is_confirmed_is_confirmed_by_tracking() {
+    let app = TestApp::spawn().await;
+    // requested, no tracking number yet: the CreateOrder answer has not been processed
+    let resp = app
+        .create(
+            "pickups",
+            &app.client_token(),
+            "early",
+            &pickup_body(&dossier(30)),
+        )
+        .await;
+    let id = json(resp).await["id"].as_str().unwrap().to_owned();
+    let sale_order_code = text(
+        &app,
+        &format!("SELECT sale_order_code FROM shipments WHERE id = '{id}'"),
+    )
+    .await;
+    // the item code is signed, but unknown; only the (unsigned) reference names the shipment:
+    // nothing is applied, the carrier's tracking is asked
+    let r = record("EB777777777VN", Some(&sale_order_code), 1, Utc::now());
+    let push = envelope(&sandbox_signer(), &[r]);
+    assert_eq!(accepted(send(&app, &push).await).await, "confirming");
+    assert_eq!(status_of(&app, &id).await, "requested");
+    assert_eq!(
+        text(
+            &app,
+            &format!("SELECT coalesce(tracking_number, '-') FROM shipments WHERE id = '{id}'")
+        )
+        .await,
+        "-"
+    );
+    assert_eq!(confirms_for(&app, &id).await, 1);
+    assert_eq!(
+        count(
+            &app,
+            &format!("SELECT count(*) FROM carrier_pushes WHERE outcome = 'confirming' AND shipment_id = '{id}'")
+        )
+        .await,
+        1
+    );
+}
