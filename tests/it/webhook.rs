@@ -1407,3 +1407,60 @@ async fn a_push_before_the_order_is_confirmed_is_confirmed_by_tracking() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_confirmation_is_an_attempt_kept_for_staff_and_retried() {
+    use bcci_gateway::carrier::sandbox::{Chance, FaultsPatch};
+    let app = TestApp::spawn_with(&push_loop(false, "push_drop_rate = 1.0")).await;
+    let id = create_pickup(&app, 43).await;
+    wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
+    let item = text(
+        &app,
+        &format!("SELECT tracking_number FROM shipments WHERE id = '{id}'"),
+    )
+    .await;
+    // the carrier fails every call for a while
+    app.sandbox().set_faults(&FaultsPatch {
+        error_rate: Some(Chance::ALWAYS),
+        ..FaultsPatch::default()
+    });
+    let push = envelope(
+        &sandbox_signer(),
+        &[
+            record("EB000000778VN", None, 6, Utc::now()),
+            PushRecord::new(item, 6),
+        ],
+    );
+    assert_eq!(accepted(send(&app, &push).await).await, "unknown_shipment");
+    let failed = format!(
+        "SELECT count(*) FROM jobs j JOIN job_attempts a ON a.job_id = j.id \
+         WHERE j.kind = 'carrier_confirm' AND j.shipment_id = '{id}' AND a.outcome = 'transient' \
+         AND a.error_class = 'server' AND a.excerpt IS NOT NULL"
+    );
+    let until = Instant::now() + Duration::from_secs(10);
+    while count(&app, &failed).await < 2 {
+        assert!(Instant::now() < until, "no failed, retried attempts");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        count(&app, &format!("SELECT count(*) FROM jobs WHERE kind = 'carrier_confirm' AND shipment_id = '{id}' AND state IN ('queued', 'running') AND last_error LIKE '%server%'")).await,
+        1
+    );
+    // the carrier recovers: the next attempt reads its tracking
+    app.sandbox().set_faults(&FaultsPatch {
+        error_rate: Some(Chance::NEVER),
+        ..FaultsPatch::default()
+    });
+    let done = format!(
+        "SELECT count(*) FROM jobs WHERE kind = 'carrier_confirm' AND shipment_id = '{id}' AND state = 'done'"
+    );
+    let until = Instant::now() + Duration::from_secs(10);
+    while count(&app, &done).await == 0 {
+        assert!(Instant::now() < until, "the confirmation did not succeed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        carrier_sources(&events(&app, &id).await),
+        HashSet::from(["carrier_poll".to_owned()])
+    );
+}
