@@ -8,7 +8,10 @@
 //!   not steer an authentic status to another shipment);
 //! - every other record, and the unsigned parts of the first (`saleOrderCode`, `totalFee`,
 //!   `codAmount`, a missing time), only schedule a confirming tracking query: a
-//!   `carrier_confirm` job, in the same transaction, at most one queued per shipment.
+//!   `carrier_confirm` job, in the same transaction, at most one queued per shipment. The first
+//!   record's `statusName` is kept as the report's text, for display only (the status follows
+//!   the signed code); its own time of the change is unsigned too, but a replay of an authentic
+//!   push is bounded by the 10-minute `sendDate` window and repeats are deduplicated.
 //!
 //! Everything happens in one transaction, so a push answered 200 is durably in the ledger with
 //! its confirming jobs, and a failed one leaves nothing behind.
