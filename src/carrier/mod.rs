@@ -12,6 +12,8 @@
 //! - [`sandbox`]: the carrier simulator of SPEC §8, an HTTP server speaking the same API.
 
 pub mod address;
+#[cfg(test)]
+mod contract_tests;
 pub mod push;
 pub mod sandbox;
 pub mod vnpost;
