@@ -37,7 +37,7 @@ pub(super) fn run(
             .route("/GetAccessToken", web::post().to(get_access_token))
             .route("/CreateOrder", web::post().to(create_order))
             .route("/getOrder", web::get().to(get_order))
-            .route("/GetStatusHistoryOrder", web::post().to(status_history))
+            .route("/GetStatusHistoryOrder", web::get().to(status_history))
             .route("/orderCancel", web::post().to(order_cancel))
             .service(
                 web::scope("/_sandbox")
@@ -191,7 +191,7 @@ async fn create_order(
     let new = NewOrder {
         sale_order_code: i.sale_order_code,
         service_code: i.service_code,
-        weight_grams: i.weight,
+        weight_grams: i.weight.trim().parse().unwrap_or(0),
         cod_vnd,
     };
     let (answer, push) = {
@@ -299,7 +299,7 @@ fn validate(o: &wire::CreateOrderRequest, customer_code: &str) -> Result<i64, Re
     if !matches!(i.service_code.as_str(), "CTN001" | "ETN011" | "ETN013") {
         return refuse("SERVICE_CODE", "Mã dịch vụ không được hỗ trợ (serviceCode)");
     }
-    if i.weight == 0 || i.weight > 30_000 {
+    if !matches!(i.weight.trim().parse::<u32>(), Ok(1..=30_000)) {
         return refuse("WEIGHT", "Khối lượng không hợp lệ (weight)");
     }
     let mut cod = 0;
@@ -378,22 +378,21 @@ async fn get_order(sb: web::Data<Sandbox>, req: HttpRequest) -> Result<HttpRespo
             status_name: Some(super::status_name(o.status).to_owned()),
             updated_date: Some(vntime::format_date_time(o.updated_at())),
             total_fee: Some(o.total_fee),
+            cod_amount: None,
         })
         .collect();
     Ok(HttpResponse::Ok().json([wire::GetOrderPage { results }]))
 }
 
-async fn status_history(
-    sb: web::Data<Sandbox>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> Result<HttpResponse, Reject> {
+async fn status_history(sb: web::Data<Sandbox>, req: HttpRequest) -> Result<HttpResponse, Reject> {
     sb.misbehave().await?;
     sb.authorise(&req)?;
-    let ask: wire::StatusHistoryRequest = json(&body)?;
+    let q = web::Query::<GetOrderQuery>::from_query(req.query_string())
+        .map_err(|_| refused("INVALID_REQUEST", "Tham số không hợp lệ (type, code)"))?;
+    let code = q.code.as_deref().unwrap_or_default();
     let book = lock(&sb.book);
     let order = book
-        .by_item(&ask.item_code)
+        .by_item(code)
         .ok_or_else(|| refused("NOT_FOUND", "Không tìm thấy bưu gửi (itemCode)"))?;
     let status_history = order
         .history
@@ -402,13 +401,16 @@ async fn status_history(
             let (created_date, created_hour) = vntime::format_date_and_hour(s.at);
             wire::HistoryEntry {
                 created_date,
-                created_hour,
+                created_hour: Some(created_hour),
                 status_code: s.code,
                 status_name: Some(s.name.clone()),
             }
         })
         .collect();
-    Ok(HttpResponse::Ok().json(wire::StatusHistoryResponse { status_history }))
+    Ok(HttpResponse::Ok().json(wire::StatusHistoryResponse {
+        item_code: None,
+        status_history,
+    }))
 }
 
 async fn order_cancel(
