@@ -1,7 +1,26 @@
 //! Waybills (*vận đơn*): joins the PDF files `exportListReport` returns (one or more per 100
 //! items) into the single document staff print, pages in the order given.
 
+use super::{Carrier, CarrierError, ErrorClass, WAYBILLS_PER_CALL};
 use lopdf::{Document, Object, ObjectId, dictionary};
+
+/// The waybills of `item_codes` as one PDF: `exportListReport` in batches of
+/// [`WAYBILLS_PER_CALL`], joined. An answer that is no PDF is the carrier's protocol error.
+pub async fn fetch<C: Carrier>(
+    carrier: &C,
+    item_codes: &[String],
+) -> Result<Vec<u8>, CarrierError> {
+    let mut files = Vec::new();
+    for batch in item_codes.chunks(WAYBILLS_PER_CALL) {
+        let t = std::time::Instant::now();
+        let answer = carrier.waybills(batch).await;
+        metrics::histogram!("bcci_carrier_request_seconds", "call" => "exportListReport")
+            .record(t.elapsed());
+        files.extend(answer?);
+    }
+    merge(files)
+        .map_err(|e| CarrierError::new(ErrorClass::Protocol, format!("exportListReport: {e}")))
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {

@@ -126,6 +126,8 @@ pub struct Search {
     pub late: Option<bool>,
     /// Only shipments that have not reached a terminal status.
     pub in_progress: bool,
+    /// Only shipments the carrier has given a tracking number.
+    pub has_tracking_number: bool,
     /// Only shipments (in progress) the carrier has not reported on since this moment.
     pub silent_since: Option<DateTime<Utc>>,
     /// Keyset cursor: only shipments older than this one (ids are UUIDv7, time-ordered).
@@ -289,6 +291,9 @@ pub fn search_query<'a>(
     }
     if s.in_progress || s.silent_since.is_some() {
         sql.push(&format!(" AND status NOT IN {TERMINAL}"));
+    }
+    if s.has_tracking_number {
+        sql.push(" AND tracking_number IS NOT NULL");
     }
     if let Some(t) = s.silent_since {
         let p = sql.bind::<Timestamptz, _>(t);
