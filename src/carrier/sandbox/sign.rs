@@ -131,7 +131,7 @@ mod tests {
             "MYVNP01/12/2026 10:00:00EB1VN6"
         );
         let b = json!({"itemCode": "EB1VN", "status": "14"});
-        assert_eq!(authenticated_text("x", &b), "MYVNPxEB114");
+        assert_eq!(authenticated_text("x", &b), "MYVNPxEB1VN14");
     }
 
     #[test]
