@@ -96,7 +96,12 @@ pub fn compare(
     let vn_communes: HashMap<&str, &CatalogueCommune> =
         communes.iter().map(|c| (c.code.as_str(), c)).collect();
     let mut differences = Vec::new();
-    for p in units.provinces_sorted() {
+    // By code, so that the report reads in order.
+    let mut official_provinces: Vec<_> = units.provinces().collect();
+    official_provinces.sort_by(|a, b| a.code.cmp(&b.code));
+    let mut official_communes: Vec<_> = units.communes().collect();
+    official_communes.sort_by(|a, b| a.code.cmp(&b.code));
+    for p in official_provinces {
         match vn_provinces.get(p.code.as_str()) {
             None => differences.push(Difference::ProvinceMissing {
                 code: p.code.clone(),
@@ -112,7 +117,7 @@ pub fn compare(
             Some(_) => {}
         }
     }
-    for c in units.communes_sorted() {
+    for c in official_communes {
         let vnpost_code = to_vnpost(&c.code);
         match vn_communes.get(vnpost_code.as_str()) {
             None => differences.push(Difference::CommuneMissing {
@@ -264,16 +269,14 @@ mod tests {
 
     fn catalogue(units: &AdminUnits) -> (Vec<CatalogueProvince>, Vec<CatalogueCommune>) {
         let provinces = units
-            .provinces_sorted()
-            .into_iter()
+            .provinces()
             .map(|p| CatalogueProvince {
                 code: p.code.clone(),
                 name: p.name.clone(),
             })
             .collect();
         let communes = units
-            .communes_sorted()
-            .into_iter()
+            .communes()
             .map(|c| CatalogueCommune {
                 code: c.code.clone(),
                 name: c.name.clone(),
