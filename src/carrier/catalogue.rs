@@ -268,14 +268,14 @@ mod tests {
     use crate::config::Config;
 
     fn catalogue(units: &AdminUnits) -> (Vec<CatalogueProvince>, Vec<CatalogueCommune>) {
-        let provinces = units
+        let mut provinces: Vec<CatalogueProvince> = units
             .provinces()
             .map(|p| CatalogueProvince {
                 code: p.code.clone(),
                 name: p.name.clone(),
             })
             .collect();
-        let communes = units
+        let mut communes: Vec<CatalogueCommune> = units
             .communes()
             .map(|c| CatalogueCommune {
                 code: c.code.clone(),
@@ -283,6 +283,8 @@ mod tests {
                 province_code: c.province_code.clone(),
             })
             .collect();
+        provinces.sort_by(|a, b| a.code.cmp(&b.code));
+        communes.sort_by(|a, b| a.code.cmp(&b.code));
         (provinces, communes)
     }
 
