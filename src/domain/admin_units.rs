@@ -81,6 +81,16 @@ impl AdminUnits {
         self.communes.get(code)
     }
 
+    /// Every province, in no particular order.
+    pub fn provinces(&self) -> impl Iterator<Item = &Province> {
+        self.provinces.values()
+    }
+
+    /// Every commune, in no particular order.
+    pub fn communes(&self) -> impl Iterator<Item = &Commune> {
+        self.communes.values()
+    }
+
     pub fn check(&self, province_code: &str, commune_code: &str) -> Result<(), AddressError> {
         if self.province(province_code).is_none() {
             return Err(AddressError::UnknownProvince);
