@@ -9,7 +9,11 @@ use bcci_gateway::carrier::push::{
 use bcci_gateway::carrier::sandbox::{
     self, Chance, FaultsPatch, Order, SandboxConfig, SandboxHandle,
 };
-use bcci_gateway::carrier::{CancelResult, Carrier, ErrorClass, OrderRequest, Party, VnPost};
+use bcci_gateway::carrier::sandbox::{PendingOutcome, ShapeMode};
+use bcci_gateway::carrier::{
+    CancelResult, Carrier, ErrorClass, OrderRequest, Party, QuoteRequest, VnPost,
+    WAYBILLS_PER_CALL, waybill,
+};
 use bcci_gateway::config::Config;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -613,4 +617,188 @@ async fn tls_with_the_configured_root_and_not_without() {
         2,
         "login, then the catalogue"
     );
+}
+
+/// Each answer shape the sandbox speaks, pinned in turn, reads the same (SPEC §5, §8).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_pinned_shape_reads_the_same() {
+    for (i, shapes) in [
+        ShapeMode::First,
+        ShapeMode::Second,
+        ShapeMode::Third,
+        ShapeMode::Fourth,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let sb = start(SandboxConfig {
+            shapes,
+            ..deterministic()
+        })
+        .await;
+        let vn = adapter(&sb);
+        let code = format!("BCCI-S{i}");
+        let created = vn.create_order(&order(&code)).await.unwrap();
+        let found = vn.find_order(&code).await.unwrap().expect("{shapes:?}");
+        assert_eq!(found.item_code, created.item_code, "{shapes:?}");
+        for _ in 0..3 {
+            sb.advance();
+        }
+        let history = vn.status_history(&created.item_code).await.unwrap();
+        assert_eq!(codes(&history), [1, 2, 4, 6], "{shapes:?}");
+        let mut bad = order(&format!("{code}-R"));
+        bad.receiver.commune_code = "99999".into();
+        let e = vn.create_order(&bad).await.unwrap_err();
+        assert_eq!(e.class, ErrorClass::Refused, "{shapes:?}: {e}");
+        assert!(
+            !e.message.is_empty() && !e.message.starts_with("HTTP"),
+            "{shapes:?}: {e}"
+        );
+        let early = vn.create_order(&order(&format!("{code}-C"))).await.unwrap();
+        assert_eq!(
+            vn.cancel_order(&early.original_id).await.unwrap(),
+            CancelResult::Done,
+            "{shapes:?}"
+        );
+        assert_eq!(
+            vn.find_order(&format!("{code}-C"))
+                .await
+                .unwrap()
+                .unwrap()
+                .status,
+            Some(9),
+            "{shapes:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_cancel_is_followed_to_its_end() {
+    for outcome in [PendingOutcome::Approve, PendingOutcome::Refuse] {
+        let sb = start(SandboxConfig {
+            cancel_pending: Chance::ALWAYS,
+            cancel_pending_polls: 2,
+            cancel_pending_outcome: outcome,
+            ..deterministic()
+        })
+        .await;
+        let vn = adapter(&sb);
+        let created = vn.create_order(&order("BCCI-PC")).await.unwrap();
+        let CancelResult::Waiting { case_id } =
+            vn.cancel_order(&created.original_id).await.unwrap()
+        else {
+            panic!("a pending cancel");
+        };
+        let case_id = case_id.expect("VNPost names the case");
+        let mut polls = 0;
+        let end = loop {
+            polls += 1;
+            assert!(polls < 10, "the case never ended");
+            match vn
+                .cancel_case(&created.original_id, &case_id)
+                .await
+                .unwrap()
+            {
+                CancelResult::Waiting { .. } => continue,
+                other => break other,
+            }
+        };
+        assert_eq!(polls, 3, "two answers 02, then the outcome");
+        let status = vn.find_order("BCCI-PC").await.unwrap().unwrap().status;
+        match outcome {
+            PendingOutcome::Approve => {
+                assert_eq!(end, CancelResult::Done);
+                assert_eq!(status, Some(9));
+            }
+            PendingOutcome::Refuse => {
+                assert!(
+                    matches!(&end, CancelResult::Refused(m) if !m.is_empty()),
+                    "{end:?}"
+                );
+                assert_ne!(status, Some(9));
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotes_waybills_and_catalogues() {
+    let sb = start(deterministic()).await;
+    let vn = adapter(&sb);
+    let quote = QuoteRequest {
+        sender_province_code: "08".into(),
+        sender_commune_code: "02215".into(),
+        receiver_province_code: "01".into(),
+        receiver_commune_code: "00004".into(),
+        weight_grams: 500,
+        service_code: None,
+        cod_vnd: 0,
+    };
+    let all = vn.quote(&quote).await.unwrap();
+    assert!(!all.is_empty());
+    for q in &all {
+        assert!(q.main_fee_vnd > 0, "{q:?}");
+        assert_eq!(q.total_fee_vnd, q.main_fee_vnd + q.extra_fee_vnd, "{q:?}");
+    }
+    let with_cod = vn
+        .quote(&QuoteRequest {
+            service_code: Some(all[0].service_code.clone()),
+            cod_vnd: 500_000,
+            ..quote.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(with_cod.len(), 1);
+    assert_eq!(with_cod[0].service_code, all[0].service_code);
+    assert!(with_cod[0].total_fee_vnd >= all[0].total_fee_vnd);
+
+    let a = vn.create_order(&order("BCCI-WB1")).await.unwrap();
+    let b = vn.create_order(&order("BCCI-WB2")).await.unwrap();
+    let pdfs = vn
+        .waybills(&[a.item_code.clone(), b.item_code.clone()])
+        .await
+        .unwrap();
+    assert!(!pdfs.is_empty());
+    let merged = waybill::merge(pdfs).unwrap();
+    assert!(merged.starts_with(b"%PDF"));
+    let too_many: Vec<String> = (0..=WAYBILLS_PER_CALL)
+        .map(|_| a.item_code.clone())
+        .collect();
+    assert_eq!(
+        vn.waybills(&too_many).await.unwrap_err().class,
+        ErrorClass::Refused
+    );
+
+    let provinces = vn.provinces().await.unwrap();
+    assert_eq!(provinces.len(), 34);
+    assert!(provinces.iter().any(|p| p.code == "08"));
+    let communes = vn.communes().await.unwrap();
+    assert_eq!(communes.len(), 3321);
+    assert!(
+        communes
+            .iter()
+            .any(|c| c.code == "02215" && c.province_code == "08")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commune_overrides_reach_the_carrier() {
+    let sb = start(deterministic()).await;
+    // 02215 is sent as 00691 (both real, so the sandbox accepts it): the order that reaches
+    // the carrier carries the mapped code, checked by the sandbox's own validation of the
+    // commune against the province.
+    let overlay = format!(
+        "[carrier]\nbase_url = \"{}\"\n[carrier.commune_codes]\n\"02215\" = \"00004\"\n",
+        sb.base_url()
+    );
+    let vn = VnPost::new(&Config::from_overlay(&overlay).unwrap().carrier).unwrap();
+    let e = vn.create_order(&order("BCCI-M1")).await.unwrap_err();
+    // 00004 is in Hà Nội (01), the sender's province is 08: refused for the sender's commune.
+    assert_eq!(e.class, ErrorClass::Refused, "{e}");
+    assert!(
+        e.message.to_lowercase().contains("sender") || e.message.contains("người gửi"),
+        "{}",
+        e.message
+    );
+    assert!(adapter(&sb).create_order(&order("BCCI-M2")).await.is_ok());
 }
