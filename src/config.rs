@@ -241,10 +241,14 @@ pub struct Carrier {
     pub webhook_public_key_pem_next: Option<PushPublicKey>,
     /// How pushes are authenticated (SPEC §6).
     pub webhook_mode: WebhookMode,
-    /// `encryption` mode: the gateway's own private key (PEM), and the next one during a
-    /// rotation.
+    /// `encryption` mode: the gateway's own private key (PEM, PKCS#8 or PKCS#1), and the next
+    /// one during a rotation. Required in that mode with `kind = "vnpost"`; with
+    /// `kind = "sandbox"` and no key, the sandbox's development key is used.
     pub webhook_private_key_pem: Option<Secret>,
     pub webhook_private_key_pem_next: Option<Secret>,
+    /// The keys of `webhook_mode`, parsed by `Config::validate` ([`Carrier::push_keys`]).
+    #[serde(skip)]
+    pub push_keys: std::sync::OnceLock<crate::carrier::push::PushKeys>,
     /// Largest push body read (413 above it).
     pub webhook_body_limit_bytes: usize,
     /// Single carrier status codes mapped otherwise than SPEC §5's table: code → a status
@@ -261,6 +265,108 @@ pub struct Carrier {
     pub sandbox: crate::carrier::sandbox::SandboxConfig,
 }
 
+impl Carrier {
+    /// The keys pushes are authenticated with, in `webhook_mode` (SPEC §6): the configured key
+    /// and, during a rotation, the next; with `kind = "sandbox"` and no key of that mode, the
+    /// compiled-in development key of the sandbox.
+    pub fn push_keys(&self) -> &crate::carrier::push::PushKeys {
+        self.push_keys.get_or_init(|| {
+            self.build_push_keys()
+                .expect("push keys are checked by Config::validate")
+        })
+    }
+
+    fn build_push_keys(&self) -> Result<crate::carrier::push::PushKeys, ConfigError> {
+        use crate::carrier::push::{self, PushDecryptor, PushKeys, PushVerifier};
+        // Private keys are parsed whatever the mode, so that a bad one is found before the
+        // day the mode is switched.
+        let mut private = Vec::new();
+        for (key, pem) in [
+            (
+                "carrier.webhook_private_key_pem",
+                &self.webhook_private_key_pem,
+            ),
+            (
+                "carrier.webhook_private_key_pem_next",
+                &self.webhook_private_key_pem_next,
+            ),
+        ] {
+            if let Some(pem) = pem {
+                private.push(
+                    PushDecryptor::from_pem(pem.expose())
+                        .map_err(|e| invalid(key, format!("is not a PEM RSA private key: {e}")))?,
+                );
+            }
+        }
+        let (first, next, count) = match self.webhook_mode {
+            WebhookMode::Signature => (
+                "carrier.webhook_public_key_pem",
+                "carrier.webhook_public_key_pem_next",
+                [
+                    &self.webhook_public_key_pem,
+                    &self.webhook_public_key_pem_next,
+                ]
+                .map(Option::is_some),
+            ),
+            WebhookMode::Encryption => (
+                "carrier.webhook_private_key_pem",
+                "carrier.webhook_private_key_pem_next",
+                [
+                    &self.webhook_private_key_pem,
+                    &self.webhook_private_key_pem_next,
+                ]
+                .map(Option::is_some),
+            ),
+        };
+        let mode = self.webhook_mode.as_str();
+        match count {
+            [false, true] => {
+                return Err(invalid(
+                    next,
+                    format!("is the next key of a rotation: {first} must be set too"),
+                ));
+            }
+            [false, false] if self.kind == CarrierKind::Vnpost => {
+                let what = match self.webhook_mode {
+                    WebhookMode::Signature => "VNPost's PEM public key that checks its signatures",
+                    WebhookMode::Encryption => {
+                        "the gateway's PEM private key that decrypts the pushes' signatures"
+                    }
+                };
+                return Err(invalid(
+                    first,
+                    format!(
+                        "is required with carrier.kind = \"vnpost\" and webhook_mode = \"{mode}\": {what}"
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        let sandbox = self.kind == CarrierKind::Sandbox && count == [false, false];
+        Ok(match self.webhook_mode {
+            WebhookMode::Signature if sandbox => PushKeys::Signature(vec![
+                PushVerifier::from_pem(push::SANDBOX_PUBLIC_KEY_PEM)
+                    .expect("the compiled-in sandbox key parses"),
+            ]),
+            WebhookMode::Signature => PushKeys::Signature(
+                [
+                    &self.webhook_public_key_pem,
+                    &self.webhook_public_key_pem_next,
+                ]
+                .into_iter()
+                .flatten()
+                .map(|k| k.verifier().clone())
+                .collect(),
+            ),
+            WebhookMode::Encryption if sandbox => PushKeys::Encryption(vec![
+                PushDecryptor::from_pem(push::SANDBOX_GATEWAY_PRIVATE_KEY_PEM)
+                    .expect("the compiled-in sandbox key parses"),
+            ]),
+            WebhookMode::Encryption => PushKeys::Encryption(private),
+        })
+    }
+}
+
 /// How the carrier's pushes prove where they come from (SPEC §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -270,6 +376,15 @@ pub enum WebhookMode {
     /// `signature` is the signed text RSA-encrypted (PKCS#1 v1.5) with the gateway's public
     /// key, checked by decrypting with the gateway's private key.
     Encryption,
+}
+
+impl WebhookMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookMode::Signature => "signature",
+            WebhookMode::Encryption => "encryption",
+        }
+    }
 }
 
 /// A secret value: literal, or `file:/path`. Never printed.
@@ -534,20 +649,9 @@ impl Config {
             ));
         }
         let c = &self.carrier;
-        if c.webhook_public_key_pem.is_none() {
-            if c.webhook_public_key_pem_next.is_some() {
-                return Err(invalid(
-                    "carrier.webhook_public_key_pem_next",
-                    "is the next key of a rotation: carrier.webhook_public_key_pem must be set too",
-                ));
-            }
-            if c.kind == CarrierKind::Vnpost {
-                return Err(invalid(
-                    "carrier.webhook_public_key_pem",
-                    "is required with carrier.kind = \"vnpost\": the carrier's PEM public key that checks its pushes",
-                ));
-            }
-        }
+        let keys = c.build_push_keys()?;
+        // Validated once: the webhook then reads the parsed keys.
+        let _ = c.push_keys.set(keys);
         if c.webhook_body_limit_bytes < 1024 {
             return Err(invalid(
                 "carrier.webhook_body_limit_bytes",

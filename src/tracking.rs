@@ -97,8 +97,10 @@ pub async fn poll_one<C: Carrier>(
     Ok(applied.new)
 }
 
+/// Keeps the carrier's error whole, so that a job running `poll_one` can record its class and
+/// excerpt on the attempt (`jobs::handlers::confirm`).
 fn err(e: CarrierError) -> anyhow::Error {
-    anyhow::anyhow!("{}: {}", e.class, e.message)
+    anyhow::Error::new(e)
 }
 
 /// One round: claim the due shipments and poll them concurrently.

@@ -98,6 +98,10 @@ enum Completion {
     CallbackHeld,
     /// The message cannot be delivered at all (client removed from the configuration).
     CallbackDropped(String),
+    /// The carrier's tracking was read and applied (`new` reports not seen before).
+    Confirmed {
+        new: usize,
+    },
 }
 
 impl Completion {
@@ -109,6 +113,8 @@ impl Completion {
                 | Completion::CallbackGone
                 | Completion::CallbackHeld
                 | Completion::CallbackDropped(_)
+                // `tracking::poll_one` applied the reports in its own transaction.
+                | Completion::Confirmed { .. }
         )
     }
 }
@@ -121,6 +127,7 @@ pub async fn run<C: Carrier>(ctx: &Context<C>, job: Job) -> anyhow::Result<()> {
     let kind = JobKind::parse(&job.kind);
     let result = match kind {
         Some(JobKind::Callback) => deliver_callback(ctx, &job).await?,
+        Some(JobKind::CarrierConfirm) => confirm(ctx, &job).await?,
         Some(k) => {
             let shipment = match job.shipment_id {
                 Some(id) => find(&mut *ctx.pool.get().await?, id, &Visibility::default()).await?,
@@ -131,7 +138,9 @@ pub async fn run<C: Carrier>(ctx: &Context<C>, job: Job) -> anyhow::Result<()> {
                 (JobKind::CarrierSubmit, Some(s)) => submit(ctx, &job, s).await,
                 (JobKind::CarrierCancel, Some(s)) => cancel(ctx, s).await,
                 (JobKind::CarrierCancelCase, Some(s)) => cancel_case(ctx, &job, s).await,
-                (JobKind::Callback, Some(_)) => unreachable!("handled above"),
+                (JobKind::Callback | JobKind::CarrierConfirm, Some(_)) => {
+                    unreachable!("handled above")
+                }
             }
         }
         None => Ok(Completion::Noop(format!("unknown job kind {}", job.kind))),
@@ -160,6 +169,9 @@ pub async fn run<C: Carrier>(ctx: &Context<C>, job: Job) -> anyhow::Result<()> {
             metrics::counter!("bcci_job_attempts_total", "kind" => job.kind.clone(), "outcome" => outcome).increment(1);
             let note = match &completion {
                 Completion::Noop(why) => why.clone(),
+                Completion::Confirmed { new } => {
+                    format!("tracking read and applied: {new} new report(s)")
+                }
                 other => format!("{other:?}"),
             };
             let a = attempt(outcome, None, Some(note));
@@ -304,6 +316,34 @@ async fn deliver_callback<C>(
         )),
         Err(e) => Err(CarrierError::new(ErrorClass::Protocol, e.to_string())),
     })
+}
+
+/// A confirming tracking query after a push (SPEC §6): `getOrder` + `GetStatusHistoryOrder`
+/// through `tracking::poll_one`, applied with source `carrier_poll`. The outer `Result` is for
+/// database errors; a carrier error is the attempt's outcome (retried, kept on the attempt).
+async fn confirm<C: Carrier>(
+    ctx: &Context<C>,
+    job: &Job,
+) -> anyhow::Result<Result<Completion, CarrierError>> {
+    let s = match job.shipment_id {
+        Some(id) => find(&mut *ctx.pool.get().await?, id, &Visibility::default()).await?,
+        None => None,
+    };
+    let Some(s) = s else {
+        return Ok(Ok(Completion::Noop("no shipment".into())));
+    };
+    if s.status().is_terminal() {
+        return Ok(Ok(Completion::Noop(format!("shipment is {}", s.status))));
+    }
+    match crate::tracking::poll_one(ctx, s.id, &s.sale_order_code, s.tracking_number.as_deref())
+        .await
+    {
+        Ok(new) => Ok(Ok(Completion::Confirmed { new })),
+        Err(e) => match e.downcast::<CarrierError>() {
+            Ok(carrier) => Ok(Err(carrier)),
+            Err(other) => Err(other),
+        },
+    }
 }
 
 /// Exactly one carrier order per shipment: any attempt after the first looks the order up by
@@ -575,6 +615,7 @@ async fn apply_completion(
         // Callback outcomes are recorded on the callback, not the shipment; a case still
         // undecided changes nothing.
         Completion::Noop(_)
+        | Completion::Confirmed { .. }
         | Completion::CancelStillWaiting
         | Completion::CallbackDelivered
         | Completion::CallbackGone
@@ -700,6 +741,17 @@ async fn give_up_job<C>(
             && let Some(mut s) = find_for_update(c, id, &Visibility::default()).await?
         {
             match JobKind::parse(&job.kind) {
+                Some(JobKind::CarrierConfirm) => {
+                    events::append(
+                        c,
+                        gateway_event(
+                            &s,
+                            None,
+                            format!("gave up confirming a carrier push by tracking: {reason}"),
+                        ),
+                    )
+                    .await?;
+                }
                 Some(JobKind::CarrierSubmit) => {
                     if let Ok(Outcome::MoveTo(to)) = Action::Reject.apply(s.status()) {
                         let ev = gateway_event(&s, Some(to), reason.to_owned());

@@ -40,6 +40,9 @@ pub enum JobKind {
     CarrierCancelCase,
     /// Deliver a callback to a dossier system.
     Callback,
+    /// Confirm what a push said without authenticating it (a hint, SPEC §6) by asking the
+    /// carrier's own tracking (`tracking::poll_one`).
+    CarrierConfirm,
 }
 
 impl JobKind {
@@ -49,6 +52,7 @@ impl JobKind {
             JobKind::CarrierCancel => "carrier_cancel",
             JobKind::CarrierCancelCase => "carrier_cancel_case",
             JobKind::Callback => "callback",
+            JobKind::CarrierConfirm => "carrier_confirm",
         }
     }
 
@@ -58,6 +62,7 @@ impl JobKind {
             JobKind::CarrierCancel,
             JobKind::CarrierCancelCase,
             JobKind::Callback,
+            JobKind::CarrierConfirm,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -146,6 +151,18 @@ pub async fn enqueue_at(
         .returning(jobs::id)
         .get_result(conn)
         .await
+}
+
+/// Is a job of this kind for this shipment waiting to run (queued, not yet claimed)?
+pub async fn queued_for(conn: &mut Conn, kind: JobKind, shipment: Uuid) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        jobs::table
+            .filter(jobs::shipment_id.eq(shipment))
+            .filter(jobs::kind.eq(kind.as_str()))
+            .filter(jobs::state.eq("queued")),
+    ))
+    .get_result(conn)
+    .await
 }
 
 /// Is a job of this kind for this shipment queued or running?

@@ -4,7 +4,7 @@
 //! (`step = 0s`) and no random failures, so the outcomes are deterministic.
 
 use bcci_gateway::carrier::push::{
-    MAX_SEND_DATE_SKEW, PushEnvelope, PushVerifier, SANDBOX_PUBLIC_KEY_PEM,
+    MAX_SEND_DATE_SKEW, PushEnvelope, PushKeys, PushVerifier, SANDBOX_PUBLIC_KEY_PEM,
 };
 use bcci_gateway::carrier::sandbox::{
     self, Chance, FaultsPatch, Order, SandboxConfig, SandboxHandle,
@@ -414,7 +414,9 @@ async fn pushes_are_signed_and_can_come_out_of_order() {
     sb.advance();
     let pushes = wait_for(&got, 2).await;
     assert_eq!(pushes.len(), 2);
-    let verifier = PushVerifier::from_pem(SANDBOX_PUBLIC_KEY_PEM).unwrap();
+    let verifier = PushKeys::Signature(vec![
+        PushVerifier::from_pem(SANDBOX_PUBLIC_KEY_PEM).unwrap(),
+    ]);
     let reports: Vec<_> = pushes
         .iter()
         .map(|p| {
@@ -425,12 +427,15 @@ async fn pushes_are_signed_and_can_come_out_of_order() {
         .collect();
     // Reordered: the step to 2 arrives before the creation (1).
     assert_eq!(
-        reports.iter().map(|r| r.report.code).collect::<Vec<_>>(),
+        reports.iter().map(|r| r.first.status).collect::<Vec<_>>(),
         [2, 1]
     );
-    assert!(reports.iter().all(
-        |r| r.item_code == created.item_code && r.sale_order_code.as_deref() == Some("BCCI-P1")
-    ));
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.first.item_code == created.item_code
+                && r.first.sale_order_code.as_deref() == Some("BCCI-P1"))
+    );
     assert!(
         pushes[0].send_date.ends_with("+07:00"),
         "{}",
@@ -451,12 +456,12 @@ async fn pushes_are_signed_and_can_come_out_of_order() {
             verifier
                 .verify(p, chrono::Utc::now(), MAX_SEND_DATE_SKEW)
                 .unwrap()
-                .report
+                .first
         })
         .collect();
     assert_eq!(last.len(), 2);
     assert_eq!(last[0], last[1]);
-    assert_eq!(last[0].code, 4);
+    assert_eq!(last[0].status, 4);
     assert_eq!(sb.stats().pushes_sent, 4);
     receiver.stop(false).await;
 }
