@@ -15,6 +15,8 @@
 
 mod catalogue;
 mod fees;
+#[cfg(test)]
+mod http_tests;
 mod journey;
 mod pusher;
 mod server;
