@@ -97,6 +97,9 @@ pub struct Jobs {
     pub give_up_after: Duration,
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// How often the outcome of a cancellation awaiting VNPost's approval is asked for.
+    #[serde(with = "humantime_serde")]
+    pub cancel_case_interval: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -238,16 +241,20 @@ pub struct Carrier {
     pub webhook_public_key_pem_next: Option<PushPublicKey>,
     /// How pushes are authenticated (SPEC §6).
     pub webhook_mode: WebhookMode,
-    /// `encryption` mode: the gateway's own private key (PEM), and the next one during a
-    /// rotation.
+    /// `encryption` mode: the gateway's own private key (PEM, PKCS#8 or PKCS#1), and the next
+    /// one during a rotation. Required in that mode with `kind = "vnpost"`; with
+    /// `kind = "sandbox"` and no key, the sandbox's development key is used.
     pub webhook_private_key_pem: Option<Secret>,
     pub webhook_private_key_pem_next: Option<Secret>,
+    /// The keys of `webhook_mode`, parsed by `Config::validate` ([`Carrier::push_keys`]).
+    #[serde(skip)]
+    pub push_keys: std::sync::OnceLock<crate::carrier::push::PushKeys>,
     /// Largest push body read (413 above it).
     pub webhook_body_limit_bytes: usize,
     /// Single carrier status codes mapped otherwise than SPEC §5's table: code → a status
     /// name, or "record" (kept, no status change).
     #[serde(default)]
-    pub status_codes: std::collections::BTreeMap<String, String>,
+    pub status_codes: crate::domain::carrier_codes::CodeTable,
     /// Official 2025 commune codes that VNPost writes otherwise: official → VNPost.
     #[serde(default)]
     pub commune_codes: std::collections::BTreeMap<String, String>,
@@ -256,6 +263,108 @@ pub struct Carrier {
     /// The built-in carrier simulator (SPEC §8), used when `kind = "sandbox"`.
     #[serde(default)]
     pub sandbox: crate::carrier::sandbox::SandboxConfig,
+}
+
+impl Carrier {
+    /// The keys pushes are authenticated with, in `webhook_mode` (SPEC §6): the configured key
+    /// and, during a rotation, the next; with `kind = "sandbox"` and no key of that mode, the
+    /// compiled-in development key of the sandbox.
+    pub fn push_keys(&self) -> &crate::carrier::push::PushKeys {
+        self.push_keys.get_or_init(|| {
+            self.build_push_keys()
+                .expect("push keys are checked by Config::validate")
+        })
+    }
+
+    fn build_push_keys(&self) -> Result<crate::carrier::push::PushKeys, ConfigError> {
+        use crate::carrier::push::{self, PushDecryptor, PushKeys, PushVerifier};
+        // Private keys are parsed whatever the mode, so that a bad one is found before the
+        // day the mode is switched.
+        let mut private = Vec::new();
+        for (key, pem) in [
+            (
+                "carrier.webhook_private_key_pem",
+                &self.webhook_private_key_pem,
+            ),
+            (
+                "carrier.webhook_private_key_pem_next",
+                &self.webhook_private_key_pem_next,
+            ),
+        ] {
+            if let Some(pem) = pem {
+                private.push(
+                    PushDecryptor::from_pem(pem.expose())
+                        .map_err(|e| invalid(key, format!("is not a PEM RSA private key: {e}")))?,
+                );
+            }
+        }
+        let (first, next, count) = match self.webhook_mode {
+            WebhookMode::Signature => (
+                "carrier.webhook_public_key_pem",
+                "carrier.webhook_public_key_pem_next",
+                [
+                    &self.webhook_public_key_pem,
+                    &self.webhook_public_key_pem_next,
+                ]
+                .map(Option::is_some),
+            ),
+            WebhookMode::Encryption => (
+                "carrier.webhook_private_key_pem",
+                "carrier.webhook_private_key_pem_next",
+                [
+                    &self.webhook_private_key_pem,
+                    &self.webhook_private_key_pem_next,
+                ]
+                .map(Option::is_some),
+            ),
+        };
+        let mode = self.webhook_mode.as_str();
+        match count {
+            [false, true] => {
+                return Err(invalid(
+                    next,
+                    format!("is the next key of a rotation: {first} must be set too"),
+                ));
+            }
+            [false, false] if self.kind == CarrierKind::Vnpost => {
+                let what = match self.webhook_mode {
+                    WebhookMode::Signature => "VNPost's PEM public key that checks its signatures",
+                    WebhookMode::Encryption => {
+                        "the gateway's PEM private key that decrypts the pushes' signatures"
+                    }
+                };
+                return Err(invalid(
+                    first,
+                    format!(
+                        "is required with carrier.kind = \"vnpost\" and webhook_mode = \"{mode}\": {what}"
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        let sandbox = self.kind == CarrierKind::Sandbox && count == [false, false];
+        Ok(match self.webhook_mode {
+            WebhookMode::Signature if sandbox => PushKeys::Signature(vec![
+                PushVerifier::from_pem(push::SANDBOX_PUBLIC_KEY_PEM)
+                    .expect("the compiled-in sandbox key parses"),
+            ]),
+            WebhookMode::Signature => PushKeys::Signature(
+                [
+                    &self.webhook_public_key_pem,
+                    &self.webhook_public_key_pem_next,
+                ]
+                .into_iter()
+                .flatten()
+                .map(|k| k.verifier().clone())
+                .collect(),
+            ),
+            WebhookMode::Encryption if sandbox => PushKeys::Encryption(vec![
+                PushDecryptor::from_pem(push::SANDBOX_GATEWAY_PRIVATE_KEY_PEM)
+                    .expect("the compiled-in sandbox key parses"),
+            ]),
+            WebhookMode::Encryption => PushKeys::Encryption(private),
+        })
+    }
 }
 
 /// How the carrier's pushes prove where they come from (SPEC §6).
@@ -267,6 +376,15 @@ pub enum WebhookMode {
     /// `signature` is the signed text RSA-encrypted (PKCS#1 v1.5) with the gateway's public
     /// key, checked by decrypting with the gateway's private key.
     Encryption,
+}
+
+impl WebhookMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookMode::Signature => "signature",
+            WebhookMode::Encryption => "encryption",
+        }
+    }
 }
 
 /// A secret value: literal, or `file:/path`. Never printed.
@@ -459,6 +577,24 @@ impl Config {
                     "must be non-empty and unique",
                 ));
             }
+            // The office is the sender of every delivery and the receiver of every pickup: a
+            // blank name or address line makes the carrier refuse every order for it.
+            for (key, value) in [("name", &o.name), ("address.line", &o.address.line)] {
+                if value.trim().is_empty() {
+                    return Err(invalid(format!("offices[{i}].{key}"), "must not be blank"));
+                }
+            }
+            for (key, value) in [
+                ("org_code_collect", &o.org_code_collect),
+                ("org_code_accept", &o.org_code_accept),
+            ] {
+                if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                    return Err(invalid(
+                        format!("offices[{i}].{key}"),
+                        "must not be blank (leave it out when VNPost gave no code)",
+                    ));
+                }
+            }
             if crate::domain::phone::normalise(&o.phone).is_none() && !is_landline(&o.phone) {
                 return Err(invalid(
                     format!("offices[{i}].phone"),
@@ -474,6 +610,23 @@ impl Config {
                     "unknown province/commune code, or commune outside its province",
                 ));
             }
+        }
+        for (official, vnpost) in &self.carrier.commune_codes {
+            if AdminUnits::get().commune(official).is_none() {
+                return Err(invalid(
+                    format!("carrier.commune_codes.{official}"),
+                    "is not an official 2025 commune code",
+                ));
+            }
+            if vnpost.is_empty() || !vnpost.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(invalid(
+                    format!("carrier.commune_codes.{official}"),
+                    "VNPost's code must be letters and digits",
+                ));
+            }
+        }
+        if self.jobs.cancel_case_interval.is_zero() {
+            return Err(invalid("jobs.cancel_case_interval", "must be more than 0s"));
         }
         if self.jobs.max_in_flight == 0 {
             return Err(invalid("jobs.max_in_flight", "must be at least 1"));
@@ -505,20 +658,9 @@ impl Config {
             ));
         }
         let c = &self.carrier;
-        if c.webhook_public_key_pem.is_none() {
-            if c.webhook_public_key_pem_next.is_some() {
-                return Err(invalid(
-                    "carrier.webhook_public_key_pem_next",
-                    "is the next key of a rotation: carrier.webhook_public_key_pem must be set too",
-                ));
-            }
-            if c.kind == CarrierKind::Vnpost {
-                return Err(invalid(
-                    "carrier.webhook_public_key_pem",
-                    "is required with carrier.kind = \"vnpost\": the carrier's PEM public key that checks its pushes",
-                ));
-            }
-        }
+        let keys = c.build_push_keys()?;
+        // Validated once: the webhook then reads the parsed keys.
+        let _ = c.push_keys.set(keys);
         if c.webhook_body_limit_bytes < 1024 {
             return Err(invalid(
                 "carrier.webhook_body_limit_bytes",
@@ -605,6 +747,69 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("lisen"), "{e}");
+    }
+
+    #[test]
+    fn an_office_the_carrier_would_refuse_is_a_configuration_error() {
+        let office = |name: &str, line: &str, phone: &str, extra: &str| {
+            format!(
+                "[[offices]]\ncode = \"X\"\nname = \"{name}\"\nphone = \"{phone}\"\n{extra}\n\
+                 address = {{ line = \"{line}\", province_code = \"08\", commune_code = \"02215\" }}\n"
+            )
+        };
+        let ok = Config::from_overlay(&office(
+            "Văn phòng",
+            "Số 1",
+            "02073822345",
+            "send_type = \"2\"",
+        ))
+        .unwrap();
+        assert_eq!(ok.offices[0].send_type, crate::carrier::SendType::DropOff);
+        for (toml, key) in [
+            (office(" ", "Số 1", "02073822345", ""), "offices[0].name"),
+            (
+                office("Văn phòng", "", "02073822345", ""),
+                "offices[0].address.line",
+            ),
+            (office("Văn phòng", "Số 1", "", ""), "offices[0].phone"),
+            (
+                office(
+                    "Văn phòng",
+                    "Số 1",
+                    "02073822345",
+                    "org_code_collect = \"\"",
+                ),
+                "offices[0].org_code_collect",
+            ),
+            (
+                office("Văn phòng", "Số 1", "02073822345", "send_type = \"3\""),
+                "send_type",
+            ),
+        ] {
+            let e = Config::from_overlay(&toml).unwrap_err().to_string();
+            assert!(e.contains(key), "{key}: {e}");
+        }
+    }
+
+    #[test]
+    fn carrier_code_overrides_are_checked_at_start_up() {
+        let c = Config::from_overlay("[carrier.status_codes]\n8 = \"submitted\"").unwrap();
+        assert_eq!(
+            c.carrier.status_codes.meaning(8),
+            crate::domain::carrier_codes::CodeMeaning::Status(crate::domain::Status::Submitted)
+        );
+        let e = Config::from_overlay("[carrier.status_codes]\n8 = \"sent\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("carrier.status_codes") && e.contains("code 8"),
+            "{e}"
+        );
+        let e = Config::from_overlay("[carrier.commune_codes]\n\"99999\" = \"1\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("carrier.commune_codes.99999"), "{e}");
+        Config::from_overlay("[carrier.commune_codes]\n\"02215\" = \"02215A\"").unwrap();
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! stack traces, secrets) ever reaches the body: internal errors are logged and answered 500
 //! with a generic text.
 
+use crate::carrier::ErrorClass;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
@@ -62,6 +63,8 @@ pub enum ApiError {
     /// The Idempotency-Key was used with another body (SPEC §3: 422).
     KeyReused,
     Unavailable(String),
+    /// A call to the carrier made for this request failed (quotes, waybills).
+    Carrier(crate::carrier::CarrierError),
     Internal(anyhow::Error),
 }
 
@@ -102,11 +105,40 @@ impl ApiError {
                 "unavailable",
                 "Service unavailable",
             ),
+            Carrier(e) => match e.class {
+                // VNPost refused what was asked (an address it does not serve, say).
+                ErrorClass::Refused => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "carrier_refused",
+                    "The carrier refused the request",
+                ),
+                // An answer in no known shape: not a guess, and not "nothing".
+                ErrorClass::Protocol => (
+                    StatusCode::BAD_GATEWAY,
+                    "carrier_bad_answer",
+                    "The carrier's answer could not be read",
+                ),
+                _ => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "carrier_unavailable",
+                    "The carrier is unavailable",
+                ),
+            },
             Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "Internal error",
             ),
+        }
+    }
+
+    /// When a 503 about the carrier may be retried: its own `Retry-After`, else a minute.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Carrier(e) if self.status_code() == StatusCode::SERVICE_UNAVAILABLE => {
+                Some(e.retry_after.map_or(60, |d| d.as_secs().clamp(1, 3600)))
+            }
+            _ => None,
         }
     }
 
@@ -124,6 +156,14 @@ impl ApiError {
             KeyReused => {
                 "This Idempotency-Key was already used with a different request body".into()
             }
+            // The carrier's own words (never the request, which may name the citizen).
+            Carrier(e) => match e.class {
+                ErrorClass::Refused => format!("VNPost: {}", e.message),
+                ErrorClass::Protocol => {
+                    "VNPost answered in a form the gateway does not know; retry later".into()
+                }
+                _ => "VNPost cannot be reached or did not answer in time; retry later".into(),
+            },
             Internal(_) => "An internal error occurred; it has been logged".into(),
         }
     }
@@ -167,6 +207,12 @@ impl ResponseError for ApiError {
         resp.content_type("application/problem+json");
         if matches!(self, ApiError::Unauthorized(_)) {
             resp.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if let ApiError::Carrier(e) = self {
+            tracing::warn!(class = %e.class, http_status = e.http_status, "carrier call for a request failed");
+        }
+        if let Some(secs) = self.retry_after() {
+            resp.insert_header(("Retry-After", secs.to_string()));
         }
         resp.json(self.problem())
     }

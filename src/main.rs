@@ -29,6 +29,11 @@ enum Command {
     Migrate,
     /// Load and validate the configuration, print a summary (without secrets).
     CheckConfig,
+    /// Talk to the configured carrier.
+    Carrier {
+        #[command(subcommand)]
+        command: CarrierCommand,
+    },
     /// Run the sandbox carrier (SPEC §8) on its own, on `carrier.sandbox.listen`.
     CarrierSim,
     /// Mint an HS256 token with the configured secret.
@@ -51,12 +56,61 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum CarrierCommand {
+    /// Log in, pull VNPost's address catalogues, and report every configured office's commune
+    /// and every official 2025 code VNPost lacks or names differently. Exits with 2 when an
+    /// office's own commune is unknown to VNPost.
+    Check,
+}
+
 #[tokio::main]
 async fn main() {
     if let Err(e) = run().await {
         eprintln!("error: {e:#}");
         std::process::exit(1);
     }
+}
+
+/// `carrier check`. With the sandbox carrier, a sandbox is started for the check.
+async fn carrier_check(config: &Config) -> anyhow::Result<()> {
+    use bcci_gateway::carrier::{VnPost, catalogue, sandbox};
+    let mut carrier_cfg = config.carrier.clone();
+    let sandbox = match carrier_cfg.kind {
+        bcci_gateway::config::CarrierKind::Sandbox => {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0")
+                .context("cannot listen for the sandbox carrier")?;
+            let mut sb_cfg = carrier_cfg.sandbox.clone();
+            sb_cfg.push_url = None;
+            let sb = sandbox::start(sb_cfg, listener).await?;
+            carrier_cfg.base_url = sb.base_url();
+            Some(sb)
+        }
+        bcci_gateway::config::CarrierKind::Vnpost => None,
+    };
+    let vnpost = VnPost::new(&carrier_cfg)?;
+    println!("carrier: {} ({:?})", carrier_cfg.base_url, carrier_cfg.kind);
+    let result = catalogue::check(&vnpost, config, |code| {
+        config
+            .carrier
+            .commune_codes
+            .get(code)
+            .cloned()
+            .unwrap_or_else(|| code.to_owned())
+    })
+    .await;
+    if let Some(sb) = sandbox {
+        sb.stop().await;
+    }
+    let report = result.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("logged in");
+    print!("{report}");
+    let unknown = report.unknown_offices().count();
+    if unknown > 0 {
+        eprintln!("error: {unknown} office(s) have a commune VNPost does not know");
+        std::process::exit(2);
+    }
+    Ok(())
 }
 
 async fn run() -> anyhow::Result<()> {
@@ -105,12 +159,15 @@ async fn run() -> anyhow::Result<()> {
             sandbox.stop().await;
             Ok(())
         }
+        Command::Carrier {
+            command: CarrierCommand::Check,
+        } => carrier_check(&config).await,
         Command::CheckConfig => {
             println!("configuration is valid");
-            println!("  server.listen     {}", config.server.listen);
-            println!("  carrier.kind      {:?}", config.carrier.kind);
+            println!("  server.listen         {}", config.server.listen);
+            println!("  carrier.kind          {:?}", config.carrier.kind);
             println!(
-                "  clients           {}",
+                "  clients               {}",
                 config
                     .clients
                     .iter()
@@ -119,7 +176,7 @@ async fn run() -> anyhow::Result<()> {
                     .join(", ")
             );
             println!(
-                "  offices           {}",
+                "  offices               {}",
                 config
                     .offices
                     .iter()
@@ -127,6 +184,19 @@ async fn run() -> anyhow::Result<()> {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            println!("  carrier.webhook_mode  {:?}", config.carrier.webhook_mode);
+            let overrides: Vec<_> = config.carrier.status_codes.overrides().collect();
+            if overrides.is_empty() {
+                println!("  carrier.status_codes  SPEC §5 table, no override");
+            } else {
+                println!("  carrier.status_codes  overrides of SPEC §5's table:");
+                for (code, spec, configured) in overrides {
+                    println!("    {code:>4}  {spec} -> {configured}");
+                }
+            }
+            for (official, vnpost) in &config.carrier.commune_codes {
+                println!("  carrier.commune_codes {official} -> {vnpost} (VNPost)");
+            }
             Ok(())
         }
         Command::Token {

@@ -115,7 +115,7 @@ impl Gateway {
         };
         let config = Arc::new(config);
         let state = prepare(config.clone()).await?;
-        let carrier = Arc::new(VnPost::new(&config.carrier)?);
+        let carrier = state.carrier.clone();
         let (shutdown, rx) = watch::channel(false);
         let ctx = Arc::new(Context {
             pool: state.pool.clone(),

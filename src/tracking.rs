@@ -56,7 +56,9 @@ pub async fn poll_one<C: Carrier>(
     let t = Instant::now();
     let found = ctx.carrier.find_order(sale_order_code).await;
     metrics::histogram!("bcci_carrier_request_seconds", "call" => "getOrder").record(t.elapsed());
-    let item_code = match (found.map_err(err)?, tracking_number) {
+    let found = found.map_err(err)?;
+    let fees = found.as_ref().map(|o| (o.total_fee, o.cod_amount));
+    let item_code = match (found, tracking_number) {
         (Some(order), _) => order.item_code,
         (None, Some(known)) => known.to_owned(),
         (None, None) => return Ok(0),
@@ -79,6 +81,7 @@ pub async fn poll_one<C: Carrier>(
     let mut conn = ctx.pool.get().await?;
     let applied = reports::apply(
         &mut conn,
+        &ctx.config.carrier.status_codes,
         id,
         &reports,
         Source::CarrierPoll,
@@ -86,13 +89,18 @@ pub async fn poll_one<C: Carrier>(
         quiet,
     )
     .await?;
+    if let Some((fee, cod)) = fees {
+        crate::ledger::shipments::record_carrier_fees(&mut conn, id, fee, cod).await?;
+    }
     metrics::counter!("bcci_carrier_reports_total", "source" => "carrier_poll")
         .increment(applied.new as u64);
     Ok(applied.new)
 }
 
+/// Keeps the carrier's error whole, so that a job running `poll_one` can record its class and
+/// excerpt on the attempt (`jobs::handlers::confirm`).
 fn err(e: CarrierError) -> anyhow::Error {
-    anyhow::anyhow!("{}: {}", e.class, e.message)
+    anyhow::Error::new(e)
 }
 
 /// One round: claim the due shipments and poll them concurrently.

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::domain::admin_units::{AddressError, AdminUnits};
 use crate::domain::{Kind, Source, Status, dossier, mask, phone};
 use crate::error::FieldError;
-use crate::ledger::models::{Event, Shipment};
+use crate::ledger::models::{CancelState, Event, Shipment};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -206,34 +206,10 @@ impl Checker {
             );
         }
         self.text("address.line", &c.address.line, 255);
-        let a = c.address;
-        let province_shape =
-            a.province_code.len() == 2 && a.province_code.bytes().all(|b| b.is_ascii_digit());
-        let commune_shape =
-            a.commune_code.len() == 5 && a.commune_code.bytes().all(|b| b.is_ascii_digit());
-        if !province_shape {
-            self.err("address.province_code", "must be 2 digits");
-        }
-        if !commune_shape {
-            self.err("address.commune_code", "must be 5 digits");
-        }
-        if province_shape && commune_shape {
-            match AdminUnits::get().check(&a.province_code, &a.commune_code) {
-                Ok(()) => {}
-                Err(AddressError::UnknownProvince) => self.err(
-                    "address.province_code",
-                    "is not a province of the 2025 administrative units",
-                ),
-                Err(AddressError::UnknownCommune) => self.err(
-                    "address.commune_code",
-                    "is not a commune of the 2025 administrative units",
-                ),
-                Err(AddressError::CommuneOutsideProvince) => self.err(
-                    "address.commune_code",
-                    format!("is not in province {}", a.province_code),
-                ),
-            }
-        }
+        self.errors.extend(address_code_errors(
+            &c.address.province_code,
+            &c.address.commune_code,
+        ));
         self.documents("documents", c.documents);
         self.amount("collect_fees_vnd", c.collect_fees_vnd);
         self.optional_text("note", c.note, 500);
@@ -289,7 +265,44 @@ fn new_row(c: &Common<'_>, client_id: &str, phone: String, now: DateTime<Utc>) -
         next_poll_at: None,
         created_at: now,
         updated_at: now,
+        carrier_fee_vnd: None,
+        carrier_cod_vnd: None,
+        cancel_state: None,
+        cancel_case_id: None,
+        cancel_note: None,
     }
+}
+
+/// What is wrong with a 2025 province and commune code pair, as `address.*` field errors.
+pub fn address_code_errors(province_code: &str, commune_code: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let (province_shape, commune_shape) = (digits(province_code, 2), digits(commune_code, 5));
+    if !province_shape {
+        errors.push(FieldError::new("address.province_code", "must be 2 digits"));
+    }
+    if !commune_shape {
+        errors.push(FieldError::new("address.commune_code", "must be 5 digits"));
+    }
+    if province_shape && commune_shape {
+        let (field, message) = match AdminUnits::get().check(province_code, commune_code) {
+            Ok(()) => return errors,
+            Err(AddressError::UnknownProvince) => (
+                "address.province_code",
+                "is not a province of the 2025 administrative units".to_owned(),
+            ),
+            Err(AddressError::UnknownCommune) => (
+                "address.commune_code",
+                "is not a commune of the 2025 administrative units".to_owned(),
+            ),
+            Err(AddressError::CommuneOutsideProvince) => (
+                "address.commune_code",
+                format!("is not in province {province_code}"),
+            ),
+        };
+        errors.push(FieldError::new(field, message));
+    }
+    errors
 }
 
 /// The shipment's own reference at the carrier (`saleOrderCode`): unique, derived from its id.
@@ -410,8 +423,26 @@ pub struct ShipmentView {
     pub sequence: i32,
     /// Why the shipment was rejected or cancelled.
     pub status_reason: Option<String>,
+    /// Postage VNPost reports for this shipment (`totalFee`), in đồng; null until it says.
+    pub carrier_fee_vnd: Option<i64>,
+    /// Cash on delivery VNPost reports (`codAmount`), in đồng; null until it says.
+    pub carrier_cod_vnd: Option<i64>,
+    /// A cancellation asked of VNPost that it has not carried out: still being asked,
+    /// awaiting VNPost's approval, or refused. Null otherwise (and once the shipment has
+    /// ended).
+    pub cancellation: Option<CancellationView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Where a cancellation asked of VNPost stands.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CancellationView {
+    pub state: CancelState,
+    /// VNPost's case number while it decides.
+    pub case_id: Option<String>,
+    /// VNPost's reason when it refused.
+    pub reason: Option<String>,
 }
 
 impl ShipmentView {
@@ -473,6 +504,13 @@ impl ShipmentView {
             result: s.result.clone(),
             collect_fees_vnd: s.collect_fees_vnd,
             cod_vnd: s.cod_vnd,
+            carrier_fee_vnd: s.carrier_fee_vnd,
+            carrier_cod_vnd: s.carrier_cod_vnd,
+            cancellation: s.cancel_state().map(|state| CancellationView {
+                state,
+                case_id: s.cancel_case_id.clone(),
+                reason: s.cancel_note.clone(),
+            }),
             note: s.note.clone(),
             due_at: s.due_at,
             late: s.late,

@@ -5,11 +5,13 @@ pub mod dto;
 pub mod extract;
 pub mod health;
 pub mod metrics;
+pub mod quotes;
 pub mod shipments;
 pub mod staff;
 pub mod webhook;
 
 use crate::auth::Verifier;
+use crate::carrier::VnPost;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::ledger::Pool;
@@ -23,15 +25,20 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub pool: Pool,
     pub verifier: Verifier,
+    /// The carrier, for the calls a request waits on (quotes, waybills); shared with the job
+    /// workers, so that there is one login.
+    pub carrier: Arc<VnPost>,
 }
 
 impl AppState {
     pub fn new(config: Arc<Config>, pool: Pool) -> anyhow::Result<AppState> {
         let verifier = Verifier::new(&config.auth)?;
+        let carrier = Arc::new(VnPost::new(&config.carrier)?);
         Ok(AppState {
             config,
             pool,
             verifier,
+            carrier,
         })
     }
 }
@@ -42,6 +49,7 @@ impl AppState {
     paths(
         shipments::create_pickup, shipments::create_delivery, shipments::get_shipment,
         shipments::list_shipments, shipments::list_events, shipments::cancel,
+        quotes::quote,
         webhook::vnpost_webhook,
         staff::retry, staff::replay, staff::enable_client,
         health::healthz, health::readyz, metrics::metrics,
@@ -85,6 +93,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(shipments::get_shipment)
         .service(shipments::list_events)
         .service(shipments::cancel)
+        .service(quotes::quote)
         .service(webhook::vnpost_webhook)
         .service(staff::retry)
         .service(staff::replay)

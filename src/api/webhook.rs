@@ -1,61 +1,110 @@
-//! The carrier's push (SPEC §6): `POST /v1/carrier/vnpost/webhook`.
+//! The carrier's push (SPEC §6, revised): `POST /v1/carrier/vnpost/webhook`, MyVNPost's
+//! envelope `{"data":[record, …],"sendDate","signature"}`.
 //!
-//! No bearer token: the RSA signature over `Data` + `SendDate` is the authentication, checked
-//! against the configured carrier key(s) before anything is written. A push that passes is
-//! recorded and its report applied to the shipment in one transaction (`ledger::pushes`)
-//! before the 200, so a 200 means the report is in the ledger, and anything else means the
-//! carrier may send it again.
+//! No bearer token: `signature` authenticates `"MYVNP" + sendDate + itemCode + status` of the
+//! first record, checked against the configured key(s) of `carrier.webhook_mode` before
+//! anything is written (`carrier::push`). A push that passes is recorded, its first record
+//! applied and every hint turned into a confirming tracking query, in one transaction
+//! (`ledger::pushes`) before the 200: a 200 means it is in the ledger, and anything else means
+//! the carrier may send it again. Every answer is `{"success": bool, "message": "…"}`.
 
 use super::AppState;
 use super::extract::{parse_json, read_body};
-use crate::carrier::push::{
-    MAX_SEND_DATE_SKEW, PushEnvelope, PushError, PushReport, PushVerifier, SANDBOX_PUBLIC_KEY_PEM,
-};
-use crate::config::{Carrier, CarrierKind};
-use crate::error::{ApiError, FieldError, Problem};
-use crate::ledger::pushes::{self, NewPush, Outcome};
+use crate::carrier::push::{MAX_SEND_DATE_SKEW, PushEnvelope, PushError, PushRecord, VerifiedPush};
+use crate::config::Carrier;
+use crate::error::ApiError;
+use crate::ledger::pushes::{self, NewPush, Outcome, Recorded};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError, post, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt;
-use std::sync::LazyLock;
 use utoipa::ToSchema;
 
 /// Where the carrier pushes (also the sandbox's default `push_url`).
 pub const PATH: &str = "/v1/carrier/vnpost/webhook";
 
-/// A push, as the carrier sends it.
+/// A push, as MyVNPost sends it.
 #[derive(Debug, ToSchema)]
-#[schema(rename_all = "PascalCase", example = json!({
-    "Data": "{\"ItemCode\":\"EB123456785VN\",\"SaleOrderCode\":\"BCCI-0193…\",\"StatusCode\":6,\"StatusName\":\"Đã nhận hàng\",\"StatusDate\":\"27/11/2026 10:00:00\",\"Note\":\"\"}",
-    "SendDate": "2026-11-27T10:00:05+07:00",
-    "SignData": "base64…"}))]
+#[schema(example = json!({
+    "data": [{"itemCode": "EB123456785VN", "originalId": "9876543", "saleOrderCode": "BCCI-0193…",
+              "status": 6, "statusName": "Đã nhận hàng", "statusDate": "27/11/2026 10:00:00",
+              "totalFee": 16500, "codAmount": 0, "senderCode": "C0001"}],
+    "sendDate": "2026-11-27T10:00:05+07:00",
+    "signature": "base64…"}))]
 pub struct PushBody {
-    /// JSON text: `{"ItemCode","SaleOrderCode","StatusCode","StatusName","StatusDate":"dd/MM/yyyy HH:mm:ss","Note"}`, Vietnam time.
-    pub data: String,
-    /// RFC 3339; must be within 10 minutes of the gateway's clock.
+    /// One or more order records (camelCase; unknown fields ignored; numbers may be text).
+    /// Only the first record's `itemCode` and `status` are authenticated: that record may
+    /// change its shipment's status at once; every other record and field only schedules a
+    /// confirming tracking query. The time of the change is read from `statusDate`, else
+    /// `createdDate` + `createdHour`, else `updatedDate` (`dd/MM/yyyy HH:mm:ss` Vietnam time or
+    /// ISO 8601); a record without one is dated by `sendDate`.
+    pub data: Vec<PushRecordDoc>,
+    /// RFC 3339 or `dd/MM/yyyy HH:mm:ss` (Vietnam time, UTC+7); must be within 10 minutes of
+    /// the gateway's clock.
+    #[schema(rename = "sendDate")]
     pub send_date: String,
-    /// base64 of the RSA PKCS#1 v1.5 SHA-256 signature of the UTF-8 bytes of `Data` followed by `SendDate`.
-    pub sign_data: String,
+    /// base64. `signature` mode: RSA PKCS#1 v1.5 SHA-256 signature of
+    /// `"MYVNP" + sendDate + itemCode + status` (first record, as written) by VNPost's key;
+    /// `encryption` mode: that text RSA PKCS#1 v1.5-encrypted with the gateway's public key.
+    pub signature: String,
 }
 
-/// The answer to an accepted push.
+/// One record of a push (documentation only: the webhook reads records leniently).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+pub struct PushRecordDoc {
+    /// The carrier's tracking number. Required in the first record.
+    pub item_code: String,
+    pub original_id: Option<String>,
+    /// The gateway's own reference for the shipment.
+    pub sale_order_code: Option<String>,
+    /// The carrier status code (SPEC §5), a number or text. Required in the first record.
+    pub status: i32,
+    pub status_name: Option<String>,
+    /// VND.
+    pub total_fee: Option<i64>,
+    /// VND.
+    pub cod_amount: Option<i64>,
+    pub sender_code: Option<String>,
+    /// `dd/MM/yyyy HH:mm:ss`, Vietnam time.
+    pub status_date: Option<String>,
+    /// With `createdHour` (or `createHour`): `dd/MM/yyyy` and `HH:mm:ss`, Vietnam time.
+    pub created_date: Option<String>,
+    pub created_hour: Option<String>,
+    pub updated_date: Option<String>,
+}
+
+/// Every answer of the webhook.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct PushAccepted {
-    /// `applied` (a new report, now in the shipment's history), `duplicate` (known already),
-    /// `unknown_code` (stored and flagged for staff), `unknown_shipment` (kept for staff).
-    pub outcome: &'static str,
+pub struct PushAnswer {
+    /// `true` when the push is durably recorded (a repeated push too).
+    pub success: bool,
+    pub message: String,
+    /// When recorded: what became of the first record: `applied` (a new report, in the
+    /// shipment's history), `duplicate` (known already), `unknown_code` (stored and flagged
+    /// for staff), `unknown_shipment` (kept for staff), `confirming` (not applied from the
+    /// push; a tracking query decides).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<&'static str>,
+    /// When refused: a machine code (`malformed_push`, `unsigned`, `bad_signature`,
+    /// `stale_send_date`, `too_large`, `malformed_json`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    /// When malformed: the JSON path of the field at fault, e.g. `data[0].status`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
-/// Receive a carrier status report (push).
+/// Receive a carrier push (MyVNPost webhook).
 #[utoipa::path(tag = "carrier", request_body = PushBody,
     responses(
-        (status = 200, description = "Recorded (a repeated push is also 200)", body = PushAccepted),
-        (status = 400, description = "Not a push: malformed JSON, a missing field, or `Data` not as specified", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or bad signature, or `SendDate` more than 10 minutes from now; nothing is applied", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json")))]
+        (status = 200, description = "Recorded (a repeated push, and a record for an unknown shipment, are also 200)", body = PushAnswer),
+        (status = 400, description = "Malformed: not JSON, `data` missing, empty or not a list of objects, the first record lacking `itemCode` or `status`; `field` names it", body = PushAnswer),
+        (status = 401, description = "Not authentic: `signature` missing or not checking with a configured key, or `sendDate` unreadable or more than 10 minutes from now; nothing is written", body = PushAnswer),
+        (status = 413, description = "Body larger than `carrier.webhook_body_limit_bytes`", body = PushAnswer),
+        (status = 500, description = "Not recorded (database unavailable): the carrier should send it again", body = PushAnswer)))]
 #[post("/v1/carrier/vnpost/webhook")]
 pub async fn vnpost_webhook(
     state: web::Data<AppState>,
@@ -64,205 +113,256 @@ pub async fn vnpost_webhook(
     let carrier = &state.config.carrier;
     let bytes = read_body(body, carrier.webhook_body_limit_bytes)
         .await
-        .inspect_err(|e| match e {
-            ApiError::PayloadTooLarge(_) => refused("too_large"),
-            _ => refused("unreadable"),
+        .map_err(|e| match e {
+            ApiError::PayloadTooLarge(limit) => WebhookError::refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("the body exceeds the limit of {limit} bytes"),
+            ),
+            _ => WebhookError::refuse(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                "the body could not be read",
+            ),
         })?;
     let envelope = envelope(&bytes)?;
-    let report = verify(carrier, &envelope, Utc::now())?;
+    let verified = verify(carrier, &envelope, Utc::now())?;
+    // Authenticated as received; stored without NUL characters, which PostgreSQL cannot hold.
+    let data = pushes::strip_nul(&Value::Array(envelope.data));
+    let (first, rest) = clean_records(&data, &verified)?;
+    let send_date_text = envelope.send_date.replace('\0', "");
+    let push = NewPush {
+        mode: carrier.webhook_mode.as_str(),
+        send_date: verified.sent_at,
+        send_date_text: &send_date_text,
+        data: &data,
+        first: &first,
+        rest: &rest,
+    };
     let quiet =
         chrono::Duration::from_std(state.config.tracking.quiet_after).expect("quiet_after fits");
-    let mut conn = state.pool.get().await?;
-    let push = new_push(&report, &envelope.data);
-    let recorded = pushes::record(&mut conn, &push, quiet).await?;
-    let outcome = recorded.outcome.as_str();
+    let mut conn = state.pool.get().await.map_err(ApiError::from)?;
+    let recorded = pushes::record(&mut conn, &carrier.status_codes, &push, quiet)
+        .await
+        .map_err(ApiError::from)?;
+    observe(&push, &recorded);
+    let outcome = recorded.outcome().as_str();
+    Ok(HttpResponse::Ok().json(PushAnswer {
+        success: true,
+        message: format!(
+            "recorded: {} record(s), first {outcome}, {} confirming tracking query(ies) queued",
+            recorded.records.len(),
+            recorded.confirms_queued()
+        ),
+        outcome: Some(outcome),
+        code: None,
+        field: None,
+    }))
+}
+
+/// Metrics and logs: item codes, codes and outcomes only (records may name people).
+fn observe(push: &NewPush<'_>, recorded: &Recorded) {
+    let outcome = recorded.outcome().as_str();
     ::metrics::counter!("bcci_carrier_pushes_total", "outcome" => outcome).increment(1);
-    if matches!(recorded.outcome, Outcome::Applied | Outcome::UnknownCode) {
+    if matches!(recorded.outcome(), Outcome::Applied | Outcome::UnknownCode) {
         ::metrics::counter!("bcci_carrier_reports_total", "source" => "carrier_push").increment(1);
     }
-    // Item and order codes only: a push's Note may name people.
-    match recorded.outcome {
+    let hints = recorded.records.len() - 1;
+    if hints > 0 {
+        ::metrics::counter!("bcci_carrier_push_hints_total").increment(hints as u64);
+    }
+    let first = push.first;
+    match recorded.outcome() {
         Outcome::UnknownShipment | Outcome::UnknownCode => tracing::warn!(
-            item_code = %push.item_code, sale_order_code = push.sale_order_code,
-            code = push.status_code, outcome, "carrier push kept for staff"
+            item_code = %first.item_code, code = first.status, outcome,
+            envelope = recorded.envelope_id, "carrier push kept for staff"
         ),
-        Outcome::Applied | Outcome::Duplicate => tracing::debug!(
-            item_code = %push.item_code, sale_order_code = push.sale_order_code,
-            code = push.status_code, outcome, shipment = ?recorded.shipment_id, "carrier push"
+        _ => tracing::debug!(
+            item_code = %first.item_code, code = first.status, outcome, hints,
+            confirms = recorded.confirms_queued(), envelope = recorded.envelope_id,
+            shipment = ?recorded.records[0].shipment_id, "carrier push"
         ),
     }
-    Ok(HttpResponse::Ok().json(PushAccepted { outcome }))
-}
-
-fn new_push<'a>(r: &'a PushReport, data: &'a str) -> NewPush<'a> {
-    NewPush {
-        item_code: &r.item_code,
-        sale_order_code: r.sale_order_code.as_deref(),
-        status_code: r.report.code,
-        status_text: &r.report.text,
-        status_at: r.report.at,
-        note: r.note.as_deref(),
-        data,
-        send_date: r.sent_at,
+    for (i, (r, o)) in push.rest.iter().zip(&recorded.records[1..]).enumerate() {
+        if o.outcome == Outcome::UnknownShipment
+            && let Ok(r) = r
+        {
+            tracing::warn!(item_code = %r.item_code, code = r.status, record = i + 1,
+                envelope = recorded.envelope_id, "carrier push record about an unknown shipment kept for staff");
+        }
     }
 }
 
-/// The envelope's shape: `Data` and `SendDate` are strings (else 400, naming the field); a
-/// missing or empty `SignData` is an unsigned push (401), not a malformed one.
+/// The records as they will be stored (NUL removed). The first one was read before; removing
+/// NUL can only empty its item code, which is then malformed.
+fn clean_records(
+    data: &Value,
+    verified: &VerifiedPush,
+) -> Result<(PushRecord, Vec<Result<PushRecord, String>>), WebhookError> {
+    let records = data.as_array().expect("data is a list");
+    let first = PushRecord::from_value(&records[0])
+        .ok()
+        .filter(|r| !r.item_code.trim().is_empty())
+        .ok_or_else(|| {
+            malformed(
+                "data[0].itemCode",
+                "is empty once NUL characters are removed",
+            )
+        })?;
+    let rest = records[1..]
+        .iter()
+        .zip(&verified.rest)
+        .map(|(clean, read)| match read {
+            Ok(_) => PushRecord::from_value(clean),
+            Err(why) => Err(why.replace('\0', "")),
+        })
+        .collect();
+    Ok((first, rest))
+}
+
+/// The envelope's shape: a JSON object whose `data` is a list of objects (else 400, naming
+/// the field). A `sendDate` or `signature` that is not text counts as absent: 401 follows.
 fn envelope(bytes: &[u8]) -> Result<PushEnvelope, WebhookError> {
-    let value = parse_json(bytes).inspect_err(|_| refused("malformed"))?;
+    let value = parse_json(bytes).map_err(|_| {
+        WebhookError::refuse(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "the body is not JSON",
+        )
+    })?;
     let Value::Object(mut fields) = value else {
         return Err(malformed(
             "body",
-            "must be a JSON object {\"Data\", \"SendDate\", \"SignData\"}",
+            "must be a JSON object {\"data\", \"sendDate\", \"signature\"}",
         ));
     };
-    let mut text = |name: &str| match fields.remove(name) {
-        Some(Value::String(s)) => Ok(s),
-        None | Some(Value::Null) => Err("is required"),
-        Some(_) => Err("must be a string"),
-    };
-    let data = text("Data").map_err(|m| malformed("Data", m))?;
-    let send_date = text("SendDate").map_err(|m| malformed("SendDate", m))?;
-    let sign_data = match text("SignData") {
-        Ok(s) if !s.trim().is_empty() => s,
-        _ => {
-            refused("unsigned");
-            return Err(ApiError::Unauthorized(
-                "the push is not signed: `SignData` must be the base64 signature of Data + SendDate"
-                    .into(),
-            )
-            .into());
+    let data = match fields.remove("data") {
+        Some(Value::Array(records)) if records.is_empty() => {
+            return Err(malformed("data", "must hold at least one record"));
         }
+        Some(Value::Array(records)) => records,
+        None | Some(Value::Null) => return Err(malformed("data", "is required")),
+        Some(_) => return Err(malformed("data", "must be a list of records")),
+    };
+    if let Some(i) = data.iter().position(|r| !r.is_object()) {
+        return Err(malformed(&format!("data[{i}]"), "must be an object"));
+    }
+    let mut text = |name: &str| match fields.remove(name) {
+        Some(Value::String(s)) => s,
+        _ => String::new(),
     };
     Ok(PushEnvelope {
         data,
-        send_date,
-        sign_data,
+        send_date: text("sendDate"),
+        signature: text("signature"),
     })
 }
 
-/// The sandbox's development key, trusted only when `carrier.kind = "sandbox"` and no key is
-/// configured.
-static SANDBOX_KEY: LazyLock<PushVerifier> = LazyLock::new(|| {
-    PushVerifier::from_pem(SANDBOX_PUBLIC_KEY_PEM).expect("the compiled-in sandbox key parses")
-});
-
-/// The keys a push may be signed with: the configured one and, during a rotation, the next.
-pub fn trusted_keys(c: &Carrier) -> Vec<&PushVerifier> {
-    let configured: Vec<&PushVerifier> =
-        [&c.webhook_public_key_pem, &c.webhook_public_key_pem_next]
-            .into_iter()
-            .flatten()
-            .map(|k| k.verifier())
-            .collect();
-    match c.kind {
-        CarrierKind::Sandbox if configured.is_empty() => vec![&*SANDBOX_KEY],
-        // Configuration validation refuses "vnpost" without a key.
-        _ => configured,
-    }
-}
-
-/// Signature (with any trusted key), then `SendDate` within 10 minutes of `now`, then `Data`.
+/// The shape of the signed part, then a signature, `sendDate` within 10 minutes of `now`, the
+/// signature checking with a trusted key of the configured mode; the first record readable.
 fn verify(
     c: &Carrier,
     envelope: &PushEnvelope,
     now: DateTime<Utc>,
-) -> Result<PushReport, WebhookError> {
-    let mut result = Err(PushError::BadSignature);
-    for key in trusted_keys(c) {
-        result = key.verify(envelope, now, MAX_SEND_DATE_SKEW);
-        if !matches!(result, Err(PushError::BadSignature)) {
-            break;
-        }
-    }
-    result.map_err(|e| match e {
-        PushError::BadSignature => {
-            refused("bad_signature");
-            ApiError::Unauthorized(
-                "`SignData` is not a signature of Data + SendDate by the carrier's key".into(),
-            )
-            .into()
-        }
-        PushError::StaleSendDate(_) => {
-            refused("stale_send_date");
-            ApiError::Unauthorized(
-                "`SendDate` is not an RFC 3339 time within 10 minutes of now".into(),
-            )
-            .into()
-        }
-        PushError::Malformed(why) => malformed("Data", &why),
-    })
-}
-
-fn refused(reason: &'static str) {
-    ::metrics::counter!("bcci_carrier_pushes_refused_total", "reason" => reason).increment(1);
-    tracing::warn!(reason, "carrier push refused");
+) -> Result<VerifiedPush, WebhookError> {
+    let unauthorized = |code, message: &str| {
+        WebhookError::refuse(StatusCode::UNAUTHORIZED, code, message.to_owned())
+    };
+    c.push_keys()
+        .verify(envelope, now, MAX_SEND_DATE_SKEW)
+        .map_err(|e| match e {
+            PushError::Unsigned => unauthorized("unsigned", "the push has no `signature`"),
+            PushError::BadSignature => unauthorized(
+                "bad_signature",
+                "`signature` does not authenticate \"MYVNP\" + sendDate + itemCode + status with a configured key",
+            ),
+            PushError::StaleSendDate(_) => unauthorized(
+                "stale_send_date",
+                "`sendDate` is not a time (RFC 3339 or dd/MM/yyyy HH:mm:ss) within 10 minutes of now",
+            ),
+            PushError::Malformed { field, message } => malformed(&field, &message),
+        })
 }
 
 fn malformed(field: &str, message: &str) -> WebhookError {
-    refused("malformed");
-    WebhookError::Malformed(FieldError::new(field, message))
+    let mut e = WebhookError::refuse(
+        StatusCode::BAD_REQUEST,
+        "malformed_push",
+        format!("`{field}` {message}"),
+    );
+    e.field = Some(field.to_owned());
+    e
 }
 
-/// The webhook's refusals: the API's problems, and a 400 naming the field at fault
-/// (`ApiError::BadRequest` has no field list; `ApiError::Validation` is 422, and SPEC §6 says
-/// 400 for a malformed push).
+/// A push not recorded: the status and the `{"success": false, …}` answer.
 #[derive(Debug)]
-pub enum WebhookError {
-    Api(ApiError),
-    Malformed(FieldError),
+pub struct WebhookError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    field: Option<String>,
+}
+
+impl WebhookError {
+    fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        // A refusal is the sender's problem: counted and logged by reason, never by content.
+        ::metrics::counter!("bcci_carrier_pushes_refused_total", "reason" => code).increment(1);
+        tracing::warn!(
+            reason = code,
+            status = status.as_u16(),
+            "carrier push refused"
+        );
+        WebhookError {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
 }
 
 impl From<ApiError> for WebhookError {
     fn from(e: ApiError) -> Self {
-        WebhookError::Api(e)
-    }
-}
-
-impl From<diesel::result::Error> for WebhookError {
-    fn from(e: diesel::result::Error) -> Self {
-        WebhookError::Api(e.into())
-    }
-}
-
-impl From<diesel_async::pooled_connection::deadpool::PoolError> for WebhookError {
-    fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
-        WebhookError::Api(e.into())
+        let status = e.status_code();
+        // `ApiError` logs internal errors itself when rendered; here only the answer changes.
+        if status.is_server_error() {
+            tracing::error!(error = %e, "carrier push not recorded");
+        }
+        WebhookError {
+            status,
+            code: if status.is_server_error() {
+                "not_recorded"
+            } else {
+                "refused"
+            },
+            message: if status.is_server_error() {
+                "the push could not be recorded; send it again".into()
+            } else {
+                e.to_string()
+            },
+            field: None,
+        }
     }
 }
 
 impl fmt::Display for WebhookError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WebhookError::Api(e) => e.fmt(f),
-            WebhookError::Malformed(e) => write!(f, "malformed_push: {} {}", e.field, e.message),
-        }
+        write!(f, "{}: {}", self.code, self.message)
     }
 }
 
 impl ResponseError for WebhookError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            WebhookError::Api(e) => e.status_code(),
-            WebhookError::Malformed(_) => StatusCode::BAD_REQUEST,
-        }
+        self.status
     }
 
     fn error_response(&self) -> HttpResponse {
-        match self {
-            WebhookError::Api(e) => e.error_response(),
-            WebhookError::Malformed(field) => {
-                let mut problem = ApiError::BadRequest {
-                    code: "malformed_push",
-                    detail: format!("`{}` {}", field.field, field.message),
-                }
-                .problem();
-                problem.errors = vec![field.clone()];
-                HttpResponse::BadRequest()
-                    .content_type("application/problem+json")
-                    .json(problem)
-            }
-        }
+        HttpResponse::build(self.status).json(PushAnswer {
+            success: false,
+            message: self.message.clone(),
+            outcome: None,
+            code: Some(self.code),
+            field: self.field.clone(),
+        })
     }
 }

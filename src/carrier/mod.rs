@@ -9,6 +9,7 @@
 //! - [`vntime`]: the carrier's clock (Vietnam time, UTC+7) and its date formats.
 //! - [`sandbox`]: the carrier simulator of SPEC §8, an HTTP server speaking the same API.
 
+pub mod catalogue;
 pub mod push;
 pub mod sandbox;
 pub mod vnpost;

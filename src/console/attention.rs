@@ -69,6 +69,8 @@ struct AttentionPage {
     done: bool,
     rejected: Vec<Row>,
     dead_jobs: Vec<DeadJobView>,
+    /// Jobs still retried whose last carrier answer could not be read.
+    unreadable: Vec<DeadJobView>,
     dead_callbacks: Vec<DeadCallbackView>,
     clients: Vec<ClientView>,
     /// `None`: not shown to staff limited to some offices (such reports belong to no office).
@@ -77,6 +79,22 @@ struct AttentionPage {
     quiet: Vec<Row>,
     quiet_after: String,
     late: Vec<Row>,
+}
+
+fn job_view(j: ledger::DeadJob, pii: bool) -> DeadJobView {
+    DeadJobView {
+        shipment_id: j.shipment_id,
+        dossier_code: j.dossier_code,
+        kind: format::job_kind(&j.kind),
+        status: j.status.parse::<Status>().map(format::status).unwrap_or(""),
+        // The carrier's words may quote the citizen's data.
+        last_error: if pii {
+            j.last_error.unwrap_or_default()
+        } else {
+            String::new()
+        },
+        at: format::datetime(j.updated_at),
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -129,6 +147,7 @@ pub async fn page(
     )
     .await?;
     let dead_jobs = ledger::dead_jobs(&mut conn, &v, PER_SECTION).await?;
+    let unreadable = ledger::unreadable_answers(&mut conn, &v, PER_SECTION).await?;
     let dead_callbacks = ledger::dead_callbacks(&mut conn, &v, PER_SECTION).await?;
     let clients = crate::callbacks::disabled_clients(&mut conn).await?;
     let unknown_shipments = match v.offices {
@@ -149,21 +168,8 @@ pub async fn page(
         csrf: staff.csrf.clone(),
         done: !q.done.is_empty(),
         rejected: rows(rejected),
-        dead_jobs: dead_jobs
-            .into_iter()
-            .map(|j| DeadJobView {
-                shipment_id: j.shipment_id,
-                dossier_code: j.dossier_code,
-                kind: format::job_kind(&j.kind),
-                status: j.status.parse::<Status>().map(format::status).unwrap_or(""),
-                last_error: if pii {
-                    j.last_error.unwrap_or_default()
-                } else {
-                    String::new()
-                },
-                at: format::datetime(j.updated_at),
-            })
-            .collect(),
+        dead_jobs: dead_jobs.into_iter().map(|j| job_view(j, pii)).collect(),
+        unreadable: unreadable.into_iter().map(|j| job_view(j, pii)).collect(),
         dead_callbacks: dead_callbacks
             .into_iter()
             .map(|c| DeadCallbackView {

@@ -93,6 +93,7 @@ pub fn job_kind(k: &str) -> &'static str {
     match k {
         "carrier_submit" => "Gửi đơn sang bưu điện",
         "carrier_cancel" => "Đề nghị bưu điện hủy đơn",
+        "carrier_cancel_case" => "Hỏi VNPost kết quả duyệt hủy đơn",
         "callback" => "Thông báo cho hệ thống một cửa",
         _ => "Công việc khác",
     }

@@ -13,7 +13,7 @@ use crate::domain::status::Outcome;
 use crate::domain::{Action, Status, mask, phone};
 use crate::error::{ApiError, FieldError};
 use crate::ledger::console::{self as ledger, AttemptRow, JobRow};
-use crate::ledger::models::{AuditEntry, Event, Shipment};
+use crate::ledger::models::{AuditEntry, CancelState, Event, Shipment};
 use crate::ledger::shipments::{self, ActionError, CancelOutcome, RetryError};
 use crate::ledger::{audit, events};
 use actix_web::http::StatusCode;
@@ -61,6 +61,10 @@ struct Summary {
     result: String,
     note: String,
     fees: String,
+    /// What VNPost reports it charges and collects.
+    carrier_fees: String,
+    /// A cancellation asked of VNPost and not carried out, in words.
+    cancellation: String,
 }
 
 impl Summary {
@@ -162,6 +166,28 @@ impl Summary {
                 format::vnd(s.collect_fees_vnd),
                 format::vnd(s.cod_vnd)
             ),
+            carrier_fees: match (s.carrier_fee_vnd, s.carrier_cod_vnd) {
+                (None, None) => String::new(),
+                (fee, cod) => {
+                    let known = |v: Option<i64>| v.map_or("chưa báo".to_owned(), format::vnd);
+                    format!("cước: {}; tiền thu hộ: {}", known(fee), known(cod))
+                }
+            },
+            cancellation: match s.cancel_state() {
+                None => String::new(),
+                Some(CancelState::Requested) => "Đang gửi yêu cầu hủy đơn tới bưu điện".into(),
+                Some(CancelState::AwaitingCarrier) => format!(
+                    "Đang chờ VNPost duyệt yêu cầu hủy đơn{}",
+                    s.cancel_case_id
+                        .as_deref()
+                        .map(|c| format!(" (hồ sơ yêu cầu số {c})"))
+                        .unwrap_or_default()
+                ),
+                Some(CancelState::Refused) => format!(
+                    "VNPost không đồng ý hủy đơn: {}",
+                    s.cancel_note.as_deref().unwrap_or("không nêu lý do")
+                ),
+            },
         }
     }
 }
@@ -827,6 +853,11 @@ mod tests {
             next_poll_at: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            carrier_fee_vnd: None,
+            carrier_cod_vnd: None,
+            cancel_state: None,
+            cancel_case_id: None,
+            cancel_note: None,
         }
     }
 

@@ -4,6 +4,9 @@
 //! carrier's vocabulary is a one-line change here.
 
 use super::Status;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
 
 /// What a carrier status code means for a shipment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +36,8 @@ const TABLE: &[(&[i32], Option<Status>)] = &[
     (&[21, 28, 29], None),
 ];
 
+/// The meaning SPEC §5's table gives a code. The gateway reads codes through a
+/// [`CodeTable`], which may override single codes.
 pub fn meaning(code: i32) -> CodeMeaning {
     TABLE
         .iter()
@@ -42,6 +47,88 @@ pub fn meaning(code: i32) -> CodeMeaning {
             None => CodeMeaning::RecordOnly,
         })
         .unwrap_or(CodeMeaning::Unknown)
+}
+
+/// SPEC §5's table with the configured overrides of single codes (`carrier.status_codes`):
+/// the meaning of a few codes is uncertain (8 may be "awaiting collection" rather than final),
+/// so a department can correct one code without a new release. Parsed once, at start-up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CodeTable {
+    overrides: BTreeMap<i32, CodeMeaning>,
+}
+
+/// The value that means "kept, no status change" in an override.
+pub const RECORD_ONLY: &str = "record";
+
+impl CodeTable {
+    pub fn meaning(&self, code: i32) -> CodeMeaning {
+        self.overrides
+            .get(&code)
+            .copied()
+            .unwrap_or_else(|| meaning(code))
+    }
+
+    /// Overrides one code. `Requested` is refused: only the gateway sets it.
+    pub fn with(mut self, code: i32, to: CodeMeaning) -> Result<Self, String> {
+        match to {
+            CodeMeaning::Status(Status::Requested) => {
+                return Err("a carrier code cannot mean `requested`".into());
+            }
+            CodeMeaning::Unknown => return Err("a code cannot be overridden to unknown".into()),
+            _ => {}
+        }
+        self.overrides.insert(code, to);
+        Ok(self)
+    }
+
+    /// The overridden codes with the meaning SPEC §5 gives them and the one configured.
+    pub fn overrides(&self) -> impl Iterator<Item = (i32, CodeMeaning, CodeMeaning)> + '_ {
+        self.overrides
+            .iter()
+            .map(|(&code, &to)| (code, meaning(code), to))
+    }
+
+    /// Parses an override's value: a status name or [`RECORD_ONLY`].
+    fn parse_meaning(value: &str) -> Result<CodeMeaning, String> {
+        if value == RECORD_ONLY {
+            return Ok(CodeMeaning::RecordOnly);
+        }
+        value
+            .parse::<Status>()
+            .map(CodeMeaning::Status)
+            .map_err(|_| {
+                format!(
+                    "{value:?} is neither a status (submitted, picked_up, …) nor \"{RECORD_ONLY}\""
+                )
+            })
+    }
+}
+
+impl<'de> Deserialize<'de> for CodeTable {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = BTreeMap::<String, String>::deserialize(d)?;
+        raw.into_iter()
+            .try_fold(CodeTable::default(), |table, (code, value)| {
+                let n: i32 = code.trim().parse().map_err(|_| {
+                    D::Error::custom(format!("{code:?} is not a carrier status code"))
+                })?;
+                let to = CodeTable::parse_meaning(value.trim())
+                    .map_err(|e| D::Error::custom(format!("code {n}: {e}")))?;
+                table
+                    .with(n, to)
+                    .map_err(|e| D::Error::custom(format!("code {n}: {e}")))
+            })
+    }
+}
+
+impl std::fmt::Display for CodeMeaning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CodeMeaning::Status(s) => f.write_str(s.as_str()),
+            CodeMeaning::RecordOnly => f.write_str(RECORD_ONLY),
+            CodeMeaning::Unknown => f.write_str("unknown"),
+        }
+    }
 }
 
 /// Every code the table knows, for tests and the sandbox carrier.
@@ -93,6 +180,54 @@ mod tests {
         }
         for code in [26, 27, 30, 99, 1000, i32::MIN, i32::MAX] {
             assert_eq!(meaning(code), Unknown, "code {code}");
+        }
+    }
+
+    #[test]
+    fn overrides_change_single_codes_only() {
+        let table: CodeTable = serde_json::from_value(serde_json::json!({
+            "8": "submitted", "21": "delivered", "14": "record"
+        }))
+        .unwrap();
+        assert_eq!(table.meaning(8), Status(S::Submitted));
+        assert_eq!(table.meaning(21), Status(S::Delivered));
+        assert_eq!(table.meaning(14), RecordOnly);
+        for code in known_codes().filter(|c| ![8, 14, 21].contains(c)) {
+            assert_eq!(table.meaning(code), meaning(code), "code {code}");
+        }
+        assert_eq!(table.meaning(99), Unknown);
+        let listed: Vec<_> = table.overrides().collect();
+        assert_eq!(
+            listed,
+            [
+                (8, Status(S::Rejected), Status(S::Submitted)),
+                (14, Status(S::Delivered), RecordOnly),
+                (21, RecordOnly, Status(S::Delivered)),
+            ]
+        );
+        assert_eq!(CodeTable::default().meaning(8), Status(S::Rejected));
+    }
+
+    #[test]
+    fn bad_overrides_are_refused_naming_the_code() {
+        for (raw, expected) in [
+            (
+                serde_json::json!({"eight": "submitted"}),
+                "\"eight\" is not a carrier status code",
+            ),
+            (
+                serde_json::json!({"8": "sent"}),
+                "code 8: \"sent\" is neither a status",
+            ),
+            (
+                serde_json::json!({"8": "requested"}),
+                "code 8: a carrier code cannot mean `requested`",
+            ),
+        ] {
+            let e = serde_json::from_value::<CodeTable>(raw)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(expected), "{e}");
         }
     }
 

@@ -6,7 +6,7 @@
 //! and applying any set of reports in any order gives the same final status.
 
 use super::Status;
-use super::carrier_codes::{CodeMeaning, meaning};
+use super::carrier_codes::{CodeMeaning, CodeTable};
 use chrono::{DateTime, Utc};
 
 /// What the ledger knows about a shipment when a report comes in.
@@ -56,8 +56,8 @@ impl Decision {
     }
 }
 
-pub fn decide(current: Current, report: Report) -> Decision {
-    let to = match meaning(report.code) {
+pub fn decide(codes: &CodeTable, current: Current, report: Report) -> Decision {
+    let to = match codes.meaning(report.code) {
         CodeMeaning::Status(s) => s,
         CodeMeaning::RecordOnly => return Decision::Ignore(Ignored::NoStatus),
         CodeMeaning::Unknown => return Decision::Ignore(Ignored::UnknownCode),
@@ -79,6 +79,7 @@ pub fn decide(current: Current, report: Report) -> Decision {
 mod tests {
     use super::*;
     use crate::domain::carrier_codes::known_codes;
+    use crate::domain::carrier_codes::meaning;
     use chrono::TimeZone;
 
     fn at(min: u32) -> DateTime<Utc> {
@@ -91,7 +92,7 @@ mod tests {
                 status: start,
                 carrier_at: None,
             },
-            |cur, r| match decide(cur, *r) {
+            |cur, r| match decide(&CodeTable::default(), cur, *r) {
                 Decision::Apply { to } => Current {
                     status: to,
                     carrier_at: Some(r.at),
@@ -106,6 +107,7 @@ mod tests {
         for from in Status::ALL {
             for code in known_codes().chain([25, 26, 99]) {
                 let d = decide(
+                    &CodeTable::default(),
                     Current {
                         status: from,
                         carrier_at: Some(at(10)),
@@ -128,6 +130,7 @@ mod tests {
     #[test]
     fn first_carrier_report_applies_whatever_the_gateway_clock_said() {
         let d = decide(
+            &CodeTable::default(),
             Current {
                 status: Status::Submitted,
                 carrier_at: None,
@@ -142,6 +145,7 @@ mod tests {
         );
         // even one that maps to where we already are: it starts the carrier clock
         let d = decide(
+            &CodeTable::default(),
             Current {
                 status: Status::Submitted,
                 carrier_at: None,
@@ -159,6 +163,7 @@ mod tests {
     #[test]
     fn a_report_before_the_order_was_confirmed_applies() {
         let d = decide(
+            &CodeTable::default(),
             Current {
                 status: Status::Requested,
                 carrier_at: None,
@@ -181,6 +186,7 @@ mod tests {
         };
         assert_eq!(
             decide(
+                &CodeTable::default(),
                 cur,
                 Report {
                     code: 6,
@@ -191,6 +197,7 @@ mod tests {
         );
         assert_eq!(
             decide(
+                &CodeTable::default(),
                 cur,
                 Report {
                     code: 2,
@@ -202,6 +209,7 @@ mod tests {
         // a repeat of the same report
         assert_eq!(
             decide(
+                &CodeTable::default(),
                 cur,
                 Report {
                     code: 7,
@@ -220,6 +228,7 @@ mod tests {
         };
         assert_eq!(
             decide(
+                &CodeTable::default(),
                 cur,
                 Report {
                     code: 7,
@@ -232,6 +241,7 @@ mod tests {
         );
         assert_eq!(
             decide(
+                &CodeTable::default(),
                 cur,
                 Report {
                     code: 2,

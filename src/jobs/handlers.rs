@@ -3,7 +3,7 @@
 //! shipment, the job's new state and the attempt row in one transaction.
 
 use super::retry::Schedule;
-use super::{Attempt, Job, JobKind, bury, enqueue, finish, retry_at};
+use super::{Attempt, Job, JobKind, bury, enqueue, enqueue_at, finish, retry_at, snooze};
 use crate::callbacks;
 use crate::carrier::{
     CancelResult, Carrier, CarrierError, ErrorClass, OrderRequest, Party, SendType,
@@ -11,9 +11,11 @@ use crate::carrier::{
 use crate::config::{Config, Office};
 use crate::domain::status::Outcome;
 use crate::domain::{Action, Kind, Source, Status};
-use crate::ledger::models::{NewEvent, Shipment};
+use crate::ledger::models::{CancelState, NewEvent, Shipment};
 use crate::ledger::schema::shipments::dsl;
-use crate::ledger::shipments::{Visibility, change_status, find, find_for_update};
+use crate::ledger::shipments::{
+    Visibility, change_status, find, find_for_update, set_cancel_state,
+};
 use crate::ledger::{Conn, Pool, events};
 use chrono::Utc;
 use diesel::prelude::*;
@@ -74,11 +76,19 @@ enum Completion {
         item_code: String,
         original_id: String,
         adopted: bool,
+        /// Postage and COD as the carrier reports them.
+        total_fee: Option<i64>,
+        cod_amount: Option<i64>,
     },
     /// The carrier refuses the order: the shipment needs staff.
     Rejected(String),
     CancelDone,
-    CancelWaiting,
+    /// VNPost must approve the cancellation: ask about `case_id` later.
+    CancelWaiting {
+        case_id: Option<String>,
+    },
+    /// VNPost has still not decided the case: ask again later (the job is snoozed).
+    CancelStillWaiting,
     CancelRefused(String),
     /// The receiver answered 2xx.
     CallbackDelivered,
@@ -88,6 +98,10 @@ enum Completion {
     CallbackHeld,
     /// The message cannot be delivered at all (client removed from the configuration).
     CallbackDropped(String),
+    /// The carrier's tracking was read and applied (`new` reports not seen before).
+    Confirmed {
+        new: usize,
+    },
 }
 
 impl Completion {
@@ -99,6 +113,8 @@ impl Completion {
                 | Completion::CallbackGone
                 | Completion::CallbackHeld
                 | Completion::CallbackDropped(_)
+                // `tracking::poll_one` applied the reports in its own transaction.
+                | Completion::Confirmed { .. }
         )
     }
 }
@@ -111,6 +127,7 @@ pub async fn run<C: Carrier>(ctx: &Context<C>, job: Job) -> anyhow::Result<()> {
     let kind = JobKind::parse(&job.kind);
     let result = match kind {
         Some(JobKind::Callback) => deliver_callback(ctx, &job).await?,
+        Some(JobKind::CarrierConfirm) => confirm(ctx, &job).await?,
         Some(k) => {
             let shipment = match job.shipment_id {
                 Some(id) => find(&mut *ctx.pool.get().await?, id, &Visibility::default()).await?,
@@ -120,7 +137,10 @@ pub async fn run<C: Carrier>(ctx: &Context<C>, job: Job) -> anyhow::Result<()> {
                 (_, None) => Ok(Completion::Noop("no shipment".into())),
                 (JobKind::CarrierSubmit, Some(s)) => submit(ctx, &job, s).await,
                 (JobKind::CarrierCancel, Some(s)) => cancel(ctx, s).await,
-                (JobKind::Callback, Some(_)) => unreachable!("handled above"),
+                (JobKind::CarrierCancelCase, Some(s)) => cancel_case(ctx, &job, s).await,
+                (JobKind::Callback | JobKind::CarrierConfirm, Some(_)) => {
+                    unreachable!("handled above")
+                }
             }
         }
         None => Ok(Completion::Noop(format!("unknown job kind {}", job.kind))),
@@ -149,6 +169,9 @@ pub async fn run<C: Carrier>(ctx: &Context<C>, job: Job) -> anyhow::Result<()> {
             metrics::counter!("bcci_job_attempts_total", "kind" => job.kind.clone(), "outcome" => outcome).increment(1);
             let note = match &completion {
                 Completion::Noop(why) => why.clone(),
+                Completion::Confirmed { new } => {
+                    format!("tracking read and applied: {new} new report(s)")
+                }
                 other => format!("{other:?}"),
             };
             let a = attempt(outcome, None, Some(note));
@@ -295,6 +318,34 @@ async fn deliver_callback<C>(
     })
 }
 
+/// A confirming tracking query after a push (SPEC §6): `getOrder` + `GetStatusHistoryOrder`
+/// through `tracking::poll_one`, applied with source `carrier_poll`. The outer `Result` is for
+/// database errors; a carrier error is the attempt's outcome (retried, kept on the attempt).
+async fn confirm<C: Carrier>(
+    ctx: &Context<C>,
+    job: &Job,
+) -> anyhow::Result<Result<Completion, CarrierError>> {
+    let s = match job.shipment_id {
+        Some(id) => find(&mut *ctx.pool.get().await?, id, &Visibility::default()).await?,
+        None => None,
+    };
+    let Some(s) = s else {
+        return Ok(Ok(Completion::Noop("no shipment".into())));
+    };
+    if s.status().is_terminal() {
+        return Ok(Ok(Completion::Noop(format!("shipment is {}", s.status))));
+    }
+    match crate::tracking::poll_one(ctx, s.id, &s.sale_order_code, s.tracking_number.as_deref())
+        .await
+    {
+        Ok(new) => Ok(Ok(Completion::Confirmed { new })),
+        Err(e) => match e.downcast::<CarrierError>() {
+            Ok(carrier) => Ok(Err(carrier)),
+            Err(other) => Err(other),
+        },
+    }
+}
+
 /// Exactly one carrier order per shipment: any attempt after the first looks the order up by
 /// `saleOrderCode` before creating it, because an earlier attempt may have created it and
 /// lost the answer (timeout, crash, lost connection).
@@ -322,6 +373,8 @@ async fn submit<C: Carrier>(
                 item_code: order.item_code,
                 original_id: order.original_id,
                 adopted: true,
+                total_fee: order.total_fee,
+                cod_amount: order.cod_amount,
             });
         }
         if moved_on {
@@ -347,6 +400,8 @@ async fn submit<C: Carrier>(
             item_code: c.item_code,
             original_id: c.original_id,
             adopted: false,
+            total_fee: c.total_fee,
+            cod_amount: None,
         }),
         Err(e) if e.is_permanent() => Ok(Completion::Rejected(format!(
             "the carrier refused the order: {}",
@@ -385,7 +440,32 @@ async fn cancel<C: Carrier>(ctx: &Context<C>, s: Shipment) -> Result<Completion,
         .record(t.elapsed());
     Ok(match answer? {
         CancelResult::Done => Completion::CancelDone,
-        CancelResult::Waiting { .. } => Completion::CancelWaiting,
+        CancelResult::Waiting { case_id } => Completion::CancelWaiting { case_id },
+        CancelResult::Refused(m) => Completion::CancelRefused(m),
+    })
+}
+
+/// Asks VNPost how it decided a cancellation it had to approve (`orderCorrection/updateCase`).
+async fn cancel_case<C: Carrier>(
+    ctx: &Context<C>,
+    job: &Job,
+    s: Shipment,
+) -> Result<Completion, CarrierError> {
+    if s.status().is_terminal() {
+        return Ok(Completion::Noop(format!("shipment is {}", s.status)));
+    }
+    let case_id = job.payload.get("case_id").and_then(|v| v.as_str());
+    let (Some(case_id), Some(original_id)) = (case_id, s.carrier_order_id.as_deref()) else {
+        return Ok(Completion::Noop(
+            "no case or carrier order to ask about; tracking will see the outcome".into(),
+        ));
+    };
+    let t = Instant::now();
+    let answer = ctx.carrier.cancel_case(original_id, case_id).await;
+    metrics::histogram!("bcci_carrier_request_seconds", "call" => "updateCase").record(t.elapsed());
+    Ok(match answer? {
+        CancelResult::Done => Completion::CancelDone,
+        CancelResult::Waiting { .. } => Completion::CancelStillWaiting,
         CancelResult::Refused(m) => Completion::CancelRefused(m),
     })
 }
@@ -464,12 +544,13 @@ async fn complete<C>(
 ) -> anyhow::Result<()> {
     let worker = ctx.worker;
     let quiet = ctx.quiet();
+    let cancel_case_interval = chrono::Duration::from_std(ctx.config.jobs.cancel_case_interval)?;
     conn.transaction::<_, anyhow::Error, _>(async move |c| {
         if completion.touches_shipment()
             && let Some(id) = job.shipment_id
             && let Some(mut s) = find_for_update(c, id, &Visibility::default()).await?
         {
-            apply_completion(c, &mut s, &completion, quiet).await?;
+            apply_completion(c, &mut s, &completion, quiet, cancel_case_interval).await?;
         }
         if let Some(id) = callback_id(job) {
             match &completion {
@@ -507,7 +588,14 @@ async fn complete<C>(
                 _ => {}
             }
         }
-        if !finish(c, job, worker, attempt).await? {
+        let ours = match &completion {
+            Completion::CancelStillWaiting => {
+                let at = Utc::now() + cancel_case_interval;
+                snooze(c, job, worker, at, attempt).await?
+            }
+            _ => finish(c, job, worker, attempt).await?,
+        };
+        if !ours {
             // The job was taken from us (lease ran out): leave everything to its new owner.
             anyhow::bail!("job {} is no longer ours", job.id);
         }
@@ -521,10 +609,14 @@ async fn apply_completion(
     s: &mut Shipment,
     completion: &Completion,
     quiet: chrono::Duration,
+    cancel_case_interval: chrono::Duration,
 ) -> anyhow::Result<()> {
     match completion {
-        // Callback outcomes are recorded on the callback, not the shipment.
+        // Callback outcomes are recorded on the callback, not the shipment; a case still
+        // undecided changes nothing.
         Completion::Noop(_)
+        | Completion::Confirmed { .. }
+        | Completion::CancelStillWaiting
         | Completion::CallbackDelivered
         | Completion::CallbackGone
         | Completion::CallbackHeld
@@ -533,6 +625,8 @@ async fn apply_completion(
             item_code,
             original_id,
             adopted,
+            total_fee,
+            cod_amount,
         } => {
             let now = Utc::now();
             diesel::update(dsl::shipments.find(s.id))
@@ -540,6 +634,8 @@ async fn apply_completion(
                     dsl::tracking_number.eq(item_code),
                     dsl::carrier_order_id.eq(original_id),
                     dsl::next_poll_at.eq(Some(now + quiet)),
+                    dsl::carrier_fee_vnd.eq(total_fee.or(s.carrier_fee_vnd)),
+                    dsl::carrier_cod_vnd.eq(cod_amount.or(s.carrier_cod_vnd)),
                 ))
                 .execute(c)
                 .await?;
@@ -576,32 +672,49 @@ async fn apply_completion(
                 change_status(c, s, to, ev, Some(reason.clone())).await?;
             }
         }
-        Completion::CancelDone => match Action::CarrierCancelled.apply(s.status()) {
-            Ok(Outcome::MoveTo(to)) => {
-                let ev = gateway_event(s, Some(to), "the carrier cancelled the order".into());
-                change_status(c, s, to, ev, Some("cancelled at the carrier".into())).await?;
+        Completion::CancelDone => {
+            set_cancel_state(c, s.id, None, None, None).await?;
+            match Action::CarrierCancelled.apply(s.status()) {
+                Ok(Outcome::MoveTo(to)) => {
+                    let ev = gateway_event(s, Some(to), "the carrier cancelled the order".into());
+                    change_status(c, s, to, ev, Some("cancelled at the carrier".into())).await?;
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    let ev = gateway_event(s, None, "the carrier cancelled the order".into());
+                    events::append(c, ev).await?;
+                }
             }
-            Ok(_) => {}
-            Err(_) => events::append(
+        }
+        Completion::CancelWaiting { case_id } => {
+            set_cancel_state(
                 c,
-                gateway_event(s, None, "the carrier cancelled the order".into()),
-            )
-            .await
-            .map(|_| ())?,
-        },
-        Completion::CancelWaiting => {
-            events::append(
-                c,
-                gateway_event(
-                    s,
-                    None,
-                    "the carrier must approve the cancellation; tracking will see its decision"
-                        .into(),
-                ),
+                s.id,
+                Some(CancelState::AwaitingCarrier),
+                case_id.as_deref(),
+                None,
             )
             .await?;
+            let note = match case_id {
+                Some(case) => {
+                    // A durable follow-up: asked again every `jobs.cancel_case_interval`
+                    // until VNPost decides (pushes and tracking may also bring code 9).
+                    enqueue_at(
+                        c,
+                        JobKind::CarrierCancelCase,
+                        Some(s.id),
+                        serde_json::json!({ "case_id": case }),
+                        Utc::now() + cancel_case_interval,
+                    )
+                    .await?;
+                    format!("the cancellation awaits VNPost's approval (case {case})")
+                }
+                None => "the cancellation awaits VNPost's approval (no case id given; tracking will see its decision)".into(),
+            };
+            events::append(c, gateway_event(s, None, note)).await?;
         }
         Completion::CancelRefused(m) => {
+            set_cancel_state(c, s.id, Some(CancelState::Refused), None, Some(m)).await?;
             events::append(
                 c,
                 gateway_event(s, None, format!("the carrier refused to cancel: {m}")),
@@ -628,6 +741,17 @@ async fn give_up_job<C>(
             && let Some(mut s) = find_for_update(c, id, &Visibility::default()).await?
         {
             match JobKind::parse(&job.kind) {
+                Some(JobKind::CarrierConfirm) => {
+                    events::append(
+                        c,
+                        gateway_event(
+                            &s,
+                            None,
+                            format!("gave up confirming a carrier push by tracking: {reason}"),
+                        ),
+                    )
+                    .await?;
+                }
                 Some(JobKind::CarrierSubmit) => {
                     if let Ok(Outcome::MoveTo(to)) = Action::Reject.apply(s.status()) {
                         let ev = gateway_event(&s, Some(to), reason.to_owned());

@@ -36,8 +36,13 @@ pub enum JobKind {
     CarrierSubmit,
     /// Ask the carrier to cancel a shipment's order.
     CarrierCancel,
+    /// Ask VNPost, until it decides, about a cancellation it must approve (`"02"`).
+    CarrierCancelCase,
     /// Deliver a callback to a dossier system.
     Callback,
+    /// Confirm what a push said without authenticating it (a hint, SPEC §6) by asking the
+    /// carrier's own tracking (`tracking::poll_one`).
+    CarrierConfirm,
 }
 
 impl JobKind {
@@ -45,7 +50,9 @@ impl JobKind {
         match self {
             JobKind::CarrierSubmit => "carrier_submit",
             JobKind::CarrierCancel => "carrier_cancel",
+            JobKind::CarrierCancelCase => "carrier_cancel_case",
             JobKind::Callback => "callback",
+            JobKind::CarrierConfirm => "carrier_confirm",
         }
     }
 
@@ -53,7 +60,9 @@ impl JobKind {
         [
             JobKind::CarrierSubmit,
             JobKind::CarrierCancel,
+            JobKind::CarrierCancelCase,
             JobKind::Callback,
+            JobKind::CarrierConfirm,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -122,6 +131,38 @@ pub async fn enqueue(
         .get_result(&mut conn)
         .await?;
     Ok(id)
+}
+
+/// Enqueues a job to run at `at`, inside the caller's transaction.
+pub async fn enqueue_at(
+    conn: &mut Conn,
+    kind: JobKind,
+    shipment: Option<Uuid>,
+    payload: serde_json::Value,
+    at: DateTime<Utc>,
+) -> QueryResult<i64> {
+    diesel::insert_into(jobs::table)
+        .values((
+            jobs::kind.eq(kind.as_str()),
+            jobs::shipment_id.eq(shipment),
+            jobs::payload.eq(payload),
+            jobs::run_at.eq(at),
+        ))
+        .returning(jobs::id)
+        .get_result(conn)
+        .await
+}
+
+/// Is a job of this kind for this shipment waiting to run (queued, not yet claimed)?
+pub async fn queued_for(conn: &mut Conn, kind: JobKind, shipment: Uuid) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        jobs::table
+            .filter(jobs::shipment_id.eq(shipment))
+            .filter(jobs::kind.eq(kind.as_str()))
+            .filter(jobs::state.eq("queued")),
+    ))
+    .get_result(conn)
+    .await
 }
 
 /// Is a job of this kind for this shipment queued or running?
@@ -212,6 +253,18 @@ pub async fn bury(
     attempt: Attempt,
 ) -> QueryResult<bool> {
     set_state(conn, job, worker, "dead", None, Some(reason), attempt).await
+}
+
+/// Queues a job again for `at` because its work is not finished yet (not because it failed):
+/// e.g. VNPost has not decided a cancellation.
+pub async fn snooze(
+    conn: &mut Conn,
+    job: &Job,
+    worker: i32,
+    at: DateTime<Utc>,
+    attempt: Attempt,
+) -> QueryResult<bool> {
+    set_state(conn, job, worker, "queued", Some(at), None, attempt).await
 }
 
 /// Queues a job again for `at`.

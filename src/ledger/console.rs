@@ -478,6 +478,27 @@ pub async fn dead_jobs(conn: &mut Conn, v: &Visibility, limit: i64) -> QueryResu
     sql.finish().load(conn).await
 }
 
+/// Carrier jobs still being retried whose last answer from the carrier could not be read (a
+/// protocol error: an answer in no known shape), newest first. Same row as [`DeadJob`].
+pub async fn unreadable_answers(
+    conn: &mut Conn,
+    v: &Visibility,
+    limit: i64,
+) -> QueryResult<Vec<DeadJob>> {
+    let mut sql = Sql::new(
+        "SELECT j.id AS job_id, j.kind, j.last_error, j.updated_at, s.id AS shipment_id, \
+                s.dossier_code, s.status \
+         FROM jobs j JOIN shipments s ON s.id = j.shipment_id \
+         WHERE j.state IN ('queued', 'running') AND j.kind <> 'callback' \
+           AND (SELECT a.error_class FROM job_attempts a WHERE a.job_id = j.id \
+                ORDER BY a.id DESC LIMIT 1) = 'protocol'",
+    );
+    visibility_of(&mut sql, "s", v);
+    let p = sql.bind::<BigInt, _>(limit);
+    sql.push(&format!(" ORDER BY j.updated_at DESC LIMIT {p}"));
+    sql.finish().load(conn).await
+}
+
 /// A dead-lettered callback.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct DeadCallback {

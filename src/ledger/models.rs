@@ -49,9 +49,59 @@ pub struct Shipment {
     pub next_poll_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Postage VNPost reports (`totalFee`), in đồng.
+    pub carrier_fee_vnd: Option<i64>,
+    /// Cash on delivery VNPost reports (`codAmount`), in đồng.
+    pub carrier_cod_vnd: Option<i64>,
+    /// A cancellation asked of the carrier and not yet decided (see [`CancelState`]).
+    pub cancel_state: Option<String>,
+    pub cancel_case_id: Option<String>,
+    /// VNPost's reason when it refused to cancel.
+    pub cancel_note: Option<String>,
+}
+
+/// Where a cancellation asked of the carrier stands (column `cancel_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelState {
+    /// The gateway is asking the carrier.
+    Requested,
+    /// VNPost must approve the cancellation (its answer `"02"`); the gateway asks again until
+    /// it decides.
+    AwaitingCarrier,
+    /// VNPost refused; the shipment goes on.
+    Refused,
+}
+
+impl CancelState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CancelState::Requested => "requested",
+            CancelState::AwaitingCarrier => "awaiting_carrier",
+            CancelState::Refused => "refused",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CancelState> {
+        [
+            CancelState::Requested,
+            CancelState::AwaitingCarrier,
+            CancelState::Refused,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
 }
 
 impl Shipment {
+    /// The cancellation asked of the carrier, while the shipment is still in progress.
+    pub fn cancel_state(&self) -> Option<CancelState> {
+        if self.status().is_terminal() {
+            return None;
+        }
+        self.cancel_state.as_deref().and_then(CancelState::parse)
+    }
+
     /// The CHECK constraints guarantee the stored text is a known status.
     pub fn status(&self) -> Status {
         self.status

@@ -1,32 +1,54 @@
-//! The carrier's pushes as received (SPEC §6), table `carrier_pushes`: each report is recorded
-//! once, in the same transaction as its application to the shipment (`reports::apply`), so a
-//! push answered 200 is durably in the ledger and a failed one leaves nothing behind.
+//! The carrier's pushes as received (SPEC §6, revised), tables `carrier_push_envelopes` (one row
+//! per authenticated push: `data` and `sendDate` as received, and what became of each record)
+//! and `carrier_pushes` (one row per readable record).
+//!
+//! Only the first record's `itemCode` and `status` are authenticated. So:
+//! - the first record may change its shipment's status at once (`reports::apply`, source
+//!   `carrier_push`), its shipment found by `itemCode` alone (an unsigned `saleOrderCode` must
+//!   not steer an authentic status to another shipment);
+//! - every other record, and the unsigned parts of the first (`saleOrderCode`, `totalFee`,
+//!   `codAmount`, a missing time), only schedule a confirming tracking query: a
+//!   `carrier_confirm` job, in the same transaction, at most one queued per shipment.
+//!
+//! Everything happens in one transaction, so a push answered 200 is durably in the ledger with
+//! its confirming jobs, and a failed one leaves nothing behind.
+//!
+//! Repeats: an authentic report is stored once per (itemCode, code, time), so the same push
+//! twice is one event. A record without a time of its own is dated by `sendDate`, which a
+//! re-sent push renews; such a report is therefore a duplicate when the shipment already has a
+//! report with that code, is not applied when it would move the shipment back (a late push),
+//! and always asks for confirmation: the carrier's history, with its own times, settles it.
 
 use super::Conn;
 use super::reports::{self, CarrierReport};
-use super::schema::{carrier_pushes, shipments};
-use crate::domain::Source;
+use super::schema::{carrier_push_envelopes, carrier_pushes, shipment_events, shipments};
+use crate::carrier::push::PushRecord;
+use crate::domain::carrier_codes::{CodeMeaning, CodeTable};
+use crate::domain::{Source, Status};
+use crate::jobs::{self, JobKind};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::Nullable;
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
-/// A verified push, as the carrier sent it.
+/// An authenticated push, NUL characters already removed (PostgreSQL text cannot hold them).
 #[derive(Debug, Clone)]
 pub struct NewPush<'a> {
-    pub item_code: &'a str,
-    pub sale_order_code: Option<&'a str>,
-    pub status_code: i32,
-    pub status_text: &'a str,
-    pub status_at: DateTime<Utc>,
-    pub note: Option<&'a str>,
-    /// `Data` exactly as signed.
-    pub data: &'a str,
+    /// `signature` or `encryption`: how it was authenticated.
+    pub mode: &'a str,
     pub send_date: DateTime<Utc>,
+    /// `sendDate` as written.
+    pub send_date_text: &'a str,
+    /// `data` as received.
+    pub data: &'a Value,
+    /// The first record (its `itemCode` and `status` authenticated).
+    pub first: &'a PushRecord,
+    /// The other records, hints; one that could not be read is its reason.
+    pub rest: &'a [Result<PushRecord, String>],
 }
 
-/// What became of a push.
+/// What became of a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// A new report, now in the shipment's history (whether or not it moved the status: the
@@ -37,8 +59,13 @@ pub enum Outcome {
     /// A new report with a code the table does not know: stored, flagged for staff, no status
     /// change.
     UnknownCode,
-    /// No shipment has this SaleOrderCode or ItemCode: kept for staff.
+    /// No shipment has this itemCode (or saleOrderCode): kept for staff.
     UnknownShipment,
+    /// Not applied from the push: a confirming tracking query is queued (or already was) and
+    /// the carrier's own answer will decide.
+    Confirming,
+    /// A record that is not one (no itemCode or status): kept in the envelope only.
+    Unreadable,
 }
 
 impl Outcome {
@@ -48,122 +75,387 @@ impl Outcome {
             Outcome::Duplicate => "duplicate",
             Outcome::UnknownCode => "unknown_code",
             Outcome::UnknownShipment => "unknown_shipment",
+            Outcome::Confirming => "confirming",
+            Outcome::Unreadable => "unreadable",
         }
     }
 }
 
+/// Whether a confirming tracking query was asked for a record's shipment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Recorded {
-    pub outcome: Outcome,
-    /// The row of this push; `None` for a repeat of a push already recorded.
-    pub push_id: Option<i64>,
-    pub shipment_id: Option<Uuid>,
+pub enum Confirm {
+    /// A `carrier_confirm` job was queued.
+    Queued,
+    /// One was waiting already (or queued for an earlier record of this push).
+    AlreadyQueued,
 }
 
-diesel::define_sql_function!(
-    fn coalesce(
-        x: Nullable<diesel::sql_types::Uuid>,
-        y: Nullable<diesel::sql_types::Uuid>,
-    ) -> Nullable<diesel::sql_types::Uuid>
-);
+impl Confirm {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confirm::Queued => "queued",
+            Confirm::AlreadyQueued => "already_queued",
+        }
+    }
+}
 
-/// Records `push` and applies its report to the shipment, in one transaction. `quiet` is
-/// when tracking should poll the shipment next (`tracking.quiet_after`).
+/// What became of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordOutcome {
+    pub outcome: Outcome,
+    pub shipment_id: Option<Uuid>,
+    pub confirm: Option<Confirm>,
+    pub error: Option<String>,
+}
+
+impl RecordOutcome {
+    fn new(outcome: Outcome, shipment_id: Option<Uuid>) -> Self {
+        RecordOutcome {
+            outcome,
+            shipment_id,
+            confirm: None,
+            error: None,
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "outcome": self.outcome.as_str(),
+            "shipment_id": self.shipment_id,
+            "confirm": self.confirm.map(Confirm::as_str),
+            "error": self.error,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub envelope_id: i64,
+    /// One per record of `data`, in order; the first is the authenticated one.
+    pub records: Vec<RecordOutcome>,
+}
+
+impl Recorded {
+    /// The first (authenticated) record's outcome.
+    pub fn outcome(&self) -> Outcome {
+        self.records[0].outcome
+    }
+
+    /// How many confirming tracking queries this push queued.
+    pub fn confirms_queued(&self) -> usize {
+        self.records
+            .iter()
+            .filter(|r| r.confirm == Some(Confirm::Queued))
+            .count()
+    }
+}
+
+/// Records `push`, applies its first record and schedules the confirmations, in one
+/// transaction. `quiet` is when tracking should poll a shipment next (`tracking.quiet_after`).
 ///
 /// A concurrent repeat of the same push waits on the unique index until the first one commits,
 /// then finds it: the report is applied once however the repeats interleave.
 pub async fn record(
     conn: &mut Conn,
+    codes: &CodeTable,
     push: &NewPush<'_>,
     quiet: chrono::Duration,
 ) -> QueryResult<Recorded> {
     conn.transaction(async move |c| {
-        // One statement, prepared once per connection: find the shipment (by our
-        // SaleOrderCode, else by the carrier's ItemCode) and record the push, unless this
-        // report was recorded before. The outcome written is the usual one, corrected below
-        // in the same transaction when the report turns out otherwise.
-        let by_reference = shipments::table
-            .filter(
-                shipments::sale_order_code
-                    .nullable()
-                    .eq(push.sale_order_code),
+        // Which shipments the records concern. An itemCode names a shipment; a saleOrderCode
+        // (unsigned) only names one whose itemCode is not known yet (a push that overtook the
+        // CreateOrder answer), and then only for a confirmation.
+        let first = push.first;
+        let first_by_item = by_item_code(c, &first.item_code).await?;
+        let first_by_reference = match (first_by_item, &first.sale_order_code) {
+            (None, Some(reference)) => by_reference_awaiting_item_code(c, reference).await?,
+            _ => None,
+        };
+        let mut rest: Vec<Result<(&PushRecord, Option<Uuid>), String>> = Vec::new();
+        for r in push.rest {
+            rest.push(match r {
+                Ok(r) => {
+                    let id = match by_item_code(c, &r.item_code).await? {
+                        Some(id) => Some(id),
+                        None => match &r.sale_order_code {
+                            Some(reference) => {
+                                by_reference_awaiting_item_code(c, reference).await?
+                            }
+                            None => None,
+                        },
+                    };
+                    Ok((r, id))
+                }
+                Err(why) => Err(why.clone()),
+            });
+        }
+        // A push about several shipments locks them all first, in one order: the first
+        // record's report locks its shipment FOR UPDATE and a confirming job's foreign key
+        // takes KEY SHARE on another, so two pushes naming the same shipments in opposite
+        // orders would otherwise deadlock.
+        let mut touched: Vec<Uuid> = first_by_item
+            .into_iter()
+            .chain(first_by_reference)
+            .chain(
+                rest.iter()
+                    .filter_map(|r| r.as_ref().ok().and_then(|(_, id)| *id)),
             )
-            .select(shipments::id)
-            .single_value();
-        let by_item_code = shipments::table
-            .filter(shipments::tracking_number.eq(push.item_code))
-            .select(shipments::id)
-            .single_value();
-        let inserted: Option<(i64, Option<Uuid>)> = diesel::insert_into(carrier_pushes::table)
+            .collect();
+        touched.sort();
+        touched.dedup();
+        if touched.len() > 1 {
+            shipments::table
+                .filter(shipments::id.eq_any(&touched))
+                .order(shipments::id)
+                .select(shipments::id)
+                .for_update()
+                .load::<Uuid>(c)
+                .await?;
+        }
+
+        let envelope_id: i64 = diesel::insert_into(carrier_push_envelopes::table)
             .values((
-                carrier_pushes::item_code.eq(push.item_code),
-                carrier_pushes::sale_order_code.eq(push.sale_order_code),
-                carrier_pushes::status_code.eq(push.status_code),
-                carrier_pushes::status_text.eq(push.status_text),
-                carrier_pushes::status_at.eq(push.status_at),
-                carrier_pushes::note.eq(push.note),
-                carrier_pushes::shipment_id.eq(coalesce(by_reference, by_item_code)),
+                carrier_push_envelopes::send_date.eq(push.send_date),
+                carrier_push_envelopes::send_date_text.eq(push.send_date_text),
+                carrier_push_envelopes::mode.eq(push.mode),
+                carrier_push_envelopes::data.eq(push.data),
+                carrier_push_envelopes::outcomes.eq(json!([])),
+            ))
+            .returning(carrier_push_envelopes::id)
+            .get_result(c)
+            .await?;
+        let mut confirmed: Vec<Uuid> = Vec::new();
+        let mut outcomes = Vec::with_capacity(1 + rest.len());
+
+        // The first record.
+        let (at, from_send_date) = match first.changed_at() {
+            Some(at) => (at, false),
+            None => (push.send_date, true),
+        };
+        let shipment_id = first_by_item.or(first_by_reference);
+        let inserted: Option<i64> = diesel::insert_into(carrier_pushes::table)
+            .values((
+                record_columns(first, at, from_send_date, push, envelope_id, 0),
+                carrier_pushes::shipment_id.eq(shipment_id),
                 carrier_pushes::outcome.eq(Outcome::Applied.as_str()),
-                carrier_pushes::data.eq(push.data),
-                carrier_pushes::send_date.eq(push.send_date),
             ))
-            .on_conflict((
-                carrier_pushes::item_code,
-                carrier_pushes::status_code,
-                carrier_pushes::status_at,
-            ))
-            .do_nothing()
-            .returning((carrier_pushes::id, carrier_pushes::shipment_id))
+            .on_conflict_do_nothing()
+            .returning(carrier_pushes::id)
             .get_result(c)
             .await
             .optional()?;
-        let Some((push_id, shipment_id)) = inserted else {
-            return Ok(Recorded {
-                outcome: Outcome::Duplicate,
-                push_id: None,
-                shipment_id: None,
-            });
+        let out = match (inserted, first_by_item, first_by_reference) {
+            (None, _, _) => RecordOutcome::new(Outcome::Duplicate, shipment_id),
+            (Some(_), None, None) => RecordOutcome::new(Outcome::UnknownShipment, None),
+            (Some(_), None, Some(id)) => {
+                let mut o = RecordOutcome::new(Outcome::Confirming, Some(id));
+                o.confirm = Some(confirm(c, id, envelope_id, &mut confirmed).await?);
+                o
+            }
+            (Some(_), Some(id), _) => {
+                let outcome = apply_first(c, codes, id, first, at, from_send_date, quiet).await?;
+                let mut o = RecordOutcome::new(outcome, Some(id));
+                if from_send_date || outcome == Outcome::Confirming || has_hints(first) {
+                    o.confirm = Some(confirm(c, id, envelope_id, &mut confirmed).await?);
+                }
+                o
+            }
         };
-        let Some(shipment_id) = shipment_id else {
-            set_outcome(c, push_id, Outcome::UnknownShipment).await?;
-            return Ok(Recorded {
-                outcome: Outcome::UnknownShipment,
-                push_id: Some(push_id),
-                shipment_id: None,
-            });
-        };
-        let report = CarrierReport {
-            code: push.status_code,
-            text: push.status_text.to_owned(),
-            at: push.status_at,
-            note: push.note.map(str::to_owned),
-        };
-        let applied = reports::apply(
-            c,
-            shipment_id,
-            &[report],
-            Source::CarrierPush,
-            Some(push.item_code),
-            quiet,
-        )
-        .await?;
-        let outcome = if applied.new == 0 {
-            Outcome::Duplicate
-        } else if applied.unknown > 0 {
-            Outcome::UnknownCode
-        } else {
-            Outcome::Applied
-        };
-        if outcome != Outcome::Applied {
-            set_outcome(c, push_id, outcome).await?;
+        if let Some(push_id) = inserted
+            && out.outcome != Outcome::Applied
+        {
+            set_outcome(c, push_id, out.outcome).await?;
         }
+        outcomes.push(out);
+
+        // The other records: hints only.
+        for (i, r) in rest.into_iter().enumerate() {
+            let (r, shipment_id) = match r {
+                Ok(found) => found,
+                Err(why) => {
+                    let mut o = RecordOutcome::new(Outcome::Unreadable, None);
+                    o.error = Some(why);
+                    outcomes.push(o);
+                    continue;
+                }
+            };
+            let (at, from_send_date) = match r.changed_at() {
+                Some(at) => (at, false),
+                None => (push.send_date, true),
+            };
+            let o = match shipment_id {
+                Some(id) => {
+                    let mut o = RecordOutcome::new(Outcome::Confirming, Some(id));
+                    o.confirm = Some(confirm(c, id, envelope_id, &mut confirmed).await?);
+                    o
+                }
+                None => RecordOutcome::new(Outcome::UnknownShipment, None),
+            };
+            diesel::insert_into(carrier_pushes::table)
+                .values((
+                    record_columns(r, at, from_send_date, push, envelope_id, i as i32 + 1),
+                    carrier_pushes::shipment_id.eq(shipment_id),
+                    carrier_pushes::outcome.eq(o.outcome.as_str()),
+                ))
+                .execute(c)
+                .await?;
+            outcomes.push(o);
+        }
+
+        diesel::update(carrier_push_envelopes::table.find(envelope_id))
+            .set(carrier_push_envelopes::outcomes.eq(Value::Array(
+                outcomes.iter().map(RecordOutcome::to_json).collect(),
+            )))
+            .execute(c)
+            .await?;
         Ok(Recorded {
-            outcome,
-            push_id: Some(push_id),
-            shipment_id: Some(shipment_id),
+            envelope_id,
+            records: outcomes,
         })
     })
     .await
+}
+
+/// The columns of a record's row that come from the record itself.
+#[allow(clippy::type_complexity)]
+fn record_columns<'a>(
+    r: &'a PushRecord,
+    at: DateTime<Utc>,
+    from_send_date: bool,
+    push: &NewPush<'_>,
+    envelope_id: i64,
+    index: i32,
+) -> (
+    diesel::dsl::Eq<carrier_pushes::item_code, &'a str>,
+    diesel::dsl::Eq<carrier_pushes::sale_order_code, Option<&'a str>>,
+    diesel::dsl::Eq<carrier_pushes::status_code, i32>,
+    diesel::dsl::Eq<carrier_pushes::status_text, &'a str>,
+    diesel::dsl::Eq<carrier_pushes::status_at, DateTime<Utc>>,
+    diesel::dsl::Eq<carrier_pushes::status_at_from_send_date, bool>,
+    diesel::dsl::Eq<carrier_pushes::send_date, DateTime<Utc>>,
+    diesel::dsl::Eq<carrier_pushes::envelope_id, i64>,
+    diesel::dsl::Eq<carrier_pushes::record_index, i32>,
+) {
+    (
+        carrier_pushes::item_code.eq(r.item_code.as_str()),
+        carrier_pushes::sale_order_code.eq(r.sale_order_code.as_deref()),
+        carrier_pushes::status_code.eq(r.status),
+        carrier_pushes::status_text.eq(r.status_name.as_deref().unwrap_or_default()),
+        carrier_pushes::status_at.eq(at),
+        carrier_pushes::status_at_from_send_date.eq(from_send_date),
+        carrier_pushes::send_date.eq(push.send_date),
+        carrier_pushes::envelope_id.eq(envelope_id),
+        carrier_pushes::record_index.eq(index),
+    )
+}
+
+/// Unsigned facts in the first record that the gateway keeps or acts on: the carrier's own
+/// tracking must confirm them.
+fn has_hints(r: &PushRecord) -> bool {
+    r.total_fee.is_some() || r.cod_amount.is_some()
+}
+
+async fn by_item_code(c: &mut Conn, item_code: &str) -> QueryResult<Option<Uuid>> {
+    shipments::table
+        .filter(shipments::tracking_number.eq(item_code))
+        .select(shipments::id)
+        .first(c)
+        .await
+        .optional()
+}
+
+async fn by_reference_awaiting_item_code(
+    c: &mut Conn,
+    sale_order_code: &str,
+) -> QueryResult<Option<Uuid>> {
+    shipments::table
+        .filter(shipments::sale_order_code.eq(sale_order_code))
+        .filter(shipments::tracking_number.is_null())
+        .select(shipments::id)
+        .first(c)
+        .await
+        .optional()
+}
+
+/// Applies the authenticated first record (see the module's rules on a record without time).
+async fn apply_first(
+    c: &mut Conn,
+    codes: &CodeTable,
+    shipment_id: Uuid,
+    r: &PushRecord,
+    at: DateTime<Utc>,
+    from_send_date: bool,
+    quiet: chrono::Duration,
+) -> QueryResult<Outcome> {
+    if from_send_date {
+        let seen: bool = diesel::select(diesel::dsl::exists(
+            shipment_events::table
+                .filter(shipment_events::shipment_id.eq(shipment_id))
+                .filter(shipment_events::carrier_code.eq(r.status)),
+        ))
+        .get_result(c)
+        .await?;
+        if seen {
+            return Ok(Outcome::Duplicate);
+        }
+        let current: String = shipments::table
+            .find(shipment_id)
+            .select(shipments::status)
+            .first(c)
+            .await?;
+        let current = current.parse::<Status>().ok();
+        if let (CodeMeaning::Status(to), Some(current)) = (codes.meaning(r.status), current)
+            && to.progress() < current.progress()
+        {
+            return Ok(Outcome::Confirming);
+        }
+    }
+    let report = CarrierReport {
+        code: r.status,
+        text: r.status_name.clone().unwrap_or_default(),
+        at,
+        note: None,
+    };
+    let applied = reports::apply(
+        c,
+        codes,
+        shipment_id,
+        &[report],
+        Source::CarrierPush,
+        Some(&r.item_code),
+        quiet,
+    )
+    .await?;
+    Ok(if applied.new == 0 {
+        Outcome::Duplicate
+    } else if applied.unknown > 0 {
+        Outcome::UnknownCode
+    } else {
+        Outcome::Applied
+    })
+}
+
+/// Queues a confirming tracking query for `shipment` unless one is waiting already.
+async fn confirm(
+    c: &mut Conn,
+    shipment: Uuid,
+    envelope_id: i64,
+    done: &mut Vec<Uuid>,
+) -> QueryResult<Confirm> {
+    // Two concurrent pushes may both find none queued and queue two: harmless (two polls),
+    // and cheaper than serialising every push on the shipment.
+    if done.contains(&shipment) || jobs::queued_for(c, JobKind::CarrierConfirm, shipment).await? {
+        return Ok(Confirm::AlreadyQueued);
+    }
+    jobs::enqueue(
+        c,
+        JobKind::CarrierConfirm,
+        Some(shipment),
+        json!({ "push_envelope_id": envelope_id }),
+    )
+    .await?;
+    done.push(shipment);
+    Ok(Confirm::Queued)
 }
 
 async fn set_outcome(c: &mut Conn, id: i64, outcome: Outcome) -> QueryResult<usize> {
@@ -171,4 +463,30 @@ async fn set_outcome(c: &mut Conn, id: i64, outcome: Outcome) -> QueryResult<usi
         .set(carrier_pushes::outcome.eq(outcome.as_str()))
         .execute(c)
         .await
+}
+
+/// `value` with every NUL character removed from its strings and keys: PostgreSQL text and
+/// jsonb cannot hold NUL (`\u0000`).
+pub fn strip_nul(value: &Value) -> Value {
+    let clean = |s: &str| s.replace('\0', "");
+    match value {
+        Value::String(s) => Value::String(clean(s)),
+        Value::Array(a) => Value::Array(a.iter().map(strip_nul).collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, v)| (clean(k), strip_nul(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_is_stripped_everywhere() {
+        let v = json!({"a\u{0}b": ["x\u{0}", {"k": "\u{0}"}], "n": 1});
+        assert_eq!(strip_nul(&v), json!({"ab": ["x", {"k": ""}], "n": 1}));
+        assert!(!strip_nul(&v).to_string().contains("\\u0000"));
+    }
 }

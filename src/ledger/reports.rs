@@ -6,7 +6,7 @@ use super::models::{NewEvent, Shipment};
 use super::schema::{shipment_events, shipments::dsl};
 use super::shipments::{Visibility, change_status, find_for_update};
 use super::{Conn, events};
-use crate::domain::carrier_codes::{CodeMeaning, meaning};
+use crate::domain::carrier_codes::{CodeMeaning, CodeTable};
 use crate::domain::report::{Current, Decision, Report, decide};
 use crate::domain::{Source, Status};
 use chrono::{DateTime, Utc};
@@ -36,9 +36,12 @@ pub struct Applied {
 /// Applies `reports` to a shipment in one transaction. Reports already stored are skipped,
 /// so pushes and polls may repeat and overlap freely. `tracking_number` fills in the
 /// carrier's item code if the shipment does not have it yet (a push can arrive before the
-/// CreateOrder answer is processed). `quiet` sets when tracking should poll next.
+/// CreateOrder answer is processed). `quiet` sets when tracking should poll next. `codes` reads
+/// the carrier's codes (SPEC §5's table with the configured overrides).
+#[allow(clippy::too_many_arguments)]
 pub async fn apply(
     conn: &mut Conn,
+    codes: &CodeTable,
     shipment_id: Uuid,
     reports: &[CarrierReport],
     source: Source,
@@ -53,7 +56,7 @@ pub async fn apply(
         };
         let mut result = Applied::default();
         for r in &sorted {
-            if let Some(outcome) = apply_one(c, &mut s, r, source).await? {
+            if let Some(outcome) = apply_one(c, codes, &mut s, r, source).await? {
                 result.new += 1;
                 result.changed += usize::from(outcome.changed);
                 result.unknown += usize::from(outcome.unknown);
@@ -82,6 +85,7 @@ struct OneOutcome {
 /// Stores one report and applies it; `None` when it was already stored.
 async fn apply_one(
     c: &mut Conn,
+    codes: &CodeTable,
     s: &mut Shipment,
     r: &CarrierReport,
     source: Source,
@@ -102,13 +106,14 @@ async fn apply_one(
         carrier_at: s.carrier_at,
     };
     let decision = decide(
+        codes,
         current,
         Report {
             code: r.code,
             at: r.at,
         },
     );
-    let unknown = meaning(r.code) == CodeMeaning::Unknown;
+    let unknown = codes.meaning(r.code) == CodeMeaning::Unknown;
     let mut event = NewEvent {
         shipment_id: s.id,
         seq: 0,

@@ -144,11 +144,17 @@ diesel::table! {
         next_poll_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        carrier_fee_vnd -> Nullable<Int8>,
+        carrier_cod_vnd -> Nullable<Int8>,
+        cancel_state -> Nullable<Text>,
+        cancel_case_id -> Nullable<Text>,
+        cancel_note -> Nullable<Text>,
     }
 }
 
 diesel::joinable!(audit_log -> shipments (shipment_id));
 diesel::joinable!(callbacks -> shipments (shipment_id));
+diesel::joinable!(carrier_pushes -> carrier_push_envelopes (envelope_id));
 diesel::joinable!(carrier_pushes -> shipments (shipment_id));
 diesel::joinable!(idempotency_keys -> shipments (shipment_id));
 diesel::joinable!(job_attempts -> jobs (job_id));
@@ -158,6 +164,7 @@ diesel::joinable!(shipment_events -> shipments (shipment_id));
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     callbacks,
+    carrier_push_envelopes,
     carrier_pushes,
     client_callbacks,
     console_sessions,
@@ -180,8 +187,23 @@ diesel::table! {
         note -> Nullable<Text>,
         shipment_id -> Nullable<Uuid>,
         outcome -> Text,
-        data -> Text,
+        data -> Nullable<Text>,
         send_date -> Timestamptz,
+        envelope_id -> Nullable<Int8>,
+        record_index -> Int4,
+        status_at_from_send_date -> Bool,
+    }
+}
+
+diesel::table! {
+    carrier_push_envelopes (id) {
+        id -> Int8,
+        received_at -> Timestamptz,
+        send_date -> Timestamptz,
+        send_date_text -> Text,
+        mode -> Text,
+        data -> Jsonb,
+        outcomes -> Jsonb,
     }
 }
 

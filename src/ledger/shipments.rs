@@ -2,7 +2,7 @@
 //! [`change_status`], so the event history, the sequence number and the work a change causes
 //! are always written together.
 
-use super::models::{IdempotencyKey, NewAuditEntry, NewEvent, Shipment};
+use super::models::{CancelState, IdempotencyKey, NewAuditEntry, NewEvent, Shipment};
 use super::schema::shipments::{self, dsl};
 use super::{Conn, audit, events, idempotency};
 use crate::callbacks::{self, CallbackType};
@@ -401,6 +401,9 @@ pub async fn cancel(
                         serde_json::json!({ "reason": reason }),
                     )
                     .await?;
+                    set_cancel_state(c, s.id, Some(CancelState::Requested), None, None).await?;
+                    s.cancel_state = Some(CancelState::Requested.as_str().into());
+                    s.cancel_note = None;
                     let mut ev = NewEvent::status_change(
                         s.id,
                         s.status(),
@@ -434,6 +437,53 @@ pub async fn cancel(
         Ok(outcome)
     })
     .await
+}
+
+/// Records where a cancellation asked of the carrier stands (`None`: nothing pending).
+pub async fn set_cancel_state(
+    conn: &mut Conn,
+    id: Uuid,
+    state: Option<CancelState>,
+    case_id: Option<&str>,
+    note: Option<&str>,
+) -> QueryResult<()> {
+    diesel::update(dsl::shipments.find(id))
+        .set((
+            dsl::cancel_state.eq(state.map(CancelState::as_str)),
+            dsl::cancel_case_id.eq(case_id),
+            dsl::cancel_note.eq(note),
+        ))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+diesel::define_sql_function!(
+    fn coalesce(
+        x: diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+        y: diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::BigInt>
+);
+
+/// Records the postage and COD amount the carrier reports, where it reported them (what it
+/// did not report is kept).
+pub async fn record_carrier_fees(
+    conn: &mut Conn,
+    id: Uuid,
+    fee_vnd: Option<i64>,
+    cod_vnd: Option<i64>,
+) -> QueryResult<()> {
+    if fee_vnd.is_none() && cod_vnd.is_none() {
+        return Ok(());
+    }
+    diesel::update(dsl::shipments.find(id))
+        .set((
+            dsl::carrier_fee_vnd.eq(coalesce(fee_vnd, dsl::carrier_fee_vnd)),
+            dsl::carrier_cod_vnd.eq(coalesce(cod_vnd, dsl::carrier_cod_vnd)),
+        ))
+        .execute(conn)
+        .await
+        .map(|_| ())
 }
 
 /// Data staff may correct before resubmitting a rejected shipment (already validated).

@@ -377,6 +377,7 @@ async fn ledger(app: &TestApp) -> Ledger {
     for (id, tracking, reps) in journeys {
         reports::apply(
             &mut conn,
+            &Default::default(),
             id,
             &reps,
             Source::CarrierPush,
