@@ -4,10 +4,10 @@
 //! (`step = 0s`) and no random failures, so the outcomes are deterministic.
 
 use bcci_gateway::carrier::push::{
-    MAX_SEND_DATE_SKEW, PushEnvelope, PushVerifier, SANDBOX_PUBLIC_KEY_PEM,
+    MAX_SEND_DATE_SKEW, PushEnvelope, PushKeys, PushVerifier, SANDBOX_PUBLIC_KEY_PEM,
 };
 use bcci_gateway::carrier::sandbox::{
-    self, Chance, FaultsPatch, Order, SandboxConfig, SandboxHandle,
+    self, Chance, FaultsPatch, Order, PushDateFormat, SandboxConfig, SandboxHandle,
 };
 use bcci_gateway::carrier::{CancelResult, Carrier, ErrorClass, OrderRequest, Party, VnPost};
 use bcci_gateway::config::Config;
@@ -19,6 +19,9 @@ fn deterministic() -> SandboxConfig {
         step: Duration::ZERO,
         failed_attempt_chance: Chance::NEVER,
         return_chance: Chance::NEVER,
+        // One record a push, RFC 3339 dates: pushes counted and read one by one.
+        push_batch: Chance::NEVER,
+        push_date_format: PushDateFormat::Rfc3339,
         ..SandboxConfig::default()
     }
 }
@@ -410,7 +413,9 @@ async fn pushes_are_signed_and_can_come_out_of_order() {
     sb.advance();
     let pushes = wait_for(&got, 2).await;
     assert_eq!(pushes.len(), 2);
-    let verifier = PushVerifier::from_pem(SANDBOX_PUBLIC_KEY_PEM).unwrap();
+    let verifier = PushKeys::Signature(vec![
+        PushVerifier::from_pem(SANDBOX_PUBLIC_KEY_PEM).unwrap(),
+    ]);
     let reports: Vec<_> = pushes
         .iter()
         .map(|p| {
@@ -421,12 +426,15 @@ async fn pushes_are_signed_and_can_come_out_of_order() {
         .collect();
     // Reordered: the step to 2 arrives before the creation (1).
     assert_eq!(
-        reports.iter().map(|r| r.report.code).collect::<Vec<_>>(),
+        reports.iter().map(|r| r.first.status).collect::<Vec<_>>(),
         [2, 1]
     );
-    assert!(reports.iter().all(
-        |r| r.item_code == created.item_code && r.sale_order_code.as_deref() == Some("BCCI-P1")
-    ));
+    assert!(
+        reports
+            .iter()
+            .all(|r| r.first.item_code == created.item_code
+                && r.first.sale_order_code.as_deref() == Some("BCCI-P1"))
+    );
     assert!(
         pushes[0].send_date.ends_with("+07:00"),
         "{}",
@@ -447,12 +455,170 @@ async fn pushes_are_signed_and_can_come_out_of_order() {
             verifier
                 .verify(p, chrono::Utc::now(), MAX_SEND_DATE_SKEW)
                 .unwrap()
-                .report
+                .first
         })
         .collect();
     assert_eq!(last.len(), 2);
     assert_eq!(last[0], last[1]);
-    assert_eq!(last[0].code, 4);
+    assert_eq!(last[0].status, 4);
     assert_eq!(sb.stats().pushes_sent, 4);
     receiver.stop(false).await;
+}
+
+/// A self-signed certificate for 127.0.0.1 and its key (PKCS#8), both PEM.
+fn self_signed() -> (Vec<u8>, Vec<u8>) {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::pkey::PKey;
+    use openssl::x509::extension::SubjectAlternativeName;
+    use openssl::x509::{X509, X509NameBuilder};
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+    let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "bcci-gateway test carrier")
+        .unwrap();
+    let name = name.build();
+    let mut b = X509::builder().unwrap();
+    b.set_version(2).unwrap();
+    let serial = BigNum::from_u32(rand::random::<u32>() >> 1)
+        .unwrap()
+        .to_asn1_integer()
+        .unwrap();
+    b.set_serial_number(&serial).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
+    let san = SubjectAlternativeName::new()
+        .ip("127.0.0.1")
+        .build(&b.x509v3_context(None, None))
+        .unwrap();
+    b.append_extension(san).unwrap();
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    (
+        b.build().to_pem().unwrap(),
+        key.private_key_to_pem_pkcs8().unwrap(),
+    )
+}
+
+/// A MyVNPost stand-in over HTTPS on 127.0.0.1 answering `GetAccessToken` and
+/// `getNewProvinceAll`, one request a connection. Returns its base URL, the certificate
+/// (PEM) and the number of requests it answered.
+async fn tls_carrier() -> (String, String, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_native_tls::native_tls;
+    let (cert, key) = self_signed();
+    let identity = native_tls::Identity::from_pkcs8(&cert, &key).unwrap();
+    let acceptor = tokio_native_tls::TlsAcceptor::from(
+        native_tls::TlsAcceptor::builder(identity).build().unwrap(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("https://{}/MYVNP_API", listener.local_addr().unwrap());
+    let served = Arc::new(AtomicUsize::new(0));
+    let counter = served.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                // A client that does not trust the certificate gives up here.
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                let head_end = loop {
+                    let Ok(n) = tls.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                    if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&request[..head_end]).to_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .map_or(0, |v| v.trim().parse().unwrap());
+                while request.len() < head_end + length {
+                    let Ok(n) = tls.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                }
+                let line = head.lines().next().unwrap_or_default().to_owned();
+                let (status, body) = if line.starts_with("post /myvnp_api/getaccesstoken ") {
+                    (
+                        "200 OK",
+                        r#"{"success":true,"token":"tls-token","errorMessage":null}"#,
+                    )
+                } else if line.starts_with("get /myvnp_api/getnewprovinceall ")
+                    && head.contains("\r\ntoken: tls-token\r\n")
+                {
+                    (
+                        "200 OK",
+                        r#"{"data":[{"provinceCode":"08","provinceName":"Tuyên Quang"}]}"#,
+                    )
+                } else {
+                    ("404 Not Found", r#"{"message":"not here"}"#)
+                };
+                counter.fetch_add(1, Ordering::SeqCst);
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(answer.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    (base, String::from_utf8(cert).unwrap(), served)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_the_configured_root_and_not_without() {
+    use std::sync::atomic::Ordering;
+    let (base, cert_pem, served) = tls_carrier().await;
+    let mut cfg = Config::from_overlay(&format!("[carrier]\nbase_url = \"{base}\"\n"))
+        .unwrap()
+        .carrier;
+
+    // Without the root the certificate is unknown: the request never leaves.
+    let vn = VnPost::new(&cfg).unwrap();
+    let e = vn.provinces().await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::Connect, "{e}");
+    assert!(!e.may_have_acted());
+    assert_eq!(served.load(Ordering::SeqCst), 0);
+
+    cfg.tls_ca_pem = Some(bcci_gateway::config::Secret::new(cert_pem));
+    let vn = VnPost::new(&cfg).unwrap();
+    let provinces = vn.provinces().await.unwrap();
+    assert_eq!(provinces.len(), 1);
+    assert_eq!(
+        (provinces[0].code.as_str(), provinces[0].name.as_str()),
+        ("08", "Tuyên Quang")
+    );
+    assert_eq!(vn.logins(), 1);
+    assert_eq!(
+        served.load(Ordering::SeqCst),
+        2,
+        "login, then the catalogue"
+    );
 }
