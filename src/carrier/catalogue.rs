@@ -96,12 +96,7 @@ pub fn compare(
     let vn_communes: HashMap<&str, &CatalogueCommune> =
         communes.iter().map(|c| (c.code.as_str(), c)).collect();
     let mut differences = Vec::new();
-    // By code, so that the report reads in order.
-    let mut official_provinces: Vec<_> = units.provinces().collect();
-    official_provinces.sort_by(|a, b| a.code.cmp(&b.code));
-    let mut official_communes: Vec<_> = units.communes().collect();
-    official_communes.sort_by(|a, b| a.code.cmp(&b.code));
-    for p in official_provinces {
+    for p in units.provinces_sorted() {
         match vn_provinces.get(p.code.as_str()) {
             None => differences.push(Difference::ProvinceMissing {
                 code: p.code.clone(),
@@ -117,7 +112,7 @@ pub fn compare(
             Some(_) => {}
         }
     }
-    for c in official_communes {
+    for c in units.communes_sorted() {
         let vnpost_code = to_vnpost(&c.code);
         match vn_communes.get(vnpost_code.as_str()) {
             None => differences.push(Difference::CommuneMissing {
@@ -268,23 +263,23 @@ mod tests {
     use crate::config::Config;
 
     fn catalogue(units: &AdminUnits) -> (Vec<CatalogueProvince>, Vec<CatalogueCommune>) {
-        let mut provinces: Vec<CatalogueProvince> = units
-            .provinces()
+        let provinces = units
+            .provinces_sorted()
+            .into_iter()
             .map(|p| CatalogueProvince {
                 code: p.code.clone(),
                 name: p.name.clone(),
             })
             .collect();
-        let mut communes: Vec<CatalogueCommune> = units
-            .communes()
+        let communes = units
+            .communes_sorted()
+            .into_iter()
             .map(|c| CatalogueCommune {
                 code: c.code.clone(),
                 name: c.name.clone(),
                 province_code: c.province_code.clone(),
             })
             .collect();
-        provinces.sort_by(|a, b| a.code.cmp(&b.code));
-        communes.sort_by(|a, b| a.code.cmp(&b.code));
         (provinces, communes)
     }
 

@@ -81,16 +81,6 @@ impl AdminUnits {
         self.communes.get(code)
     }
 
-    /// Every province, in no particular order.
-    pub fn provinces(&self) -> impl Iterator<Item = &Province> {
-        self.provinces.values()
-    }
-
-    /// Every commune, in no particular order.
-    pub fn communes(&self) -> impl Iterator<Item = &Commune> {
-        self.communes.values()
-    }
-
     pub fn check(&self, province_code: &str, commune_code: &str) -> Result<(), AddressError> {
         if self.province(province_code).is_none() {
             return Err(AddressError::UnknownProvince);
@@ -102,6 +92,20 @@ impl AdminUnits {
             }
             Some(_) => Ok(()),
         }
+    }
+
+    /// Every province, by code.
+    pub fn provinces_sorted(&self) -> Vec<&Province> {
+        let mut all: Vec<&Province> = self.provinces.values().collect();
+        all.sort_by(|a, b| a.code.cmp(&b.code));
+        all
+    }
+
+    /// Every commune, by code.
+    pub fn communes_sorted(&self) -> Vec<&Commune> {
+        let mut all: Vec<&Commune> = self.communes.values().collect();
+        all.sort_by(|a, b| a.code.cmp(&b.code));
+        all
     }
 
     pub fn counts(&self) -> (usize, usize) {

@@ -7,7 +7,7 @@ use bcci_gateway::carrier::push::{
     MAX_SEND_DATE_SKEW, PushEnvelope, PushKeys, PushVerifier, SANDBOX_PUBLIC_KEY_PEM,
 };
 use bcci_gateway::carrier::sandbox::{
-    self, Chance, FaultsPatch, Order, SandboxConfig, SandboxHandle,
+    self, Chance, FaultsPatch, Order, PushDateFormat, SandboxConfig, SandboxHandle,
 };
 use bcci_gateway::carrier::sandbox::{PendingOutcome, ShapeMode};
 use bcci_gateway::carrier::{
@@ -23,6 +23,9 @@ fn deterministic() -> SandboxConfig {
         step: Duration::ZERO,
         failed_attempt_chance: Chance::NEVER,
         return_chance: Chance::NEVER,
+        // One record a push, RFC 3339 dates: pushes counted and read one by one.
+        push_batch: Chance::NEVER,
+        push_date_format: PushDateFormat::Rfc3339,
         ..SandboxConfig::default()
     }
 }

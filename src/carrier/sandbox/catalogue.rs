@@ -9,13 +9,10 @@ use std::collections::BTreeMap;
 
 /// `[{"provinceCode","provinceName"}]`, by code.
 pub fn provinces(missing: &[String], renamed: &BTreeMap<String, String>) -> Value {
-    let mut list: Vec<_> = AdminUnits::get()
-        .provinces()
-        .filter(|p| !missing.contains(&p.code))
-        .collect();
-    list.sort_by(|a, b| a.code.cmp(&b.code));
+    let list = AdminUnits::get().provinces_sorted();
     Value::Array(
         list.into_iter()
+            .filter(|p| !missing.contains(&p.code))
             .map(|p| {
                 let name = renamed.get(&p.code).unwrap_or(&p.name);
                 json!({ "provinceCode": p.code, "provinceName": name })
@@ -31,13 +28,10 @@ pub fn communes(
     renamed: &BTreeMap<String, String>,
     province_key: &str,
 ) -> Value {
-    let mut list: Vec<_> = AdminUnits::get()
-        .communes()
-        .filter(|c| !missing.contains(&c.code))
-        .collect();
-    list.sort_by(|a, b| a.code.cmp(&b.code));
+    let list = AdminUnits::get().communes_sorted();
     Value::Array(
         list.into_iter()
+            .filter(|c| !missing.contains(&c.code))
             .map(|c| {
                 let name = renamed.get(&c.code).unwrap_or(&c.name);
                 let mut e = json!({ "communeCode": c.code, "communeName": name });

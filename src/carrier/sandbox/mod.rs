@@ -15,16 +15,16 @@
 
 mod catalogue;
 mod fees;
+#[cfg(test)]
+mod http_tests;
 mod journey;
 mod pusher;
 mod server;
 pub mod shapes;
-mod sign;
 mod waybill;
 
 pub use journey::{CancelCase, CaseOutcome, Order, Step, status_name};
 pub use shapes::{Shape, ShapeMode, ShapePins, Variant};
-pub use sign::PushMode;
 
 use crate::config::Secret;
 use anyhow::Context;
@@ -53,9 +53,9 @@ pub const DEFAULT_SIGNING_KEY_PATH: &str = "config/sandbox/carrier-push-private.
 /// root.
 pub const DEFAULT_GATEWAY_KEY_PATH: &str = "config/sandbox/gateway-webhook-public.pem";
 
-/// The gateway's development public key, compiled in like the signing key (`None` until the
-/// pair exists in `config/sandbox/`).
-const GATEWAY_PUBLIC_KEY_PEM: Option<&str> = None;
+/// The gateway's development public key, compiled in like the signing key.
+const GATEWAY_PUBLIC_KEY_PEM: Option<&str> =
+    Some(crate::carrier::push::SANDBOX_GATEWAY_PUBLIC_KEY_PEM);
 
 /// A probability, 0.0 to 1.0 (checked when the configuration is read).
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default, Serialize, Deserialize)]
@@ -102,6 +102,17 @@ pub enum PendingOutcome {
     Approve,
     /// `"01"` with VNPost's message; the order goes on.
     Refuse,
+}
+
+/// How a push is authenticated (`push_mode`), as `carrier.webhook_mode` expects it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushMode {
+    /// Signed (RSA-SHA256) with `push_signing_key`.
+    #[default]
+    Signature,
+    /// Encrypted (RSA PKCS#1 v1.5) with `push_encryption_key`, the gateway's public key.
+    Encryption,
 }
 
 /// The format of a push's `sendDate` (`push_date_format`).
@@ -226,7 +237,7 @@ impl SandboxConfig {
             .with_context(|| format!("carrier.sandbox.listen: cannot listen on {}", self.listen))
     }
 
-    fn push_keys(&self) -> anyhow::Result<sign::PushKeys> {
+    fn push_keys(&self) -> anyhow::Result<pusher::PushKeys> {
         let private = read_key(
             &self.push_signing_key,
             DEFAULT_SIGNING_KEY_PATH,
@@ -240,9 +251,7 @@ impl SandboxConfig {
             GATEWAY_PUBLIC_KEY_PEM,
             "push_encryption_key",
         )?;
-        let keys = sign::PushKeys::from_pem(&private, gateway.as_deref()).map_err(|e| {
-            anyhow::anyhow!("carrier.sandbox.push_signing_key/push_encryption_key: {e}")
-        })?;
+        let keys = pusher::PushKeys::from_pem(&private, gateway.as_deref())?;
         if self.push_mode == PushMode::Encryption && !keys.can_encrypt() {
             anyhow::bail!(
                 "carrier.sandbox.push_mode = \"encryption\" needs push_encryption_key (the gateway's public key)"

@@ -1,16 +1,16 @@
-//! The sandbox's pushes (SPEC §6): the envelope `{"data":[record…],"sendDate","signature"}`,
-//! authenticated over the first record as `push_mode` says (signed, or encrypted with the
-//! gateway's public key), `sendDate` in the configured format, and the configured faults:
+//! The sandbox's pushes (SPEC §6): the envelope `{"data":[record…],"sendDate","signature"}`
+//! built with the carrier side of `carrier::push`, authenticated over the first record as
+//! `push_mode` says (signed, or encrypted with the gateway's public key), `sendDate` in the
+//! configured format, and the configured faults:
 //! dropped, duplicated, delayed, reordered, several records in one push. A push that fails
 //! is only logged, as a real carrier would do: the gateway's polling has to cover it.
 
 use super::journey::Change;
-use super::sign::{PushKeys, PushMode};
-use super::{Counters, Faults, PushDateFormat, bump};
+use super::{Counters, Faults, PushDateFormat, PushMode, bump};
+use crate::carrier::push::{PushEncryptor, PushEnvelope, PushRecord, PushSigner, SendDateFormat};
 use crate::carrier::vntime;
 use anyhow::Context;
 use rand::Rng;
-use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -34,7 +34,35 @@ struct Item {
     reorder: bool,
     batch: bool,
     mode: PushMode,
-    vietnam_date: bool,
+    date_format: SendDateFormat,
+}
+
+/// The keys the sandbox authenticates pushes with: its signing key, and the gateway's public
+/// key for encryption mode (`None` when none is configured).
+#[derive(Debug, Clone)]
+pub(super) struct PushKeys {
+    signer: PushSigner,
+    encryptor: Option<PushEncryptor>,
+}
+
+impl PushKeys {
+    pub(super) fn from_pem(
+        private_pem: &str,
+        gateway_public_pem: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        Ok(PushKeys {
+            signer: PushSigner::from_pem(private_pem)
+                .context("carrier.sandbox.push_signing_key")?,
+            encryptor: gateway_public_pem
+                .map(PushEncryptor::from_pem)
+                .transpose()
+                .context("carrier.sandbox.push_encryption_key")?,
+        })
+    }
+
+    pub(super) fn can_encrypt(&self) -> bool {
+        self.encryptor.is_some()
+    }
 }
 
 pub(super) struct Queue {
@@ -61,10 +89,11 @@ impl Queue {
         };
         let (first, second) = (delay(), delay());
         let duplicate = faults.push_duplicate_rate.roll(&mut rng).then_some(second);
-        let vietnam_date = match faults.push_date_format {
-            PushDateFormat::Rfc3339 => false,
-            PushDateFormat::Vietnam => true,
-            PushDateFormat::Random => rng.random_bool(0.5),
+        let date_format = match faults.push_date_format {
+            PushDateFormat::Rfc3339 => SendDateFormat::Rfc3339,
+            PushDateFormat::Vietnam => SendDateFormat::Vietnam,
+            PushDateFormat::Random if rng.random_bool(0.5) => SendDateFormat::Vietnam,
+            PushDateFormat::Random => SendDateFormat::Rfc3339,
         };
         // The dispatcher is gone only when the sandbox stops.
         let _ = self.tx.send(Item {
@@ -75,7 +104,7 @@ impl Queue {
             reorder: faults.push_reorder,
             batch: faults.push_batch.roll(&mut rng),
             mode: faults.push_mode,
-            vietnam_date,
+            date_format,
         });
     }
 
@@ -177,38 +206,37 @@ fn deliver(pusher: Arc<Pusher>, batch: Vec<Item>) {
 }
 
 /// A record of the push (camelCase, SPEC §6).
-pub(super) fn record(c: &Change, sender_code: &str) -> Value {
-    json!({
-        "itemCode": c.item_code,
-        "originalId": c.original_id,
-        "saleOrderCode": c.sale_order_code,
-        "status": c.status,
-        "statusName": c.status_name,
-        "statusDate": vntime::format_date_time(c.at),
-        "totalFee": c.total_fee,
-        "codAmount": c.cod_amount,
-        "senderCode": sender_code,
-        "note": c.note,
-    })
+pub(super) fn record(c: &Change, sender_code: &str) -> PushRecord {
+    PushRecord {
+        original_id: Some(c.original_id.clone()),
+        sale_order_code: Some(c.sale_order_code.clone()),
+        status_name: Some(c.status_name.clone()),
+        total_fee: Some(c.total_fee),
+        cod_amount: Some(c.cod_amount),
+        sender_code: Some(sender_code.to_owned()),
+        status_date: Some(vntime::format_date_time(c.at)),
+        ..PushRecord::new(c.item_code.clone(), c.status)
+    }
 }
 
 /// The push body for `changes` (the first one authenticated), sent at `now`.
 pub(super) fn envelope(
     keys: &PushKeys,
     mode: PushMode,
-    vietnam_date: bool,
+    date_format: SendDateFormat,
     changes: &[&Change],
     sender_code: &str,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<Value, String> {
-    let send_date = if vietnam_date {
-        vntime::format_date_time(now)
-    } else {
-        vntime::rfc3339(now)
-    };
-    let data: Vec<Value> = changes.iter().map(|c| record(c, sender_code)).collect();
-    let signature = keys.authenticate(mode, &send_date, &data)?;
-    Ok(json!({ "data": data, "sendDate": send_date, "signature": signature }))
+) -> Result<PushEnvelope, String> {
+    let records: Vec<PushRecord> = changes.iter().map(|c| record(c, sender_code)).collect();
+    match mode {
+        PushMode::Signature => Ok(keys.signer.envelope(&records, now, date_format)),
+        PushMode::Encryption => keys
+            .encryptor
+            .as_ref()
+            .map(|e| e.envelope(&records, now, date_format))
+            .ok_or_else(|| "encryption mode needs the gateway's public key".to_owned()),
+    }
 }
 
 impl Pusher {
@@ -219,7 +247,7 @@ impl Pusher {
         let body = match envelope(
             &self.keys,
             item.mode,
-            item.vietnam_date,
+            item.date_format,
             &changes,
             &self.sender_code,
             chrono::Utc::now(),
