@@ -790,6 +790,12 @@ pub struct KindFigures {
     pub median_to_pickup_s: Option<f64>,
     #[diesel(sql_type = Nullable<Double>)]
     pub median_to_delivery_s: Option<f64>,
+    /// Postage VNPost reports (`totalFee`), summed, in đồng.
+    #[diesel(sql_type = BigInt)]
+    pub carrier_fee_vnd: i64,
+    /// Cash on delivery VNPost reports (`codAmount`), summed, in đồng.
+    #[diesel(sql_type = BigInt)]
+    pub carrier_cod_vnd: i64,
 }
 
 pub async fn report_by_kind(
@@ -813,7 +819,9 @@ pub async fn report_by_kind(
             percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM s.picked_up_at - s.created_at)::float8) \
                 FILTER (WHERE s.picked_up_at IS NOT NULL) AS median_to_pickup_s, \
             percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM s.delivered_at - s.picked_up_at)::float8) \
-                FILTER (WHERE s.delivered_at IS NOT NULL AND s.picked_up_at IS NOT NULL) AS median_to_delivery_s \
+                FILTER (WHERE s.delivered_at IS NOT NULL AND s.picked_up_at IS NOT NULL) AS median_to_delivery_s, \
+            coalesce(sum(s.carrier_fee_vnd), 0)::int8 AS carrier_fee_vnd, \
+            coalesce(sum(s.carrier_cod_vnd), 0)::int8 AS carrier_cod_vnd \
          FROM shipments s WHERE true"
     ));
     cohort(&mut sql, "s", c);

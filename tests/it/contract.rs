@@ -349,3 +349,117 @@ fn carrier_check_reports_the_catalogue_and_fails_for_an_office_vnpost_does_not_k
     let text = String::from_utf8_lossy(&mapped.stdout);
     assert!(mapped.status.success(), "{text}");
 }
+
+/// The cookies a response sets, as one `Cookie` header value (added to `jar`).
+fn keep_cookies(jar: &mut Vec<String>, resp: &reqwest::Response) {
+    for v in resp.headers().get_all("set-cookie") {
+        let pair = v.to_str().unwrap().split(';').next().unwrap().to_owned();
+        let name = pair.split('=').next().unwrap().to_owned();
+        jar.retain(|c| !c.starts_with(&format!("{name}=")));
+        jar.push(pair);
+    }
+}
+
+/// The value of the first `<input name="{name}" value="…">` of a page.
+fn input_value(html: &str, name: &str) -> String {
+    let at = html.find(&format!("name=\"{name}\" value=\"")).unwrap() + name.len() + 15;
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_print_an_offices_waybills_as_one_pdf() {
+    let app = TestApp::spawn_with(LOOP).await;
+    let mut ids = Vec::new();
+    for n in 10..13 {
+        ids.push(create(&app, "deliveries", n).await);
+    }
+    for id in &ids {
+        wait_for(&app, id, "submitted", Duration::from_secs(10)).await;
+    }
+    // Sign in as a person would, without a browser: the sign-in page's check, then the token.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut jar = Vec::new();
+    let resp = http.get(app.url("/console/sign-in")).send().await.unwrap();
+    keep_cookies(&mut jar, &resp);
+    let check = input_value(&resp.text().await.unwrap(), "check");
+    let token = app.staff_token("can-bo-in", &["staff:read"], Some(&["VPDKDD-TQ"]));
+    let resp = http
+        .post(app.url("/console/sign-in"))
+        .header("cookie", jar.join("; "))
+        .form(&[("token", token.as_str()), ("check", &check), ("next", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    keep_cookies(&mut jar, &resp);
+
+    let page = http
+        .get(app.url("/console/waybills?office=VPDKDD-TQ"))
+        .header("cookie", jar.join("; "))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    for id in &ids {
+        assert!(html.contains(&format!("value=\"{id}\"")), "{id} not listed");
+    }
+    let csrf = input_value(&html, "csrf");
+    let mut form = vec![
+        ("csrf".to_owned(), csrf.clone()),
+        ("office".to_owned(), "VPDKDD-TQ".to_owned()),
+    ];
+    form.extend(ids.iter().map(|id| ("id".to_owned(), id.clone())));
+    let pdf = http
+        .post(app.url("/console/waybills"))
+        .header("cookie", jar.join("; "))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    let bytes = pdf.bytes().await.unwrap();
+    let doc = lopdf::Document::load_mem(&bytes).expect("one readable PDF");
+    assert_eq!(doc.get_pages().len(), ids.len(), "a page per waybill");
+
+    // Without the form's anti-forgery token, nothing is printed.
+    let forged = http
+        .post(app.url("/console/waybills"))
+        .header("cookie", jar.join("; "))
+        .form(&[("csrf", "forged"), ("id", ids[0].as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(forged.status(), 200);
+    // VNPost down: the page says so in Vietnamese, nothing half-printed.
+    app.sandbox().set_faults(&FaultsPatch {
+        error_rate: Some(Chance::new(1.0).unwrap()),
+        ..Default::default()
+    });
+    let down = http
+        .post(app.url("/console/waybills"))
+        .header("cookie", jar.join("; "))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(down.status(), 200);
+    assert!(
+        down.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        down.text()
+            .await
+            .unwrap()
+            .contains("Không kết nối được VNPost"),
+        "no explanation"
+    );
+    app.stop().await;
+}
