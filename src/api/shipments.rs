@@ -150,13 +150,23 @@ pub async fn get_shipment(
     who: Principal,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    who.require_read()?;
-    let id = shipment_id(&path)?;
-    let mut conn = state.pool.get().await?;
-    let s = ledger::find(&mut conn, id, &who.visibility())
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let s = visible_shipment(&state, &who, &path).await?;
     Ok(HttpResponse::Ok().json(ShipmentView::new(&s, who.sees_pii())))
+}
+
+/// The shipment at `path` if the caller may read it; 404 if it does not exist or is not
+/// theirs.
+async fn visible_shipment(
+    state: &AppState,
+    who: &Principal,
+    path: &str,
+) -> Result<crate::ledger::models::Shipment, ApiError> {
+    who.require_read()?;
+    let id = shipment_id(path)?;
+    let mut conn = state.pool.get().await?;
+    ledger::find(&mut conn, id, &who.visibility())
+        .await?
+        .ok_or(ApiError::NotFound)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -383,14 +393,7 @@ pub async fn waybill(
     who: Principal,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    who.require_read()?;
-    let id = shipment_id(&path)?;
-    let s = {
-        let mut conn = state.pool.get().await?;
-        ledger::find(&mut conn, id, &who.visibility())
-            .await?
-            .ok_or(ApiError::NotFound)?
-    };
+    let s = visible_shipment(&state, &who, &path).await?;
     let Some(item_code) = s.tracking_number else {
         return Err(ApiError::Conflict {
             code: "no_tracking_number",

@@ -2,23 +2,24 @@
 //! gateway and the sandbox carrier over real HTTP: postage quotes, waybills, the fees VNPost
 //! reports, cancellations VNPost must approve, `sendType`, and `carrier check`.
 
-use crate::carrier_loop::{LOOP, wait_for};
+use crate::carrier_loop::{LOOP, create, wait_for};
 use crate::support::*;
 use bcci_gateway::carrier::sandbox::{Chance, FaultsPatch, PendingOutcome};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-async fn create(app: &TestApp, kind: &str, n: u32) -> String {
-    let body = if kind == "pickups" {
-        pickup_body(&dossier(n))
-    } else {
-        delivery_body(&dossier(n))
-    };
-    let resp = app
-        .create(kind, &app.client_token(), &format!("{kind}-{n}"), &body)
-        .await;
-    assert_eq!(resp.status(), 201);
-    json(resp).await["id"].as_str().unwrap().to_owned()
+/// Polls the shipment (as its dossier system sees it) until `done` says so.
+async fn wait_until(app: &TestApp, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let token = app.client_token();
+    let until = Instant::now() + Duration::from_secs(15);
+    loop {
+        let s = json(app.get(&format!("/v1/shipments/{id}"), &token).await).await;
+        if done(&s) {
+            return s;
+        }
+        assert!(Instant::now() < until, "never {what}: {s}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,15 +230,10 @@ async fn pending_cancel(outcome: PendingOutcome) -> (TestApp, String, Value) {
         .await;
     assert_eq!(resp.status(), 202);
     // While VNPost decides, the shipment says so.
-    let until = Instant::now() + Duration::from_secs(10);
-    let awaiting = loop {
-        let s = json(app.get(&format!("/v1/shipments/{id}"), &token).await).await;
-        if s["cancellation"]["state"] == "awaiting_carrier" {
-            break s;
-        }
-        assert!(Instant::now() < until, "never awaiting VNPost: {s}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let awaiting = wait_until(&app, &id, "awaiting VNPost", |s| {
+        s["cancellation"]["state"] == "awaiting_carrier"
+    })
+    .await;
     assert_eq!(awaiting["status"], "submitted");
     assert!(awaiting["cancellation"]["case_id"].as_str().is_some());
     (app, id, awaiting)
@@ -272,15 +268,10 @@ async fn a_cancellation_vnpost_approves_later_ends_cancelled() {
 async fn a_cancellation_vnpost_refuses_keeps_the_status_and_says_why() {
     let (app, id, _) = pending_cancel(PendingOutcome::Refuse).await;
     let token = app.client_token();
-    let until = Instant::now() + Duration::from_secs(15);
-    let s = loop {
-        let s = json(app.get(&format!("/v1/shipments/{id}"), &token).await).await;
-        if s["cancellation"]["state"] == "refused" {
-            break s;
-        }
-        assert!(Instant::now() < until, "never refused: {s}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let s = wait_until(&app, &id, "refused", |s| {
+        s["cancellation"]["state"] == "refused"
+    })
+    .await;
     assert_eq!(s["status"], "submitted");
     let reason = s["cancellation"]["reason"].as_str().unwrap().to_owned();
     assert!(!reason.is_empty());
