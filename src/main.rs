@@ -90,15 +90,8 @@ async fn carrier_check(config: &Config) -> anyhow::Result<()> {
     };
     let vnpost = VnPost::new(&carrier_cfg)?;
     println!("carrier: {} ({:?})", carrier_cfg.base_url, carrier_cfg.kind);
-    let result = catalogue::check(&vnpost, config, |code| {
-        config
-            .carrier
-            .commune_codes
-            .get(code)
-            .cloned()
-            .unwrap_or_else(|| code.to_owned())
-    })
-    .await;
+    let codes = vnpost.commune_codes();
+    let result = catalogue::check(&vnpost, config, |code| codes.to_vnpost(code).to_owned()).await;
     if let Some(sb) = sandbox {
         sb.stop().await;
     }

@@ -49,7 +49,7 @@ impl AppState {
     paths(
         shipments::create_pickup, shipments::create_delivery, shipments::get_shipment,
         shipments::list_shipments, shipments::list_events, shipments::cancel,
-        quotes::quote,
+        quotes::quote, shipments::waybill,
         webhook::vnpost_webhook,
         staff::retry, staff::replay, staff::enable_client,
         health::healthz, health::readyz, metrics::metrics,
@@ -94,6 +94,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(shipments::list_events)
         .service(shipments::cancel)
         .service(quotes::quote)
+        .service(shipments::waybill)
         .service(webhook::vnpost_webhook)
         .service(staff::retry)
         .service(staff::replay)

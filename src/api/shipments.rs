@@ -150,13 +150,23 @@ pub async fn get_shipment(
     who: Principal,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    who.require_read()?;
-    let id = shipment_id(&path)?;
-    let mut conn = state.pool.get().await?;
-    let s = ledger::find(&mut conn, id, &who.visibility())
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let s = visible_shipment(&state, &who, &path).await?;
     Ok(HttpResponse::Ok().json(ShipmentView::new(&s, who.sees_pii())))
+}
+
+/// The shipment at `path` if the caller may read it; 404 if it does not exist or is not
+/// theirs.
+async fn visible_shipment(
+    state: &AppState,
+    who: &Principal,
+    path: &str,
+) -> Result<crate::ledger::models::Shipment, ApiError> {
+    who.require_read()?;
+    let id = shipment_id(path)?;
+    let mut conn = state.pool.get().await?;
+    ledger::find(&mut conn, id, &who.visibility())
+        .await?
+        .ok_or(ApiError::NotFound)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -363,4 +373,48 @@ pub async fn cancel(
         }),
         Err(ledger::ActionError::Db(e)) => Err(e.into()),
     }
+}
+
+/// The shipment's waybill (*vận đơn*) as VNPost prints it: a PDF from `exportListReport`.
+#[utoipa::path(tag = "shipments", params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "The waybill", content_type = "application/pdf", body = Vec<u8>),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks a read scope", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such shipment, or not the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "VNPost has not given the shipment a tracking number yet (`no_tracking_number`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "VNPost refused (`carrier_refused`)", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "VNPost's answer is not a PDF", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "VNPost cannot be reached; see `Retry-After`", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = ["shipments:read"]), ("bearer" = ["staff:read"])))]
+#[get("/v1/shipments/{id}/waybill")]
+pub async fn waybill(
+    state: web::Data<AppState>,
+    who: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let s = visible_shipment(&state, &who, &path).await?;
+    let Some(item_code) = s.tracking_number else {
+        return Err(ApiError::Conflict {
+            code: "no_tracking_number",
+            detail: "VNPost has not given this shipment a tracking number yet: there is no \
+                     waybill to print until it accepts the order"
+                .into(),
+            existing: None,
+        });
+    };
+    let pdf = crate::carrier::waybill::fetch(&*state.carrier, &[item_code.clone()])
+        .await
+        .map_err(ApiError::Carrier)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header((
+            "Content-Disposition",
+            format!(
+                "inline; filename=\"van-don-{}.pdf\"",
+                item_code.replace(|c: char| !c.is_ascii_alphanumeric(), "")
+            ),
+        ))
+        .insert_header(("Cache-Control", "no-store"))
+        .body(pdf))
 }

@@ -2,18 +2,24 @@
 //!
 //! - [`Carrier`]: the four calls the gateway makes, with carrier-neutral types, so the job
 //!   runner does not know VNPost's field names and can be tested against a fake.
-//! - [`vnpost`]: the MyVNPost HTTP adapter (SPEC §5): login and token, request bodies, answer
-//!   parsing, failure classification.
-//! - [`wire`]: the JSON shapes of SPEC §5, shared by the adapter and the sandbox.
+//! - [`vnpost`]: the MyVNPost HTTP adapter (SPEC §5): login and token, request bodies, the
+//!   parsers of every answer shape ([`vnpost::parse`]), failure classification, TLS.
+//! - [`wire`]: the JSON records of SPEC §5.
+//! - [`address`]: official 2025 commune codes → VNPost's, in one place.
+//! - [`waybill`]: joins the carrier's waybill PDFs into one document.
 //! - [`push`]: the signed push envelope of SPEC §6 (signing, verification, parsing).
 //! - [`vntime`]: the carrier's clock (Vietnam time, UTC+7) and its date formats.
 //! - [`sandbox`]: the carrier simulator of SPEC §8, an HTTP server speaking the same API.
 
+pub mod address;
 pub mod catalogue;
+#[cfg(test)]
+mod contract_tests;
 pub mod push;
 pub mod sandbox;
 pub mod vnpost;
 pub mod vntime;
+pub mod waybill;
 pub mod wire;
 
 use chrono::{DateTime, Utc};
@@ -230,12 +236,16 @@ impl fmt::Display for ErrorClass {
 /// A failed carrier call.
 ///
 /// `message` and `excerpt` come from the carrier's answer and may quote the submitted data:
-/// store them with the attempt, do not log them.
+/// store them with the attempt, do not log them. For a refusal, `message` is the carrier's own
+/// words and nothing else (the job runner stores "the carrier refused the order: <message>");
+/// the call and the HTTP status are in `op` and `http_status`.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("carrier {class}: {message}")]
+#[error("carrier {class}{}: {message}", .op.map(|op| format!(" ({op})")).unwrap_or_default())]
 pub struct CarrierError {
     pub class: ErrorClass,
     pub message: String,
+    /// The carrier call that failed (`CreateOrder`, `getOrder`…).
+    pub op: Option<&'static str>,
     pub http_status: Option<u16>,
     /// From a 429's `Retry-After` (seconds).
     pub retry_after: Option<Duration>,
@@ -251,9 +261,18 @@ impl CarrierError {
         CarrierError {
             class,
             message: message.into(),
+            op: None,
             http_status: None,
             retry_after: None,
             excerpt: None,
+        }
+    }
+
+    /// The same error, saying which call failed.
+    pub fn in_op(self, op: &'static str) -> Self {
+        CarrierError {
+            op: Some(op),
+            ..self
         }
     }
 

@@ -1,9 +1,11 @@
-//! The JSON of the carrier API (SPEC §5), field for field. The adapter writes requests and
-//! reads answers with these types; the sandbox reads requests and writes answers with the same
-//! ones, so the two cannot drift apart silently (the adapter's unit tests pin the exact JSON).
+//! The JSON of the carrier API (SPEC §5, revised 2026-11-30), field for field. The adapter
+//! writes requests and reads the records inside answers with these types; which of the
+//! answer *shapes* of §5 an answer has (a record at the root or under `data`, a list or a
+//! bare object…) is decided by the parsers in [`super::vnpost::parse`].
 //!
-//! Answers are read leniently where real .NET services are known to vary: ids and numbers may
-//! come as JSON numbers or as text, and lists may be `null`.
+//! Records are read leniently where real .NET and Java services are known to vary: ids and
+//! numbers may come as JSON numbers or as text, lists may be `null`, and some keys are
+//! capitalised in one answer and lower-case in another.
 //!
 //! Types carrying credentials, tokens or personal data do not implement `Debug`.
 
@@ -19,9 +21,23 @@ pub const PROP_COD_AMOUNT: &str = "PROP0018";
 pub const ORDER_CREATION_STATUS: i32 = 1;
 /// `type` of an order the customer sends.
 pub const ORDER_TYPE: &str = "GUI";
-/// `orderCancel` answer types.
+/// `vehicle`: by road.
+pub const VEHICLE_ROAD: &str = "BO";
+/// `isBroken`: not fragile.
+pub const NOT_BROKEN: &str = "0";
+/// `receiverNational` of a domestic quote.
+pub const NATIONAL_VN: &str = "VN";
+/// `scope` of a `ServicesCharge` request for the customer's own contract.
+pub const CHARGE_SCOPE: i32 = 1;
+/// `orderCancel` / `updateCase` answer types.
 pub const CANCEL_DONE: &str = "00";
+pub const CANCEL_REFUSED: &str = "01";
 pub const CANCEL_WAITING: &str = "02";
+/// `getOrder` / `GetStatusHistoryOrder` `type`: by tracking number, by the gateway's own
+/// reference, by the carrier's id.
+pub const LOOKUP_BY_ITEM_CODE: &str = "1";
+pub const LOOKUP_BY_SALE_ORDER_CODE: &str = "2";
+pub const LOOKUP_BY_ORIGINAL_ID: &str = "3";
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -51,6 +67,8 @@ pub struct CreateOrderRequest {
     pub information_order: InformationOrder,
 }
 
+/// `informationOrder` of `CreateOrder`, every field §5 lists, in its order. Absent values
+/// are sent as `null` (not left out): the carrier's documentation lists them all.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InformationOrder {
@@ -70,8 +88,23 @@ pub struct InformationOrder {
     pub receiver_commune_code: String,
     pub service_code: String,
     pub sale_order_code: String,
-    pub weight: u32,
     pub content_note: String,
+    /// Grams, as text (`"500"`): the carrier's documentation types it as a string.
+    pub weight: String,
+    pub width: Option<u32>,
+    pub length: Option<u32>,
+    pub height: Option<u32>,
+    pub vehicle: String,
+    /// `"1"` collected at the sender's address, `"2"` handed in at a post office.
+    pub send_type: String,
+    pub is_broken: String,
+    pub delivery_time: Option<String>,
+    pub delivery_require: Option<String>,
+    pub delivery_instruction: Option<String>,
+    pub org_code_collect: Option<String>,
+    pub org_code_accept: Option<String>,
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub addition_request: Vec<serde_json::Value>,
     #[serde(default, deserialize_with = "lenient::list")]
     pub addon_service: Vec<AddonService>,
 }
@@ -83,6 +116,17 @@ pub struct AddonService {
     pub prop_value: String,
 }
 
+impl AddonService {
+    /// Cash on delivery of `amount` đồng.
+    pub fn cod(amount: i64) -> Self {
+        AddonService {
+            code: ADDON_COD.into(),
+            prop_value: format!("{PROP_COD_AMOUNT}:{amount}"),
+        }
+    }
+}
+
+/// The order record `CreateOrder` answers (at the root or under `data`).
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct CreateOrderResponse {
     #[serde(rename = "orderHdrID", default, deserialize_with = "lenient::text")]
@@ -97,18 +141,24 @@ pub struct CreateOrderResponse {
     pub total_fee: Option<i64>,
 }
 
-/// One element of the `getOrder` answer (an array of these).
+/// One element of the `getOrder` answer: `[{"results":[…]}]` or the bare `{"results":[…]}`.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct GetOrderPage {
     #[serde(default, deserialize_with = "lenient::list")]
     pub results: Vec<OrderInfo>,
 }
 
+/// An order record of `getOrder` / `GetListOrder`.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct OrderInfo {
     #[serde(rename = "itemCode", default, deserialize_with = "lenient::text")]
     pub item_code: Option<String>,
-    #[serde(rename = "originalID", default, deserialize_with = "lenient::text")]
+    #[serde(
+        rename = "originalID",
+        alias = "originalId",
+        default,
+        deserialize_with = "lenient::text"
+    )]
     pub original_id: Option<String>,
     #[serde(rename = "saleOrderCode", default, deserialize_with = "lenient::text")]
     pub sale_order_code: Option<String>,
@@ -120,17 +170,17 @@ pub struct OrderInfo {
     pub updated_date: Option<String>,
     #[serde(rename = "totalFee", default, deserialize_with = "lenient::int")]
     pub total_fee: Option<i64>,
+    #[serde(rename = "codAmount", default, deserialize_with = "lenient::int")]
+    pub cod_amount: Option<i64>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StatusHistoryRequest {
-    pub item_code: String,
-}
-
+/// `{"statusHistory":[…]}`, bare or under `data`; in the list shape each element also has
+/// the `itemCode` it is about.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusHistoryResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_code: Option<String>,
     #[serde(default, deserialize_with = "lenient::list")]
     pub status_history: Vec<HistoryEntry>,
 }
@@ -138,8 +188,11 @@ pub struct StatusHistoryResponse {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
+    /// `dd/MM/yyyy` (sometimes with the time after it, when no hour field is given).
     pub created_date: String,
-    pub created_hour: String,
+    /// `HH:mm:ss`; some answers name it `createHour`.
+    #[serde(default, alias = "createHour")]
+    pub created_hour: Option<String>,
     #[serde(deserialize_with = "lenient::required_int")]
     pub status_code: i32,
     #[serde(default)]
@@ -152,17 +205,105 @@ pub struct CancelRequest {
     pub original_id: String,
 }
 
+/// An `orderCancel` or `updateCase` answer: capitalised or lower-case keys.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct CancelResponse {
-    #[serde(rename = "Type", default, deserialize_with = "lenient::text")]
+    #[serde(
+        rename = "Type",
+        alias = "type",
+        default,
+        deserialize_with = "lenient::text"
+    )]
     pub kind: Option<String>,
-    #[serde(rename = "Message", default)]
+    #[serde(rename = "Message", alias = "message", default)]
     pub message: Option<String>,
-    #[serde(rename = "CaseId", default, deserialize_with = "lenient::text")]
+    #[serde(
+        rename = "CaseId",
+        alias = "caseId",
+        alias = "caseID",
+        default,
+        deserialize_with = "lenient::text"
+    )]
     pub case_id: Option<String>,
 }
 
-/// The body of a refusal (4xx).
+/// `ServicesCharge` request (SPEC §5).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicesChargeRequest {
+    pub scope: i32,
+    pub customer_code: String,
+    pub contract_number: String,
+    pub data: ChargeData,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChargeData {
+    pub sender_province_code: String,
+    pub sender_district_code: String,
+    pub sender_commune_code: String,
+    pub receiver_province_code: String,
+    pub receiver_district_code: String,
+    pub receiver_commune_code: String,
+    pub receiver_national: String,
+    /// Grams, as a number here (unlike `CreateOrder`).
+    pub weight: u32,
+    /// `null`: every service of the contract.
+    pub service_code: Option<String>,
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub addon_service: Vec<AddonService>,
+    #[serde(default, deserialize_with = "lenient::list")]
+    pub addition_request: Vec<serde_json::Value>,
+    pub vehicle: String,
+}
+
+/// The postage of one service (`ServicesCharge`), in đồng.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceCharge {
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub service_code: Option<String>,
+    #[serde(default)]
+    pub service_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub main_fee: Option<i64>,
+    #[serde(default, alias = "vasfee", deserialize_with = "lenient::int")]
+    pub vas_fee: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub total_fee: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub price_weight: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    pub weight_convert: Option<i64>,
+}
+
+/// `getNewProvinceAll` element.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProvinceEntry {
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub province_code: Option<String>,
+    #[serde(default)]
+    pub province_name: Option<String>,
+}
+
+/// `getNewCommuneAll` element; some answers give the province under `districtCode`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommuneEntry {
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub commune_code: Option<String>,
+    #[serde(default)]
+    pub commune_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub province_code: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub district_code: Option<String>,
+}
+
+/// The body of a refusal as the first contract had it; the sandbox still answers with it
+/// until it speaks the revised §5 (the adapter reads it through [`error_message`]).
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
@@ -170,9 +311,16 @@ pub struct ErrorBody {
     pub error_message: String,
 }
 
-/// The carrier's own words in an error answer, whichever field it used.
+/// Is this object a Spring Boot error body (`{"status","timestamp","error","message","path"}`)?
+/// Its `status` is an HTTP status, not an order status.
+pub fn is_spring_error(body: &serde_json::Value) -> bool {
+    body.get("timestamp").is_some() && body.get("error").is_some() && body.get("path").is_some()
+}
+
+/// The carrier's own words in an error answer, whichever field it used: `message`,
+/// `Message`, `errorMessage` (SPEC §5), or a Spring body's `error` when it has no message.
 pub fn error_message(body: &serde_json::Value) -> Option<String> {
-    ["errorMessage", "message", "Message", "error", "title"]
+    ["message", "Message", "errorMessage", "error", "title"]
         .iter()
         .filter_map(|k| body.get(k)?.as_str())
         .map(str::trim)
@@ -180,18 +328,21 @@ pub fn error_message(body: &serde_json::Value) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Does a 2xx answer say that the call failed (`success: false`, or an `errorMessage`)?
-/// Only consulted when the answer lacks what the call should return: some services put a
-/// success text or code in the same fields.
+/// Does a 2xx answer say that the call failed? Only consulted when the answer lacks what the
+/// call should return: some services put a success text in the same fields ("Thành công").
 pub fn reports_failure(body: &serde_json::Value) -> Option<String> {
+    if !body.is_object() {
+        return None;
+    }
+    if body.get("success").and_then(|s| s.as_bool()) == Some(true) {
+        return None;
+    }
     let failed = body.get("success").and_then(|s| s.as_bool()) == Some(false)
         || body
             .get("errorCode")
             .is_some_and(|c| !c.is_null() && c.as_str() != Some(""))
-        || body
-            .get("errorMessage")
-            .and_then(|m| m.as_str())
-            .is_some_and(|m| !m.trim().is_empty());
+        || is_spring_error(body)
+        || error_message(body).is_some();
     failed.then(|| {
         error_message(body)
             .unwrap_or_else(|| "the carrier reported a failure without a message".to_owned())
@@ -291,14 +442,39 @@ mod tests {
                 .as_deref(),
             Some("Mã xã không hợp lệ")
         );
+        assert_eq!(
+            reports_failure(&json!({"Message": "Đơn hàng không tồn tại"})).as_deref(),
+            Some("Đơn hàng không tồn tại")
+        );
+        assert_eq!(
+            reports_failure(
+                &json!({"status": 400, "timestamp": "t", "error": "Bad Request", "message": "", "path": "/CreateOrder"})
+            )
+            .as_deref(),
+            Some("Bad Request")
+        );
         assert!(reports_failure(&json!({"success": false})).is_some());
         assert_eq!(
-            reports_failure(&json!({"success": true, "errorMessage": null, "token": "t"})),
+            reports_failure(&json!({"success": true, "message": "Thành công", "token": "t"})),
             None
         );
         assert_eq!(
             reports_failure(&json!({"itemCode": "EB1VN", "errorCode": null, "errorMessage": ""})),
             None
         );
+        assert_eq!(reports_failure(&json!([{"message": "x"}])), None);
+    }
+
+    #[test]
+    fn capitalised_or_lower_case_cancel_keys() {
+        for body in [
+            json!({"Type": "02", "Message": "Chờ duyệt", "CaseId": 7}),
+            json!({"type": "02", "message": "Chờ duyệt", "caseId": "7"}),
+        ] {
+            let r: CancelResponse = serde_json::from_value(body).unwrap();
+            assert_eq!(r.kind.as_deref(), Some("02"));
+            assert_eq!(r.message.as_deref(), Some("Chờ duyệt"));
+            assert_eq!(r.case_id.as_deref(), Some("7"));
+        }
     }
 }

@@ -6,7 +6,8 @@
 //! - `search`: one box and filters over the whole ledger; `shipment`: one shipment, its
 //!   timeline, its audit log and the staff actions.
 //! - `attention`: what needs staff; `late`: late results and apology letters (`letter`);
-//!   `reports`: the service report, with SVG charts (`chart`) and CSV.
+//!   `reports`: the service report, with SVG charts (`chart`) and CSV; `waybills`: an
+//!   office's waybills printed as one PDF.
 //!
 //! Handlers stay thin: queries are in `ledger::console` (and the ledger's own modules), the
 //! actions are the ledger's audited ones.
@@ -24,6 +25,7 @@ mod search;
 mod session;
 mod shipment;
 mod sign_in;
+mod waybills;
 
 pub use error::ConsoleError;
 
@@ -167,6 +169,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::post().to(attention::enable_client),
             )
             .route("/late", web::get().to(late::page))
+            .route("/waybills", web::get().to(waybills::page))
+            .route("/waybills", web::post().to(waybills::print))
             .route("/reports", web::get().to(reports::page))
             .route("/reports.csv", web::get().to(reports::csv))
             .default_service(web::to(not_found)),

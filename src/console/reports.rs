@@ -68,6 +68,18 @@ fn count_line(label: &'static str, f: impl Fn(&KindFigures) -> i64, k: &[KindFig
     }
 }
 
+/// An amount in đồng: "1.234.000 đ" on the page, the plain number in the CSV.
+fn money_line(label: &'static str, f: impl Fn(&KindFigures) -> i64, k: &[KindFigures; 2]) -> Line {
+    let (p, d) = (f(&k[0]), f(&k[1]));
+    Line {
+        label,
+        pickup: format::vnd(p),
+        delivery: format::vnd(d),
+        total: format::vnd(p + d),
+        raw: [p.to_string(), d.to_string(), (p + d).to_string()],
+    }
+}
+
 fn share_line(k: &[KindFigures; 2]) -> Line {
     let share = |on: i64, all: i64| (all > 0).then(|| on as f64 / all as f64);
     let shares = [
@@ -181,6 +193,8 @@ async fn compute(
         count_line("Đã hủy", |f| f.cancelled, &k),
         count_line("Bị từ chối", |f| f.rejected, &k),
         count_line("Đang thực hiện", |f| f.in_progress, &k),
+        money_line("Cước bưu chính VNPost báo", |f| f.carrier_fee_vnd, &k),
+        money_line("Tiền thu hộ (COD) VNPost báo", |f| f.carrier_cod_vnd, &k),
     ];
 
     // every bucket of the period, empty ones included

@@ -126,6 +126,8 @@ pub struct Search {
     pub late: Option<bool>,
     /// Only shipments that have not reached a terminal status.
     pub in_progress: bool,
+    /// Only shipments the carrier has given a tracking number.
+    pub has_tracking_number: bool,
     /// Only shipments (in progress) the carrier has not reported on since this moment.
     pub silent_since: Option<DateTime<Utc>>,
     /// Keyset cursor: only shipments older than this one (ids are UUIDv7, time-ordered).
@@ -289,6 +291,9 @@ pub fn search_query<'a>(
     }
     if s.in_progress || s.silent_since.is_some() {
         sql.push(&format!(" AND status NOT IN {TERMINAL}"));
+    }
+    if s.has_tracking_number {
+        sql.push(" AND tracking_number IS NOT NULL");
     }
     if let Some(t) = s.silent_since {
         let p = sql.bind::<Timestamptz, _>(t);
@@ -785,6 +790,12 @@ pub struct KindFigures {
     pub median_to_pickup_s: Option<f64>,
     #[diesel(sql_type = Nullable<Double>)]
     pub median_to_delivery_s: Option<f64>,
+    /// Postage VNPost reports (`totalFee`), summed, in đồng.
+    #[diesel(sql_type = BigInt)]
+    pub carrier_fee_vnd: i64,
+    /// Cash on delivery VNPost reports (`codAmount`), summed, in đồng.
+    #[diesel(sql_type = BigInt)]
+    pub carrier_cod_vnd: i64,
 }
 
 pub async fn report_by_kind(
@@ -808,7 +819,9 @@ pub async fn report_by_kind(
             percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM s.picked_up_at - s.created_at)::float8) \
                 FILTER (WHERE s.picked_up_at IS NOT NULL) AS median_to_pickup_s, \
             percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM s.delivered_at - s.picked_up_at)::float8) \
-                FILTER (WHERE s.delivered_at IS NOT NULL AND s.picked_up_at IS NOT NULL) AS median_to_delivery_s \
+                FILTER (WHERE s.delivered_at IS NOT NULL AND s.picked_up_at IS NOT NULL) AS median_to_delivery_s, \
+            coalesce(sum(s.carrier_fee_vnd), 0)::int8 AS carrier_fee_vnd, \
+            coalesce(sum(s.carrier_cod_vnd), 0)::int8 AS carrier_cod_vnd \
          FROM shipments s WHERE true"
     ));
     cohort(&mut sql, "s", c);

@@ -439,6 +439,28 @@ pub async fn cancel(
     .await
 }
 
+/// The tracking numbers of the shipments `ids` that the caller may see, in the order of
+/// `ids`; shipments without one yet are left out.
+pub async fn tracking_numbers(
+    conn: &mut Conn,
+    v: &Visibility,
+    ids: &[Uuid],
+) -> QueryResult<Vec<(Uuid, String)>> {
+    let found: Vec<(Uuid, Option<String>)> = visible(dsl::shipments.into_boxed(), v)
+        .filter(dsl::id.eq_any(ids))
+        .select((dsl::id, dsl::tracking_number))
+        .load(conn)
+        .await?;
+    let by_id: std::collections::HashMap<Uuid, String> = found
+        .into_iter()
+        .filter_map(|(id, t)| Some((id, t?)))
+        .collect();
+    Ok(ids
+        .iter()
+        .filter_map(|id| Some((*id, by_id.get(id)?.clone())))
+        .collect())
+}
+
 /// Records where a cancellation asked of the carrier stands (`None`: nothing pending).
 pub async fn set_cancel_state(
     conn: &mut Conn,

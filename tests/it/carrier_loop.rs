@@ -50,7 +50,7 @@ pub async fn wait_for(app: &TestApp, id: &str, status: &str, within: Duration) -
     }
 }
 
-async fn create(app: &TestApp, kind: &str, n: u32) -> String {
+pub async fn create(app: &TestApp, kind: &str, n: u32) -> String {
     let body = if kind == "pickups" {
         pickup_body(&dossier(n))
     } else {

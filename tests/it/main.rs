@@ -7,6 +7,7 @@ mod callbacks;
 mod carrier;
 mod carrier_loop;
 mod console;
+mod contract;
 mod crash;
 mod jobs;
 mod support;

@@ -1,15 +1,18 @@
 //! The sandbox's orders and how they move: a realistic journey through VNPost's status codes,
-//! one step at a time, with chance-driven failed attempts and returns.
+//! one step at a time, with chance-driven failed attempts and returns; cancellations, at once
+//! or awaiting approval (a case polled through `orderCorrection/updateCase`); and forgetting
+//! orders some time after they finished.
 //!
-//! Plain data and functions (the randomness is passed in), so the journeys are unit-tested.
+//! Plain data and functions (the randomness and the clock are passed in), so the journeys are
+//! unit-tested.
 
 use super::Faults;
-use crate::carrier::push::PushRecord;
-use crate::carrier::vntime;
-use chrono::{DateTime, SubsecRound, Utc};
+use super::fees;
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::time::Duration;
 
 /// Codes after which an order no longer moves: cancelled, delivered, returned.
 const FINAL: [i32; 3] = [9, 14, 19];
@@ -45,6 +48,26 @@ pub struct Step {
     pub at: DateTime<Utc>,
 }
 
+/// A cancellation awaiting VNPost's approval (`Type` `"02"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelCase {
+    pub case_id: String,
+    /// `updateCase` polls still answered `"02"`.
+    pub polls_left: u32,
+    /// Decided once the polls are used up.
+    pub outcome: Option<CaseOutcome>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseOutcome {
+    /// `"00"`: cancelled (the order moved to 9).
+    Approved,
+    /// `"01"`, with VNPost's message.
+    Refused(String),
+}
+
 /// An order as the sandbox keeps it. No names, phones or addresses: the sandbox validates
 /// them and forgets them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,16 +80,43 @@ pub struct Order {
     #[serde(rename = "orderHdrID")]
     pub order_hdr_id: String,
     pub service_code: String,
+    pub weight_grams: u32,
+    pub sender_province_code: String,
+    pub sender_commune_code: String,
+    pub receiver_province_code: String,
+    pub receiver_commune_code: String,
+    /// `"1"` collected at the sender's, `"2"` handed in at a post office.
+    pub send_type: String,
     pub total_fee: i64,
+    pub cod_amount: i64,
     /// The current status code (the last of `history`).
     pub status: i32,
     pub history: Vec<Step>,
+    /// A cancellation awaiting approval, or decided after awaiting it. While undecided, the
+    /// order does not move (the postal worker waits for VNPost's decision).
+    pub cancel_case: Option<CancelCase>,
+    #[serde(skip)]
+    serial: u32,
     #[serde(skip)]
     failed_pickup: bool,
     #[serde(skip)]
     failed_delivery: bool,
     #[serde(skip)]
     returning: bool,
+}
+
+/// A change of one order, as the pusher sends it (SPEC §6 record).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub item_code: String,
+    pub original_id: String,
+    pub sale_order_code: String,
+    pub status: i32,
+    pub status_name: String,
+    pub total_fee: i64,
+    pub cod_amount: i64,
+    pub at: DateTime<Utc>,
+    pub note: String,
 }
 
 impl Order {
@@ -76,7 +126,13 @@ impl Order {
 
     /// Cancellation is possible until the item is collected (code 6).
     pub fn cancellable(&self) -> bool {
-        matches!(self.status, 1..=5)
+        self.status < 6
+    }
+
+    fn awaiting_cancel(&self) -> bool {
+        self.cancel_case
+            .as_ref()
+            .is_some_and(|c| c.outcome.is_none())
     }
 
     pub fn updated_at(&self) -> DateTime<Utc> {
@@ -86,10 +142,15 @@ impl Order {
             .expect("an order has at least its creation step")
     }
 
+    /// When it reached a final status.
+    fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.is_final().then(|| self.updated_at())
+    }
+
     /// Appends `code`. Times are whole seconds (the carrier's format) and strictly increase
     /// within an order, so that reports keep their order even when steps come faster than
     /// one a second (the accelerated clock, or explicit advances in tests).
-    fn record(&mut self, code: i32, note: &str, now: DateTime<Utc>) -> PushRecord {
+    fn record(&mut self, code: i32, note: &str, now: DateTime<Utc>) -> Change {
         let mut at = now.trunc_subsecs(0);
         if let Some(last) = self.history.last() {
             at = at.max(last.at + chrono::Duration::seconds(1));
@@ -101,11 +162,16 @@ impl Order {
             note: note.to_owned(),
             at,
         });
-        PushRecord {
-            sale_order_code: Some(self.sale_order_code.clone()),
-            status_name: Some(status_name(code).to_owned()),
-            status_date: Some(vntime::format_date_time(at)),
-            ..PushRecord::new(self.item_code.clone(), code)
+        Change {
+            item_code: self.item_code.clone(),
+            original_id: self.original_id.clone(),
+            sale_order_code: self.sale_order_code.clone(),
+            status: code,
+            status_name: status_name(code).to_owned(),
+            total_fee: self.total_fee,
+            cod_amount: self.cod_amount,
+            at,
+            note: note.to_owned(),
         }
     }
 
@@ -144,23 +210,49 @@ impl Order {
     }
 }
 
-/// What `CreateOrder` records.
+/// What `CreateOrder` records (checked already).
+#[derive(Debug, Clone)]
 pub struct NewOrder {
     pub sale_order_code: String,
     pub service_code: String,
     pub weight_grams: u32,
+    pub sender_province_code: String,
+    pub sender_commune_code: String,
+    pub receiver_province_code: String,
+    pub receiver_commune_code: String,
+    pub send_type: String,
     pub cod_vnd: i64,
+    pub declared_vnd: i64,
+}
+
+/// What `orderCancel` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cancelled {
+    /// Cancelled now (with the change to push), or already before (`None`).
+    Done(Option<Change>),
+    /// Awaiting approval under this case.
+    Pending(String),
+}
+
+/// What a poll of a case answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseAnswer {
+    Waiting,
+    /// Approved; the change to push when it was approved by this poll.
+    Approved(Option<Change>),
+    Refused(String),
 }
 
 /// All orders, with the indexes the carrier API looks them up by.
 #[derive(Default)]
 pub struct Book {
-    orders: Vec<Order>,
-    by_item: HashMap<String, usize>,
-    by_original: HashMap<String, usize>,
-    by_sale: HashMap<String, Vec<usize>>,
+    /// By `originalID`.
+    orders: HashMap<String, Order>,
+    by_item: HashMap<String, String>,
+    by_sale: HashMap<String, Vec<String>>,
     /// Numbering: random per run, so that two runs do not hand out the same item codes.
     first_serial: u32,
+    created: u32,
 }
 
 impl Book {
@@ -175,93 +267,222 @@ impl Book {
         self.orders.len()
     }
 
-    pub fn all(&self) -> &[Order] {
-        &self.orders
+    /// Every order, oldest first.
+    pub fn all(&self) -> Vec<Order> {
+        let mut all: Vec<Order> = self.orders.values().cloned().collect();
+        all.sort_by_key(|o| o.serial);
+        all
     }
 
     /// Creates an order (never deduplicated: that is the gateway's job, SPEC §5).
-    pub fn create(&mut self, new: NewOrder, now: DateTime<Utc>) -> (&Order, PushRecord) {
-        let n = self.orders.len();
-        let serial = self.first_serial + n as u32;
+    pub fn create(&mut self, new: NewOrder, now: DateTime<Utc>) -> (Order, Change) {
+        let serial = self.first_serial.wrapping_add(self.created);
+        self.created += 1;
+        let same_province = new.sender_province_code == new.receiver_province_code;
+        let total_fee = fees::quote(
+            &new.service_code,
+            new.weight_grams,
+            same_province,
+            new.cod_vnd,
+            new.declared_vnd,
+        )
+        .map(|f| f.total)
+        .unwrap_or_default();
         let mut order = Order {
             item_code: item_code("EB", serial),
             original_id: uuid::Uuid::now_v7().to_string(),
             order_hdr_id: serial.to_string(),
-            total_fee: fee(&new.service_code, new.weight_grams, new.cod_vnd),
+            total_fee,
+            cod_amount: new.cod_vnd,
             sale_order_code: new.sale_order_code,
             service_code: new.service_code,
+            weight_grams: new.weight_grams,
+            sender_province_code: new.sender_province_code,
+            sender_commune_code: new.sender_commune_code,
+            receiver_province_code: new.receiver_province_code,
+            receiver_commune_code: new.receiver_commune_code,
+            send_type: new.send_type,
             status: 0,
             history: Vec::new(),
+            cancel_case: None,
+            serial,
             failed_pickup: false,
             failed_delivery: false,
             returning: false,
         };
-        let push = order.record(1, "", now);
-        self.by_item.insert(order.item_code.clone(), n);
-        self.by_original.insert(order.original_id.clone(), n);
+        let change = order.record(1, "", now);
+        let id = order.original_id.clone();
+        self.by_item.insert(order.item_code.clone(), id.clone());
         self.by_sale
             .entry(order.sale_order_code.clone())
             .or_default()
-            .push(n);
-        self.orders.push(order);
-        (&self.orders[n], push)
+            .push(id.clone());
+        self.orders.insert(id, order.clone());
+        (order, change)
     }
 
     pub fn by_item(&self, item_code: &str) -> Option<&Order> {
-        self.by_item.get(item_code).map(|&i| &self.orders[i])
+        self.by_item
+            .get(item_code)
+            .and_then(|id| self.orders.get(id))
     }
 
     pub fn by_original(&self, original_id: &str) -> Option<&Order> {
-        self.by_original.get(original_id).map(|&i| &self.orders[i])
+        self.orders.get(original_id)
     }
 
-    pub fn by_sale(&self, sale_order_code: &str) -> impl Iterator<Item = &Order> {
-        self.by_sale
+    pub fn by_sale(&self, sale_order_code: &str) -> Vec<&Order> {
+        let mut found: Vec<&Order> = self
+            .by_sale
             .get(sale_order_code)
             .into_iter()
             .flatten()
-            .map(|&i| &self.orders[i])
+            .filter_map(|id| self.orders.get(id))
+            .collect();
+        found.sort_by_key(|o| o.serial);
+        found
     }
 
-    /// Moves every live order one step.
+    /// Orders last changed on the Vietnam dates `from..=to`, oldest first (`GetListOrder`).
+    pub fn changed_between(&self, from: NaiveDate, to: NaiveDate) -> Vec<&Order> {
+        let mut found: Vec<&Order> = self
+            .orders
+            .values()
+            .filter(|o| {
+                let day = crate::carrier::vntime::local(o.updated_at()).date_naive();
+                (from..=to).contains(&day)
+            })
+            .collect();
+        found.sort_by_key(|o| o.serial);
+        found
+    }
+
+    /// Moves every live order one step (not those awaiting a cancellation's approval).
     pub fn advance(
         &mut self,
         faults: &Faults,
         rng: &mut impl Rng,
         now: DateTime<Utc>,
-    ) -> Vec<PushRecord> {
-        let mut pushes = Vec::new();
-        for order in &mut self.orders {
+    ) -> Vec<Change> {
+        let mut ids: Vec<(u32, String)> = self
+            .orders
+            .values()
+            .map(|o| (o.serial, o.original_id.clone()))
+            .collect();
+        // In creation order, so that a seeded run draws its chances in a stable order.
+        ids.sort();
+        let mut changes = Vec::new();
+        for (_, id) in ids {
+            let order = self.orders.get_mut(&id).expect("listed just now");
+            if order.awaiting_cancel() {
+                continue;
+            }
             if let Some((code, note)) = order.next(faults, rng) {
-                pushes.push(order.record(code, note, now));
+                changes.push(order.record(code, note, now));
             }
         }
-        pushes
+        changes
     }
 
-    /// Cancels an order not yet collected: `Ok(Some(push))` when cancelled now, `Ok(None)`
-    /// when it was already cancelled, `Err` when it cannot be (unknown, or too late).
+    /// Cancels an order not yet collected, at once or (`pending_polls` given) as a case
+    /// awaiting approval that `updateCase` answers `"02"` that many times before deciding.
     pub fn cancel(
         &mut self,
         original_id: &str,
+        pending_polls: Option<u32>,
+        rng: &mut impl Rng,
         now: DateTime<Utc>,
-    ) -> Result<Option<PushRecord>, CancelRefusal> {
-        let &i = self
-            .by_original
-            .get(original_id)
+    ) -> Result<Cancelled, CancelRefusal> {
+        let order = self
+            .orders
+            .get_mut(original_id)
             .ok_or(CancelRefusal::Unknown)?;
-        let order = &mut self.orders[i];
-        match order.status {
-            9 => Ok(None),
-            _ if order.cancellable() => Ok(Some(order.record(9, "Khách hàng hủy đơn", now))),
-            _ => Err(CancelRefusal::TooLate),
+        if order.status == 9 {
+            return Ok(Cancelled::Done(None));
         }
+        if let Some(case) = order.cancel_case.as_ref().filter(|c| c.outcome.is_none()) {
+            return Ok(Cancelled::Pending(case.case_id.clone()));
+        }
+        if !order.cancellable() {
+            return Err(CancelRefusal::TooLate);
+        }
+        Ok(match pending_polls {
+            Some(polls_left) => {
+                let case_id = format!("CASE{:08}", rng.random_range(0..100_000_000u32));
+                order.cancel_case = Some(CancelCase {
+                    case_id: case_id.clone(),
+                    polls_left,
+                    outcome: None,
+                });
+                Cancelled::Pending(case_id)
+            }
+            None => Cancelled::Done(Some(order.record(9, "Khách hàng hủy đơn", now))),
+        })
+    }
+
+    /// A poll of a pending cancellation: `"02"` while polls are left, then the outcome
+    /// (`approve` chooses it, when it is decided), then the same outcome again.
+    pub fn poll_case(
+        &mut self,
+        original_id: &str,
+        case_id: &str,
+        approve: bool,
+        now: DateTime<Utc>,
+    ) -> Result<CaseAnswer, CancelRefusal> {
+        let order = self
+            .orders
+            .get_mut(original_id)
+            .ok_or(CancelRefusal::Unknown)?;
+        let Some(case) = order.cancel_case.as_mut().filter(|c| c.case_id == case_id) else {
+            return Err(CancelRefusal::UnknownCase);
+        };
+        match &case.outcome {
+            Some(CaseOutcome::Approved) => return Ok(CaseAnswer::Approved(None)),
+            Some(CaseOutcome::Refused(m)) => return Ok(CaseAnswer::Refused(m.clone())),
+            None => {}
+        }
+        if case.polls_left > 0 {
+            case.polls_left -= 1;
+            return Ok(CaseAnswer::Waiting);
+        }
+        if approve {
+            case.outcome = Some(CaseOutcome::Approved);
+            let change = order.record(9, "Khách hàng hủy đơn (VNPost đã duyệt)", now);
+            Ok(CaseAnswer::Approved(Some(change)))
+        } else {
+            let m = "VNPost không duyệt yêu cầu hủy: bưu tá đã đến nhận hàng".to_owned();
+            case.outcome = Some(CaseOutcome::Refused(m.clone()));
+            Ok(CaseAnswer::Refused(m))
+        }
+    }
+
+    /// Forgets the orders that finished more than `after` ago; returns how many.
+    pub fn forget_finished(&mut self, after: Duration, now: DateTime<Utc>) -> usize {
+        let after = chrono::Duration::from_std(after).unwrap_or(chrono::Duration::MAX);
+        let old: Vec<Order> = self
+            .orders
+            .values()
+            .filter(|o| o.finished_at().is_some_and(|at| now - at > after))
+            .cloned()
+            .collect();
+        for o in &old {
+            self.orders.remove(&o.original_id);
+            self.by_item.remove(&o.item_code);
+            if let Some(ids) = self.by_sale.get_mut(&o.sale_order_code) {
+                ids.retain(|id| id != &o.original_id);
+                if ids.is_empty() {
+                    self.by_sale.remove(&o.sale_order_code);
+                }
+            }
+        }
+        old.len()
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelRefusal {
     Unknown,
+    UnknownCase,
     TooLate,
 }
 
@@ -285,20 +506,8 @@ fn item_code(prefix: &str, serial: u32) -> String {
     format!("{prefix}{serial:08}{check}VN")
 }
 
-/// A plausible postage: a base price per service for the first 500 g, a supplement per further
-/// 500 g, and a flat collection fee with cash on delivery.
-fn fee(service_code: &str, weight_grams: u32, cod_vnd: i64) -> i64 {
-    let (base, per_500g) = match service_code {
-        "ETN013" => (30_000, 5_000),
-        "ETN011" => (22_000, 3_500),
-        _ => (16_500, 2_500),
-    };
-    let extra = i64::from(weight_grams.saturating_sub(1) / 500);
-    base + extra * per_500g + if cod_vnd > 0 { 13_000 } else { 0 }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::carrier::sandbox::{Chance, SandboxConfig};
     use rand::SeedableRng;
@@ -311,17 +520,26 @@ mod tests {
         f
     }
 
+    pub(crate) fn new_order(sale: &str) -> NewOrder {
+        NewOrder {
+            sale_order_code: sale.into(),
+            service_code: "CTN001".into(),
+            weight_grams: 500,
+            sender_province_code: "08".into(),
+            sender_commune_code: "02215".into(),
+            receiver_province_code: "08".into(),
+            receiver_commune_code: "02215".into(),
+            send_type: "1".into(),
+            cod_vnd: 0,
+            declared_vnd: 0,
+        }
+    }
+
     fn journey(f: &Faults) -> Vec<i32> {
         let mut rng = StdRng::seed_from_u64(7);
         let mut book = Book::new(&mut rng);
         let now = Utc::now();
-        let new = NewOrder {
-            sale_order_code: "S1".into(),
-            service_code: "CTN001".into(),
-            weight_grams: 500,
-            cod_vnd: 0,
-        };
-        book.create(new, now);
+        book.create(new_order("S1"), now);
         for _ in 0..30 {
             book.advance(f, &mut rng, now);
         }
@@ -363,23 +581,14 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(1);
         let mut book = Book::new(&mut rng);
         let now = Utc::now();
-        let new = NewOrder {
-            sale_order_code: "S1".into(),
-            service_code: "CTN001".into(),
-            weight_grams: 500,
-            cod_vnd: 0,
-        };
-        book.create(new, now);
-        let pushes: Vec<_> = (0..5)
+        book.create(new_order("S1"), now);
+        let changes: Vec<_> = (0..5)
             .flat_map(|_| book.advance(&faults(0.0, 0.0), &mut rng, now))
             .collect();
         let h = &book.all()[0].history;
         assert!(h.windows(2).all(|w| w[1].at > w[0].at));
         assert!(h.iter().all(|s| s.at.timestamp_subsec_nanos() == 0));
-        assert_eq!(
-            pushes.last().unwrap().status_date,
-            Some(vntime::format_date_time(h.last().unwrap().at))
-        );
+        assert_eq!(changes.last().unwrap().at, h.last().unwrap().at);
     }
 
     #[test]
@@ -387,25 +596,114 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(2);
         let mut book = Book::new(&mut rng);
         let now = Utc::now();
-        let new = || NewOrder {
-            sale_order_code: "SAME".into(),
-            service_code: "CTN001".into(),
-            weight_grams: 500,
-            cod_vnd: 0,
-        };
-        let a = book.create(new(), now).0.original_id.clone();
-        let b = book.create(new(), now).0.original_id.clone();
+        let a = book.create(new_order("SAME"), now).0.original_id;
+        let b = book.create(new_order("SAME"), now).0.original_id;
         assert_ne!(a, b);
-        assert_eq!(book.by_sale("SAME").count(), 2);
-        assert!(book.cancel(&a, now).unwrap().is_some());
-        assert_eq!(book.cancel(&a, now), Ok(None));
+        assert_eq!(book.by_sale("SAME").len(), 2);
+        let done = book.cancel(&a, None, &mut rng, now).unwrap();
+        assert!(matches!(done, Cancelled::Done(Some(ref c)) if c.status == 9));
+        assert_eq!(
+            book.cancel(&a, None, &mut rng, now),
+            Ok(Cancelled::Done(None))
+        );
         for _ in 0..3 {
             book.advance(&faults(0.0, 0.0), &mut rng, now);
         }
         assert_eq!(book.by_original(&a).unwrap().status, 9);
         assert_eq!(book.by_original(&b).unwrap().status, 6);
-        assert_eq!(book.cancel(&b, now), Err(CancelRefusal::TooLate));
-        assert_eq!(book.cancel("nope", now), Err(CancelRefusal::Unknown));
+        assert_eq!(
+            book.cancel(&b, None, &mut rng, now),
+            Err(CancelRefusal::TooLate)
+        );
+        assert_eq!(
+            book.cancel("nope", None, &mut rng, now),
+            Err(CancelRefusal::Unknown)
+        );
+    }
+
+    #[test]
+    fn a_pending_cancel_waits_then_is_approved_or_refused() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut book = Book::new(&mut rng);
+        let now = Utc::now();
+        let f = faults(0.0, 0.0);
+        for approve in [true, false] {
+            let id = book.create(new_order("P"), now).0.original_id;
+            let Ok(Cancelled::Pending(case)) = book.cancel(&id, Some(2), &mut rng, now) else {
+                panic!("not pending");
+            };
+            // Asked again while pending: the same case.
+            assert_eq!(
+                book.cancel(&id, Some(2), &mut rng, now),
+                Ok(Cancelled::Pending(case.clone()))
+            );
+            // The order holds while VNPost decides.
+            book.advance(&f, &mut rng, now);
+            assert_eq!(book.by_original(&id).unwrap().status, 1);
+            assert_eq!(
+                book.poll_case(&id, "CASE-OTHER", approve, now),
+                Err(CancelRefusal::UnknownCase)
+            );
+            for _ in 0..2 {
+                assert_eq!(
+                    book.poll_case(&id, &case, approve, now),
+                    Ok(CaseAnswer::Waiting)
+                );
+            }
+            let answer = book.poll_case(&id, &case, approve, now).unwrap();
+            if approve {
+                assert!(matches!(answer, CaseAnswer::Approved(Some(ref c)) if c.status == 9));
+                assert_eq!(book.by_original(&id).unwrap().status, 9);
+                assert_eq!(
+                    book.poll_case(&id, &case, approve, now),
+                    Ok(CaseAnswer::Approved(None))
+                );
+            } else {
+                assert!(matches!(answer, CaseAnswer::Refused(ref m) if !m.is_empty()));
+                // Refused: the journey goes on.
+                book.advance(&f, &mut rng, now);
+                assert_eq!(book.by_original(&id).unwrap().status, 2);
+                assert_eq!(book.poll_case(&id, &case, true, now), Ok(answer));
+            }
+        }
+    }
+
+    #[test]
+    fn finished_orders_are_forgotten_after_the_configured_time() {
+        let mut rng = StdRng::seed_from_u64(4);
+        let mut book = Book::new(&mut rng);
+        let t0 = Utc::now();
+        let done = book.create(new_order("DONE"), t0).0;
+        let live = book.create(new_order("LIVE"), t0).0;
+        book.cancel(&done.original_id, None, &mut rng, t0).unwrap();
+        let hour = Duration::from_secs(3600);
+        assert_eq!(
+            book.forget_finished(hour, t0 + chrono::Duration::minutes(59)),
+            0
+        );
+        assert_eq!(
+            book.forget_finished(hour, t0 + chrono::Duration::minutes(62)),
+            1
+        );
+        assert!(book.by_original(&done.original_id).is_none());
+        assert!(book.by_item(&done.item_code).is_none());
+        assert!(book.by_sale("DONE").is_empty());
+        assert!(book.by_original(&live.original_id).is_some());
+        assert_eq!(book.len(), 1);
+    }
+
+    #[test]
+    fn the_list_by_date_range_in_vietnam_time() {
+        use chrono::TimeZone;
+        let mut rng = StdRng::seed_from_u64(5);
+        let mut book = Book::new(&mut rng);
+        // 18:00 UTC on the 26th is 01:00 on the 27th in Vietnam.
+        let at = Utc.with_ymd_and_hms(2026, 11, 26, 18, 0, 0).unwrap();
+        book.create(new_order("D"), at);
+        let d = |day| NaiveDate::from_ymd_opt(2026, 11, day).unwrap();
+        assert_eq!(book.changed_between(d(27), d(27)).len(), 1);
+        assert_eq!(book.changed_between(d(25), d(26)).len(), 0);
+        assert_eq!(book.changed_between(d(20), d(30)).len(), 1);
     }
 
     #[test]
@@ -415,12 +713,5 @@ mod tests {
         assert_eq!(item_code("EE", 47_312_482), "EE473124829VN");
         let code = item_code("EB", 10_000_000);
         assert_eq!(code.len(), 13);
-    }
-
-    #[test]
-    fn fees() {
-        assert_eq!(fee("CTN001", 500, 0), 16_500);
-        assert_eq!(fee("CTN001", 501, 0), 19_000);
-        assert_eq!(fee("ETN013", 1000, 200_000), 30_000 + 5_000 + 13_000);
     }
 }

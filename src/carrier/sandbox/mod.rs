@@ -1,27 +1,37 @@
-//! The sandbox carrier (SPEC §8): an HTTP server speaking the carrier API of SPEC §5, so that
-//! the [`VnPost`](crate::carrier::VnPost) adapter talks to it unchanged, and pushing signed
-//! reports (SPEC §6). Orders move through a realistic journey on an accelerated clock, and the
-//! sandbox misbehaves on request (errors, latency, answers withheld after the order was
-//! created, token expiry, duplicate / dropped / late / out-of-order pushes).
+//! The sandbox carrier (SPEC §8): an HTTP server speaking the carrier API of SPEC §5 (revised),
+//! so that the [`VnPost`](crate::carrier::VnPost) adapter talks to it unchanged, answering in
+//! each of the shapes §5 lists (seeded random by default, or pinned), and pushing reports in
+//! the envelope of SPEC §6, signed or encrypted. Orders move through a realistic journey on an
+//! accelerated clock; cancellations may await approval; the sandbox quotes postage, prints
+//! waybills (real PDFs) and serves VNPost's address catalogues, and misbehaves on request
+//! (errors, latency, answers withheld after the order was created, token expiry, duplicate /
+//! dropped / late / out-of-order pushes).
 //!
-//! Orders live in memory: restarting the sandbox forgets them.
+//! Orders live in memory: restarting the sandbox forgets them, and finished orders are
+//! forgotten `forget_finished_after` after they finished.
 //!
 //! Tests and tools steer it through `/_sandbox/…` (listed in `server.rs`) or through the
 //! [`SandboxHandle`] returned by [`start`].
 
+mod catalogue;
+mod fees;
+#[cfg(test)]
+mod http_tests;
 mod journey;
 mod pusher;
 mod server;
+pub mod shapes;
+mod waybill;
 
-pub use journey::{Order, Step, status_name};
+pub use journey::{CancelCase, CaseOutcome, Order, Step, status_name};
+pub use shapes::{Shape, ShapeMode, ShapePins, Variant};
 
-use crate::carrier::push::PushSigner;
 use crate::config::Secret;
 use anyhow::Context;
 use journey::Book;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +48,14 @@ pub const SANDBOX_PRIVATE_KEY_PEM: &str =
 
 /// Where the development signing key is, relative to the project root.
 pub const DEFAULT_SIGNING_KEY_PATH: &str = "config/sandbox/carrier-push-private.pem";
+
+/// Where the gateway's development public key is (encryption mode), relative to the project
+/// root.
+pub const DEFAULT_GATEWAY_KEY_PATH: &str = "config/sandbox/gateway-webhook-public.pem";
+
+/// The gateway's development public key, compiled in like the signing key.
+const GATEWAY_PUBLIC_KEY_PEM: Option<&str> =
+    Some(crate::carrier::push::SANDBOX_GATEWAY_PUBLIC_KEY_PEM);
 
 /// A probability, 0.0 to 1.0 (checked when the configuration is read).
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default, Serialize, Deserialize)]
@@ -75,6 +93,41 @@ impl From<Chance> for f64 {
     }
 }
 
+/// How a pending cancellation ends (`cancel_pending_outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingOutcome {
+    /// `"00"`: cancelled; the order moves to 9 and a push is sent.
+    #[default]
+    Approve,
+    /// `"01"` with VNPost's message; the order goes on.
+    Refuse,
+}
+
+/// How a push is authenticated (`push_mode`), as `carrier.webhook_mode` expects it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushMode {
+    /// Signed (RSA-SHA256) with `push_signing_key`.
+    #[default]
+    Signature,
+    /// Encrypted (RSA PKCS#1 v1.5) with `push_encryption_key`, the gateway's public key.
+    Encryption,
+}
+
+/// The format of a push's `sendDate` (`push_date_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushDateFormat {
+    /// `2026-12-01T10:00:00+07:00`
+    Rfc3339,
+    /// `01/12/2026 10:00:00` (UTC+7)
+    Vietnam,
+    /// Either, drawn for each push.
+    #[default]
+    Random,
+}
+
 /// `[carrier.sandbox]`: see `config/default.toml` for each key.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -96,13 +149,27 @@ pub struct SandboxConfig {
     pub withhold_for: Duration,
     #[serde(with = "humantime_serde")]
     pub token_ttl: Duration,
+    pub shapes: ShapeMode,
+    pub shape_seed: u64,
+    pub shape_pins: ShapePins,
+    pub cancel_pending: Chance,
+    pub cancel_pending_polls: u32,
+    pub cancel_pending_outcome: PendingOutcome,
+    pub catalogue_missing: Vec<String>,
+    pub catalogue_renamed: BTreeMap<String, String>,
+    #[serde(with = "humantime_serde")]
+    pub forget_finished_after: Duration,
     pub push_url: Option<url::Url>,
+    pub push_mode: PushMode,
+    pub push_date_format: PushDateFormat,
+    pub push_batch: Chance,
     pub push_duplicate_rate: Chance,
     pub push_drop_rate: Chance,
     #[serde(with = "humantime_serde")]
     pub push_delay: Duration,
     pub push_reorder: bool,
     pub push_signing_key: PathBuf,
+    pub push_encryption_key: PathBuf,
 }
 
 impl Default for SandboxConfig {
@@ -120,13 +187,46 @@ impl Default for SandboxConfig {
             timeout_after_create_rate: Chance::NEVER,
             withhold_for: Duration::from_secs(60),
             token_ttl: Duration::from_secs(3600),
+            shapes: ShapeMode::Random,
+            shape_seed: 1,
+            shape_pins: ShapePins::new(),
+            cancel_pending: Chance::NEVER,
+            cancel_pending_polls: 2,
+            cancel_pending_outcome: PendingOutcome::Approve,
+            catalogue_missing: Vec::new(),
+            catalogue_renamed: BTreeMap::new(),
+            forget_finished_after: Duration::from_secs(3600),
             push_url: None,
+            push_mode: PushMode::Signature,
+            push_date_format: PushDateFormat::Random,
+            push_batch: Chance(0.1),
             push_duplicate_rate: Chance::NEVER,
             push_drop_rate: Chance::NEVER,
             push_delay: Duration::ZERO,
             push_reorder: false,
             push_signing_key: PathBuf::from(DEFAULT_SIGNING_KEY_PATH),
+            push_encryption_key: PathBuf::from(DEFAULT_GATEWAY_KEY_PATH),
         }
+    }
+}
+
+/// Reads a key file; the default path falls back to the compiled-in key, so that the
+/// defaults work from any directory.
+fn read_key(
+    path: &std::path::Path,
+    default_path: &str,
+    compiled_in: Option<&str>,
+    key_name: &str,
+) -> anyhow::Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(pem) => Ok(Some(pem)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && path.as_os_str() == default_path => {
+            Ok(compiled_in.map(str::to_owned))
+        }
+        Err(e) => anyhow::bail!(
+            "carrier.sandbox.{key_name}: cannot read {}: {e}",
+            path.display()
+        ),
     }
 }
 
@@ -137,23 +237,31 @@ impl SandboxConfig {
             .with_context(|| format!("carrier.sandbox.listen: cannot listen on {}", self.listen))
     }
 
-    fn signer(&self) -> anyhow::Result<PushSigner> {
-        let pem = match std::fs::read_to_string(&self.push_signing_key) {
-            Ok(pem) => pem,
-            // The default path is relative to the project root; from elsewhere, the same key
-            // compiled in.
-            Err(e)
-                if e.kind() == std::io::ErrorKind::NotFound
-                    && self.push_signing_key.as_os_str() == DEFAULT_SIGNING_KEY_PATH =>
-            {
-                SANDBOX_PRIVATE_KEY_PEM.to_owned()
-            }
-            Err(e) => anyhow::bail!(
-                "carrier.sandbox.push_signing_key: cannot read {}: {e}",
-                self.push_signing_key.display()
-            ),
-        };
-        PushSigner::from_pem(&pem).context("carrier.sandbox.push_signing_key")
+    fn push_keys(&self) -> anyhow::Result<pusher::PushKeys> {
+        let private = read_key(
+            &self.push_signing_key,
+            DEFAULT_SIGNING_KEY_PATH,
+            Some(SANDBOX_PRIVATE_KEY_PEM),
+            "push_signing_key",
+        )?
+        .expect("the signing key is compiled in");
+        let gateway = read_key(
+            &self.push_encryption_key,
+            DEFAULT_GATEWAY_KEY_PATH,
+            GATEWAY_PUBLIC_KEY_PEM,
+            "push_encryption_key",
+        )?;
+        let keys = pusher::PushKeys::from_pem(&private, gateway.as_deref())?;
+        if self.push_mode == PushMode::Encryption && !keys.can_encrypt() {
+            anyhow::bail!(
+                "carrier.sandbox.push_mode = \"encryption\" needs push_encryption_key (the gateway's public key)"
+            );
+        }
+        Ok(keys)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        shapes::check_pins(&self.shape_pins).map_err(|e| anyhow::anyhow!("carrier.sandbox.{e}"))
     }
 }
 
@@ -174,6 +282,25 @@ pub struct Faults {
     /// Applies to tokens issued from now on.
     #[serde(with = "humantime_serde")]
     pub token_ttl: Duration,
+    /// Answer shapes: drawn (seeded) or pinned; see [`shapes`].
+    pub shapes: ShapeMode,
+    /// Setting it (even to the same value) restarts the sequence of drawn shapes.
+    pub shape_seed: u64,
+    pub shape_pins: ShapePins,
+    /// Chance that a cancellation awaits approval (`"02"`) instead of being done at once.
+    pub cancel_pending: Chance,
+    /// `updateCase` polls answered `"02"` before the outcome.
+    pub cancel_pending_polls: u32,
+    /// Applies when a case is decided (after its polls).
+    pub cancel_pending_outcome: PendingOutcome,
+    pub catalogue_missing: Vec<String>,
+    pub catalogue_renamed: BTreeMap<String, String>,
+    #[serde(with = "humantime_serde")]
+    pub forget_finished_after: Duration,
+    pub push_mode: PushMode,
+    pub push_date_format: PushDateFormat,
+    /// Chance that a push carries, after its own record, the other reports waiting to be sent.
+    pub push_batch: Chance,
     pub push_duplicate_rate: Chance,
     pub push_drop_rate: Chance,
     #[serde(with = "humantime_serde")]
@@ -192,6 +319,18 @@ impl From<&SandboxConfig> for Faults {
             timeout_after_create_rate: c.timeout_after_create_rate,
             withhold_for: c.withhold_for,
             token_ttl: c.token_ttl,
+            shapes: c.shapes,
+            shape_seed: c.shape_seed,
+            shape_pins: c.shape_pins.clone(),
+            cancel_pending: c.cancel_pending,
+            cancel_pending_polls: c.cancel_pending_polls,
+            cancel_pending_outcome: c.cancel_pending_outcome,
+            catalogue_missing: c.catalogue_missing.clone(),
+            catalogue_renamed: c.catalogue_renamed.clone(),
+            forget_finished_after: c.forget_finished_after,
+            push_mode: c.push_mode,
+            push_date_format: c.push_date_format,
+            push_batch: c.push_batch,
             push_duplicate_rate: c.push_duplicate_rate,
             push_drop_rate: c.push_drop_rate,
             push_delay: c.push_delay,
@@ -237,6 +376,34 @@ pub struct FaultsPatch {
     )]
     pub token_ttl: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shapes: Option<ShapeMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape_seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape_pins: Option<ShapePins>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_pending: Option<Chance>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_pending_polls: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_pending_outcome: Option<PendingOutcome>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalogue_missing: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalogue_renamed: Option<BTreeMap<String, String>>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub forget_finished_after: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_mode: Option<PushMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_date_format: Option<PushDateFormat>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_batch: Option<Chance>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_duplicate_rate: Option<Chance>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub push_drop_rate: Option<Chance>,
@@ -268,6 +435,18 @@ impl Faults {
         );
         set(&mut self.withhold_for, &p.withhold_for);
         set(&mut self.token_ttl, &p.token_ttl);
+        set(&mut self.shapes, &p.shapes);
+        set(&mut self.shape_seed, &p.shape_seed);
+        set(&mut self.shape_pins, &p.shape_pins);
+        set(&mut self.cancel_pending, &p.cancel_pending);
+        set(&mut self.cancel_pending_polls, &p.cancel_pending_polls);
+        set(&mut self.cancel_pending_outcome, &p.cancel_pending_outcome);
+        set(&mut self.catalogue_missing, &p.catalogue_missing);
+        set(&mut self.catalogue_renamed, &p.catalogue_renamed);
+        set(&mut self.forget_finished_after, &p.forget_finished_after);
+        set(&mut self.push_mode, &p.push_mode);
+        set(&mut self.push_date_format, &p.push_date_format);
+        set(&mut self.push_batch, &p.push_batch);
         set(&mut self.push_duplicate_rate, &p.push_duplicate_rate);
         set(&mut self.push_drop_rate, &p.push_drop_rate);
         set(&mut self.push_delay, &p.push_delay);
@@ -286,6 +465,8 @@ pub struct Stats {
     pub refused_creates: u64,
     /// Orders in the book.
     pub orders: u64,
+    /// Finished orders forgotten.
+    pub forgotten: u64,
     /// Calls answered 401 for a missing, unknown or expired token.
     pub unauthorized: u64,
     /// Calls answered 503 by `error_rate`.
@@ -293,10 +474,14 @@ pub struct Stats {
     /// `CreateOrder` answers withheld by `timeout_after_create_rate`.
     pub withheld_answers: u64,
     pub cancels: u64,
+    /// Cancellations answered `"02"` (awaiting approval).
+    pub pending_cancels: u64,
     pub pushes_sent: u64,
     pub pushes_failed: u64,
     pub pushes_dropped: u64,
     pub pushes_duplicated: u64,
+    /// Pushes that carried more than one record.
+    pub pushes_batched: u64,
 }
 
 #[derive(Default)]
@@ -305,14 +490,17 @@ struct Counters {
     login_failures: AtomicU64,
     create_calls: AtomicU64,
     refused_creates: AtomicU64,
+    forgotten: AtomicU64,
     unauthorized: AtomicU64,
     injected_errors: AtomicU64,
     withheld_answers: AtomicU64,
     cancels: AtomicU64,
+    pending_cancels: AtomicU64,
     pushes_sent: AtomicU64,
     pushes_failed: AtomicU64,
     pushes_dropped: AtomicU64,
     pushes_duplicated: AtomicU64,
+    pushes_batched: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -327,6 +515,8 @@ struct Sandbox {
     faults: Mutex<Faults>,
     /// Wakes the ticker when `step` changes.
     faults_changed: Notify,
+    /// Draws the answer shapes (its own seeded generator).
+    shapes: Mutex<shapes::Picker>,
     /// Issued tokens and when they expire.
     tokens: Mutex<HashMap<String, Instant>>,
     book: Mutex<Book>,
@@ -344,14 +534,37 @@ impl Sandbox {
         lock(&self.faults).clone()
     }
 
-    fn set_faults(&self, patch: &FaultsPatch) -> Faults {
+    fn set_faults(&self, patch: &FaultsPatch) -> Result<Faults, String> {
+        if let Some(pins) = &patch.shape_pins {
+            shapes::check_pins(pins)?;
+        }
+        if patch.push_mode == Some(PushMode::Encryption)
+            && self.pushes.as_ref().is_some_and(|q| !q.can_encrypt())
+        {
+            return Err(
+                "push_mode \"encryption\" needs push_encryption_key (the gateway's public key)"
+                    .into(),
+            );
+        }
         let mut f = lock(&self.faults);
         f.apply(patch);
+        if let Some(seed) = patch.shape_seed {
+            *lock(&self.shapes) = shapes::Picker::new(seed);
+        }
         if patch.step.is_some() {
             // Only then: restarting the ticker's wait on every change could stall journeys.
             self.faults_changed.notify_one();
         }
-        f.clone()
+        Ok(f.clone())
+    }
+
+    /// The variant of `shape` for the answer being written.
+    fn shape(&self, shape: Shape) -> u8 {
+        let (mode, pins) = {
+            let f = lock(&self.faults);
+            (f.shapes, f.shape_pins.clone())
+        };
+        lock(&self.shapes).pick(shape, mode, &pins)
     }
 
     fn issue_token(&self) -> String {
@@ -384,26 +597,38 @@ impl Sandbox {
         n
     }
 
-    /// Moves every live order one step; returns how many moved.
+    /// Moves every live order one step, then forgets the orders finished long enough ago;
+    /// returns how many moved.
     fn advance(&self) -> usize {
         let faults = self.faults();
-        let pushes = lock(&self.book).advance(&faults, &mut rand::rng(), chrono::Utc::now());
-        let n = pushes.len();
-        self.push(pushes);
+        let now = chrono::Utc::now();
+        let (changes, forgotten) = {
+            let mut book = lock(&self.book);
+            let changes = book.advance(&faults, &mut rand::rng(), now);
+            (
+                changes,
+                book.forget_finished(faults.forget_finished_after, now),
+            )
+        };
+        self.counters
+            .forgotten
+            .fetch_add(forgotten as u64, Ordering::Relaxed);
+        let n = changes.len();
+        self.push(changes);
         n
     }
 
-    fn push(&self, reports: Vec<crate::carrier::push::PushRecord>) {
+    fn push(&self, changes: Vec<journey::Change>) {
         if let Some(q) = &self.pushes {
             let faults = self.faults();
-            for r in reports {
-                q.send(r, &faults);
+            for c in changes {
+                q.send(c, &faults);
             }
         }
     }
 
     fn orders(&self) -> Vec<Order> {
-        lock(&self.book).all().to_vec()
+        lock(&self.book).all()
     }
 
     fn stats(&self) -> Stats {
@@ -415,14 +640,17 @@ impl Sandbox {
             create_calls: get(&c.create_calls),
             refused_creates: get(&c.refused_creates),
             orders: lock(&self.book).len() as u64,
+            forgotten: get(&c.forgotten),
             unauthorized: get(&c.unauthorized),
             injected_errors: get(&c.injected_errors),
             withheld_answers: get(&c.withheld_answers),
             cancels: get(&c.cancels),
+            pending_cancels: get(&c.pending_cancels),
             pushes_sent: get(&c.pushes_sent),
             pushes_failed: get(&c.pushes_failed),
             pushes_dropped: get(&c.pushes_dropped),
             pushes_duplicated: get(&c.pushes_duplicated),
+            pushes_batched: get(&c.pushes_batched),
         }
     }
 }
@@ -476,7 +704,17 @@ impl SandboxHandle {
     }
 
     /// Changes the given settings at once; returns the settings now in force.
+    ///
+    /// # Panics
+    /// On a patch the sandbox refuses (a shape pin beyond its shape's variants, encryption
+    /// without the gateway's key): a test's mistake.
     pub fn set_faults(&self, patch: &FaultsPatch) -> Faults {
+        self.try_set_faults(patch)
+            .unwrap_or_else(|e| panic!("sandbox settings refused: {e}"))
+    }
+
+    /// Changes the given settings at once, or says why not.
+    pub fn try_set_faults(&self, patch: &FaultsPatch) -> Result<Faults, String> {
         self.sandbox.set_faults(patch)
     }
 
@@ -515,6 +753,7 @@ impl Drop for SandboxHandle {
 /// Starts the sandbox on `listener` in the background of the current tokio runtime: the HTTP
 /// server, the journey ticker and, when `push_url` is set, the pusher.
 pub async fn start(cfg: SandboxConfig, listener: TcpListener) -> anyhow::Result<SandboxHandle> {
+    cfg.check()?;
     let addr = listener
         .local_addr()
         .context("carrier sandbox: listener address")?;
@@ -522,7 +761,12 @@ pub async fn start(cfg: SandboxConfig, listener: TcpListener) -> anyhow::Result<
     let counters = Arc::new(Counters::default());
     let pushes = match &cfg.push_url {
         Some(url) => {
-            let (queue, task) = pusher::spawn(url.clone(), cfg.signer()?, counters.clone())?;
+            let (queue, task) = pusher::spawn(
+                url.clone(),
+                cfg.push_keys()?,
+                cfg.customer_code.clone(),
+                counters.clone(),
+            )?;
             tasks.push(task);
             Some(queue)
         }
@@ -534,6 +778,7 @@ pub async fn start(cfg: SandboxConfig, listener: TcpListener) -> anyhow::Result<
         customer_code: cfg.customer_code.clone(),
         faults: Mutex::new(Faults::from(&cfg)),
         faults_changed: Notify::new(),
+        shapes: Mutex::new(shapes::Picker::new(cfg.shape_seed)),
         tokens: Mutex::new(HashMap::new()),
         book: Mutex::new(Book::new(&mut rand::rng())),
         pushes,
@@ -604,6 +849,7 @@ mod tests {
             "customer_code",
             "push_url",
             "push_signing_key",
+            "push_encryption_key",
         ]) {
             assert!(
                 section.contains(&format!("{key} =")),
@@ -632,18 +878,30 @@ mod tests {
     }
 
     #[test]
-    fn the_signing_key_is_found_from_anywhere() {
-        SandboxConfig::default().signer().unwrap();
+    fn the_keys_are_found_from_anywhere() {
+        let keys = SandboxConfig::default().push_keys().unwrap();
+        assert_eq!(keys.can_encrypt(), GATEWAY_PUBLIC_KEY_PEM.is_some());
         let missing = SandboxConfig {
             push_signing_key: "/nonexistent/key.pem".into(),
             ..SandboxConfig::default()
         };
-        assert!(
-            missing
-                .signer()
-                .unwrap_err()
-                .to_string()
-                .contains("push_signing_key")
-        );
+        let e = missing.push_keys().unwrap_err().to_string();
+        assert!(e.contains("push_signing_key"), "{e}");
+        let missing = SandboxConfig {
+            push_encryption_key: "/nonexistent/key.pem".into(),
+            ..SandboxConfig::default()
+        };
+        let e = missing.push_keys().unwrap_err().to_string();
+        assert!(e.contains("push_encryption_key"), "{e}");
+    }
+
+    #[test]
+    fn shape_pins_are_checked_at_start() {
+        let c = from_toml("shapes = \"second\"\nshape_pins = { history = 3, error = 4 }").unwrap();
+        assert_eq!(c.shapes, ShapeMode::Second);
+        c.check().unwrap();
+        let c = from_toml("shape_pins = { get_order = 3 }").unwrap();
+        assert!(c.check().unwrap_err().to_string().contains("get_order"));
+        assert!(from_toml("shapes = \"fifth\"").is_err());
     }
 }
