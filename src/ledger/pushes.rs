@@ -6,8 +6,9 @@
 //! - the first record may change its shipment's status at once (`reports::apply`, source
 //!   `carrier_push`), its shipment found by `itemCode` alone (an unsigned `saleOrderCode` must
 //!   not steer an authentic status to another shipment);
-//! - every other record, and the unsigned parts of the first (`saleOrderCode`, `totalFee`,
-//!   `codAmount`, a missing time), only schedule a confirming tracking query: a
+//! - every other record, and the unsigned parts of the first (`saleOrderCode`, a `totalFee` or
+//!   `codAmount` other than the shipment holds, a missing time), only schedule a confirming
+//!   tracking query: a
 //!   `carrier_confirm` job, in the same transaction, at most one queued per shipment. The first
 //!   record's `statusName` is kept as the report's text, for display only (the status follows
 //!   the signed code); its own time of the change is unsigned too, but a replay of an authentic
@@ -258,7 +259,10 @@ pub async fn record(
             (Some(_), Some(id), _) => {
                 let outcome = apply_first(c, codes, id, first, at, from_send_date, quiet).await?;
                 let mut o = RecordOutcome::new(outcome, Some(id));
-                if from_send_date || outcome == Outcome::Confirming || has_hints(first) {
+                if from_send_date
+                    || outcome == Outcome::Confirming
+                    || new_fees(c, id, first).await?
+                {
                     o.confirm = Some(confirm(c, id, envelope_id, &mut confirmed).await?);
                 }
                 o
@@ -352,10 +356,21 @@ fn record_columns<'a>(
     )
 }
 
-/// Unsigned facts in the first record that the gateway keeps or acts on: the carrier's own
-/// tracking must confirm them.
-fn has_hints(r: &PushRecord) -> bool {
-    r.total_fee.is_some() || r.cod_amount.is_some()
+/// Whether the first record carries postage or COD amounts (unsigned) that differ from what
+/// the shipment holds from the carrier: the carrier's own tracking must confirm them. The same
+/// amounts again need no confirmation, so a carrier that sends them in every push does not
+/// double its tracking queries.
+async fn new_fees(c: &mut Conn, shipment_id: Uuid, r: &PushRecord) -> QueryResult<bool> {
+    if r.total_fee.is_none() && r.cod_amount.is_none() {
+        return Ok(false);
+    }
+    let (fee, cod): (Option<i64>, Option<i64>) = shipments::table
+        .find(shipment_id)
+        .select((shipments::carrier_fee_vnd, shipments::carrier_cod_vnd))
+        .first(c)
+        .await?;
+    let differs = |pushed: Option<i64>, held: Option<i64>| pushed.is_some() && pushed != held;
+    Ok(differs(r.total_fee, fee) || differs(r.cod_amount, cod))
 }
 
 async fn by_item_code(c: &mut Conn, item_code: &str) -> QueryResult<Option<Uuid>> {
