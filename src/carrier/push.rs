@@ -434,8 +434,13 @@ impl PushVerifier {
 }
 
 /// Decrypts with the gateway's private key and compares (the gateway's side, encryption mode).
+///
+/// Through OpenSSL, not the `rsa` crate: the webhook is public, so anyone may send it texts to
+/// decrypt and time the answers, and the `rsa` crate's private-key operations are not constant
+/// time (RUSTSEC-2023-0071, "Marvin"). OpenSSL's PKCS#1 v1.5 decryption is (CVE-2022-4304,
+/// fixed in 3.0.8; 3.2 adds implicit rejection).
 #[derive(Clone)]
-pub struct PushDecryptor(RsaPrivateKey);
+pub struct PushDecryptor(openssl::rsa::Rsa<openssl::pkey::Private>);
 
 impl std::fmt::Debug for PushDecryptor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -446,14 +451,21 @@ impl std::fmt::Debug for PushDecryptor {
 impl PushDecryptor {
     /// From a PEM private key, PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`).
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
-        Ok(PushDecryptor(private_key(pem)?))
+        let key = openssl::pkey::PKey::private_key_from_pem(pem.as_bytes())
+            .and_then(|k| k.rsa())
+            .map_err(|e| KeyError(format!("not an RSA private key in PEM: {e}")))?;
+        Ok(PushDecryptor(key))
     }
 
     /// Whether `sealed` (raw bytes) decrypts to exactly `text`. A padding error and a wrong
     /// text are one answer, and the comparison is in constant time.
     pub fn check(&self, text: &str, sealed: &[u8]) -> bool {
-        match self.0.decrypt(Pkcs1v15Encrypt, sealed) {
-            Ok(plain) => bool::from(plain.as_slice().ct_eq(text.as_bytes())),
+        let mut plain = vec![0; self.0.size() as usize];
+        match self
+            .0
+            .private_decrypt(sealed, &mut plain, openssl::rsa::Padding::PKCS1)
+        {
+            Ok(n) => bool::from(plain[..n].ct_eq(text.as_bytes())),
             Err(_) => false,
         }
     }
@@ -638,7 +650,7 @@ mod tests {
     #[test]
     fn a_second_key_is_accepted_during_a_rotation() {
         let env = encryptor().envelope(&[record()], now(), SendDateFormat::Rfc3339);
-        let other = RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 1024).unwrap();
+        let other = openssl::rsa::Rsa::generate(1024).unwrap();
         let keys = PushKeys::Encryption(vec![
             PushDecryptor(other.clone()),
             PushDecryptor::from_pem(SANDBOX_GATEWAY_PRIVATE_KEY_PEM).unwrap(),
