@@ -3,7 +3,7 @@
 //! `tracking.interval` per process. Every report goes through the same rules as a push
 //! (`ledger::reports`, source `carrier_poll`), so repeated and late reports change nothing.
 
-use crate::carrier::{Carrier, CarrierError};
+use crate::carrier::{Carrier, CarrierError, ErrorClass};
 use crate::domain::Source;
 use crate::jobs::handlers::Context;
 use crate::ledger::reports::{self, CarrierReport};
@@ -103,6 +103,24 @@ fn err(e: CarrierError) -> anyhow::Error {
     anyhow::Error::new(e)
 }
 
+/// An answer in no known shape is not "no news": the poll is handed to a confirming job
+/// (`carrier_confirm`), whose attempts record the error with an excerpt, retry it with
+/// backoff, and list it for staff (Cần xử lý → answers that cannot be read).
+async fn confirm_later<C>(ctx: &Context<C>, shipment: Uuid) -> anyhow::Result<()> {
+    use crate::jobs::{self, JobKind};
+    let mut conn = ctx.pool.get().await?;
+    if !jobs::queued_for(&mut conn, JobKind::CarrierConfirm, shipment).await? {
+        jobs::enqueue(
+            &conn,
+            JobKind::CarrierConfirm,
+            Some(shipment),
+            serde_json::json!({ "reason": "a tracking answer could not be read" }),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// One round: claim the due shipments and poll them concurrently.
 pub async fn round<C: Carrier>(ctx: &Arc<Context<C>>) -> anyhow::Result<usize> {
     let cfg = &ctx.config.tracking;
@@ -116,6 +134,12 @@ pub async fn round<C: Carrier>(ctx: &Arc<Context<C>>) -> anyhow::Result<usize> {
         async move {
             if let Err(e) = poll_one(&ctx, d.id, &d.sale_order_code, d.tracking_number.as_deref()).await {
                 tracing::warn!(shipment = %d.id, error = %format!("{e:#}"), "tracking poll failed; will poll again");
+                let unreadable = e
+                    .downcast_ref::<CarrierError>()
+                    .is_some_and(|e| e.class == ErrorClass::Protocol);
+                if unreadable && let Err(e) = confirm_later(&ctx, d.id).await {
+                    tracing::warn!(shipment = %d.id, error = %format!("{e:#}"), "cannot queue a confirming query");
+                }
             }
         }
     });

@@ -357,6 +357,29 @@ fn input_value(html: &str, name: &str) -> String {
     html[at..].split('"').next().unwrap().to_owned()
 }
 
+/// A console session opened as a person would, without a browser: the sign-in page's check,
+/// then the token. Returns the client and the `Cookie` header to send.
+async fn console_session(app: &TestApp, token: &str) -> (reqwest::Client, String) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut jar = Vec::new();
+    let resp = http.get(app.url("/console/sign-in")).send().await.unwrap();
+    keep_cookies(&mut jar, &resp);
+    let check = input_value(&resp.text().await.unwrap(), "check");
+    let resp = http
+        .post(app.url("/console/sign-in"))
+        .header("cookie", jar.join("; "))
+        .form(&[("token", token), ("check", &check), ("next", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "signed in");
+    keep_cookies(&mut jar, &resp);
+    (http, jar.join("; "))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_print_an_offices_waybills_as_one_pdf() {
     let app = TestApp::spawn_with(LOOP).await;
@@ -367,29 +390,11 @@ async fn staff_print_an_offices_waybills_as_one_pdf() {
     for id in &ids {
         wait_for(&app, id, "submitted", Duration::from_secs(10)).await;
     }
-    // Sign in as a person would, without a browser: the sign-in page's check, then the token.
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let mut jar = Vec::new();
-    let resp = http.get(app.url("/console/sign-in")).send().await.unwrap();
-    keep_cookies(&mut jar, &resp);
-    let check = input_value(&resp.text().await.unwrap(), "check");
     let token = app.staff_token("can-bo-in", &["staff:read"], Some(&["VPDKDD-TQ"]));
-    let resp = http
-        .post(app.url("/console/sign-in"))
-        .header("cookie", jar.join("; "))
-        .form(&[("token", token.as_str()), ("check", &check), ("next", "")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 303);
-    keep_cookies(&mut jar, &resp);
-
+    let (http, cookie) = console_session(&app, &token).await;
     let page = http
         .get(app.url("/console/waybills?office=VPDKDD-TQ"))
-        .header("cookie", jar.join("; "))
+        .header("cookie", &cookie)
         .send()
         .await
         .unwrap();
@@ -406,7 +411,7 @@ async fn staff_print_an_offices_waybills_as_one_pdf() {
     form.extend(ids.iter().map(|id| ("id".to_owned(), id.clone())));
     let pdf = http
         .post(app.url("/console/waybills"))
-        .header("cookie", jar.join("; "))
+        .header("cookie", &cookie)
         .form(&form)
         .send()
         .await
@@ -420,7 +425,7 @@ async fn staff_print_an_offices_waybills_as_one_pdf() {
     // Without the form's anti-forgery token, nothing is printed.
     let forged = http
         .post(app.url("/console/waybills"))
-        .header("cookie", jar.join("; "))
+        .header("cookie", &cookie)
         .form(&[("csrf", "forged"), ("id", ids[0].as_str())])
         .send()
         .await
@@ -433,7 +438,7 @@ async fn staff_print_an_offices_waybills_as_one_pdf() {
     });
     let down = http
         .post(app.url("/console/waybills"))
-        .header("cookie", jar.join("; "))
+        .header("cookie", &cookie)
         .form(&form)
         .send()
         .await
@@ -453,4 +458,135 @@ async fn staff_print_an_offices_waybills_as_one_pdf() {
         "no explanation"
     );
     app.stop().await;
+}
+
+/// A carrier that logs in (and, when `creates`, creates orders properly), then answers every
+/// other call in a shape SPEC §5 does not list.
+async fn strange_carrier(creates: bool) -> (String, actix_web::dev::ServerHandle) {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = HttpServer::new(move || {
+        App::new()
+            .route(
+                "/GetAccessToken",
+                web::post().to(|| async {
+                    HttpResponse::Ok()
+                        .json(json!({"success": true, "token": "t", "errorMessage": null}))
+                }),
+            )
+            .route(
+                "/CreateOrder",
+                web::post().to(move || async move {
+                    if creates {
+                        HttpResponse::Ok().json(json!({"orderHdrID": 1, "originalID": "O-1",
+                            "itemCode": "EB000000001VN", "status": 1, "totalFee": 16500}))
+                    } else {
+                        HttpResponse::Ok().json(json!({"result": {"unexpected": "shape"}}))
+                    }
+                }),
+            )
+            .default_service(web::to(|| async {
+                HttpResponse::Ok().json(json!({"result": {"unexpected": "shape"}}))
+            }))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (base, handle)
+}
+
+fn strange_loop(base: &str) -> String {
+    LOOP.replace(
+        "[carrier]\n",
+        &format!(
+            "[carrier]\nkind = \"vnpost\"\nbase_url = \"{base}\"\n\
+             webhook_public_key_pem = \"file:config/sandbox/carrier-push-public.pem\"\n"
+        ),
+    )
+}
+
+/// Attempts of `kind` jobs for `id` that met an unreadable answer, with an excerpt kept.
+async fn unreadable_attempts(app: &TestApp, id: &str, kind: &str) -> i64 {
+    app.db
+        .count(&format!(
+            "SELECT count(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id \
+             WHERE j.shipment_id = '{id}' AND j.kind = '{kind}' AND a.error_class = 'protocol' \
+               AND a.outcome = 'transient' AND a.excerpt LIKE '%unexpected%'"
+        ))
+        .await
+}
+
+/// The dossier codes staff see under "Bưu điện trả lời không đọc được".
+async fn listed_as_unreadable(app: &TestApp) -> String {
+    let token = app.staff_token("can-bo", &["staff:read", "staff:pii"], None);
+    let (http, cookie) = console_session(app, &token).await;
+    let html = http
+        .get(app.url("/console/attention"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = html.find("id=\"unreadable\"").expect("the section");
+    let end = html[at..].find("</section>").unwrap() + at;
+    html[at..end].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_answer_in_no_known_shape_is_a_visible_protocol_error_not_nothing() {
+    let (base, carrier) = strange_carrier(false).await;
+    let app = TestApp::spawn_with(&strange_loop(&base)).await;
+    let id = create(&app, "pickups", 20).await;
+    let until = Instant::now() + Duration::from_secs(15);
+    while unreadable_attempts(&app, &id, "carrier_submit").await < 2 {
+        assert!(
+            Instant::now() < until,
+            "no retried protocol errors recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Neither accepted nor refused: still waiting for an answer it can read.
+    let s = json(
+        app.get(&format!("/v1/shipments/{id}"), &app.client_token())
+            .await,
+    )
+    .await;
+    assert_eq!(s["status"], "requested");
+    assert!(listed_as_unreadable(&app).await.contains(&dossier(20)));
+    app.stop().await;
+    carrier.stop(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tracking_answer_in_no_known_shape_becomes_a_retried_visible_confirmation() {
+    let (base, carrier) = strange_carrier(true).await;
+    let app = TestApp::spawn_with(&strange_loop(&base)).await;
+    let id = create(&app, "pickups", 21).await;
+    wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
+    // Tracking polls the quiet shipment, cannot read the answer, and hands it to a job.
+    let until = Instant::now() + Duration::from_secs(15);
+    while unreadable_attempts(&app, &id, "carrier_confirm").await < 2 {
+        assert!(Instant::now() < until, "no retried confirmation recorded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        app.db
+            .count(&format!(
+                "SELECT count(*) FROM jobs WHERE shipment_id = '{id}' AND kind = 'carrier_confirm' \
+                 AND state IN ('queued', 'running')"
+            ))
+            .await,
+        1,
+        "one confirmation at a time"
+    );
+    assert!(listed_as_unreadable(&app).await.contains(&dossier(21)));
+    app.stop().await;
+    carrier.stop(true).await;
 }
