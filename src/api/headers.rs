@@ -3,11 +3,11 @@
 //! handler runs. The console sets its own stricter set first; a header already present is
 //! kept.
 
+use actix_web::Error;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpResponse};
 
 /// Swagger UI (`/docs/`): its own scripts and styles, plus the inline styles and `data:`
 /// images the bundle uses; it fetches `/openapi.json` from the same origin.
@@ -22,13 +22,10 @@ pub async fn security_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let http_req = req.request().clone();
     let docs = req.path().starts_with("/docs");
-    let mut res = match next.call(req).await {
-        Ok(res) => res.map_into_boxed_body(),
-        // An error no handler turned into an answer: answer it here, with the headers.
-        Err(e) => ServiceResponse::new(http_req, HttpResponse::from_error(e)),
-    };
+    // Handler and extractor errors (`ApiError`, `ConsoleError`) arrive here as answers. (A
+    // clone of the request may not be held across the call: actix needs it unshared.)
+    let mut res = next.call(req).await?.map_into_boxed_body();
     let headers = res.headers_mut();
     let mut set = |name: &'static str, value: &'static str| {
         let name = HeaderName::from_static(name);
