@@ -29,7 +29,31 @@ pub struct Config {
     pub tracking: Tracking,
     pub callbacks: Callbacks,
     pub console: Console,
+    // section: retention (issue 11 §2)
+    #[serde(default)]
+    pub retention: Retention,
 }
+
+/// How long personal data of a finished shipment is kept (issue 11 §2, Decree 13/2023/NĐ-CP).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Days after a shipment finished (delivered, returned, cancelled, rejected) before its
+    /// personal data is erased by housekeeping.
+    pub personal_data_days: u32,
+    /// At most this many shipments are erased per housekeeping run.
+    pub batch: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            personal_data_days: 365,
+            batch: 500,
+        }
+    }
+}
+// end of section: retention
 
 /// The staff console at `/console` (issue 5).
 #[derive(Debug, Clone, Deserialize)]
@@ -537,6 +561,15 @@ impl Config {
                 }
                 _ => {}
             }
+        }
+        if self.retention.personal_data_days == 0 {
+            return Err(invalid(
+                "retention.personal_data_days",
+                "must be at least 1",
+            ));
+        }
+        if self.retention.batch == 0 {
+            return Err(invalid("retention.batch", "must be at least 1"));
         }
         if self.database.pool_size == 0 {
             return Err(invalid("database.pool_size", "must be at least 1"));

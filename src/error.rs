@@ -203,6 +203,15 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(e) = self {
             tracing::error!(error = %format!("{e:#}"), "internal error");
         }
+        if let ApiError::Validation(errors) = self {
+            // Field paths and what kind of problem, never the value (Decree 13/2023/NĐ-CP):
+            // the messages are written without it (see `api::extract::without_value`).
+            let fields: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect();
+            tracing::info!(fields = ?fields, "request refused: invalid fields");
+        }
         let mut resp = HttpResponse::build(self.status_code());
         resp.content_type("application/problem+json");
         if matches!(self, ApiError::Unauthorized(_)) {

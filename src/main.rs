@@ -109,10 +109,9 @@ async fn carrier_check(config: &Config) -> anyhow::Result<()> {
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BCCI_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(bcci_gateway::telemetry::log_filter(
+            std::env::var("BCCI_LOG").ok().as_deref(),
+        ))
         .with_writer(std::io::stderr)
         .init();
     let config = Arc::new(Config::load(cli.config.as_deref())?);

@@ -147,7 +147,9 @@ pub async fn round<C: Carrier>(ctx: &Arc<Context<C>>) -> anyhow::Result<usize> {
     Ok(n)
 }
 
-/// Marks late shipments (with their callbacks) and forgets expired idempotency keys.
+/// Marks late shipments (with their callbacks), forgets expired idempotency keys, and erases
+/// the personal data of shipments finished longer ago than `retention.personal_data_days`
+/// (a bounded batch per run).
 pub async fn housekeeping<C>(ctx: &Context<C>) -> anyhow::Result<()> {
     let mut conn = ctx.pool.get().await?;
     let window = chrono::Duration::from_std(ctx.config.shipments.pickup_window)?;
@@ -156,6 +158,20 @@ pub async fn housekeeping<C>(ctx: &Context<C>) -> anyhow::Result<()> {
         tracing::info!(shipments = late, "marked late");
     }
     crate::ledger::idempotency::purge_expired(&mut conn).await?;
+    let retention = &ctx.config.retention;
+    let erased = crate::ledger::retention::erase_due(
+        &mut conn,
+        retention.personal_data_days,
+        retention.batch,
+    )
+    .await?;
+    if erased > 0 {
+        tracing::info!(
+            shipments = erased,
+            days = retention.personal_data_days,
+            "retention: personal data erased"
+        );
+    }
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::domain::admin_units::{AddressError, AdminUnits};
-use crate::domain::{Kind, Source, Status, dossier, mask, phone};
+use crate::domain::{Kind, Source, Status, dossier, mask, phone, text};
 use crate::error::FieldError;
 use crate::ledger::models::{CancelState, Event, Shipment};
 use chrono::{DateTime, FixedOffset, Utc};
@@ -128,25 +128,27 @@ impl Checker {
         self.errors.push(FieldError::new(field, msg));
     }
 
-    /// Non-blank text of at most `max` characters, without control characters.
+    /// Non-blank text of at most `max` characters, without control, bidi or zero-width
+    /// characters.
     fn text(&mut self, field: &str, value: &str, max: usize) {
         let n = value.chars().count();
         if value.trim().is_empty() {
             self.err(field, "must not be empty");
         } else if n > max {
             self.err(field, format!("must be at most {max} characters (got {n})"));
-        } else if value.chars().any(|c| c.is_control()) {
-            self.err(field, "must not contain control characters");
+        } else if let Some(problem) = text::line_problem(value) {
+            self.err(field, problem);
         }
     }
 
+    /// Free text (bidi and zero-width characters already stripped by `strip_free_text`).
     fn optional_text(&mut self, field: &str, value: Option<&String>, max: usize) {
         if let Some(v) = value {
             let n = v.chars().count();
             if n > max {
                 self.err(field, format!("must be at most {max} characters (got {n})"));
-            } else if v.chars().any(|c| c.is_control() && c != '\n') {
-                self.err(field, "must not contain control characters");
+            } else if let Some(problem) = text::free_text_problem(v) {
+                self.err(field, problem);
             }
         }
     }
@@ -193,7 +195,9 @@ impl Checker {
             let ok = email.len() <= 254
                 && !email.chars().any(char::is_whitespace)
                 && matches!(email.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.') && !d.contains('@'));
-            if !ok {
+            if let Some(problem) = text::line_problem(email) {
+                self.err(format!("{p}.email"), problem);
+            } else if !ok {
                 self.err(format!("{p}.email"), "is not an e-mail address");
             }
         }
@@ -310,7 +314,23 @@ pub fn sale_order_code(id: Uuid) -> String {
     format!("BCCI{}", id.simple()).to_uppercase()
 }
 
+/// Strips bidi and zero-width characters from free text (see `domain::text`).
+fn strip_free_text(note: &mut Option<String>, documents: &mut [Document]) {
+    if let Some(n) = note {
+        *n = text::strip_invisible(n);
+    }
+    for d in documents {
+        d.name = text::strip_invisible(&d.name);
+    }
+}
+
 impl PickupRequest {
+    /// Removes what free text may not keep; names and codes are checked by `validate`.
+    pub fn strip_free_text(mut self) -> Self {
+        strip_free_text(&mut self.note, &mut self.documents);
+        self
+    }
+
     pub fn validate(
         &self,
         config: &Config,
@@ -339,6 +359,14 @@ impl PickupRequest {
 }
 
 impl DeliveryRequest {
+    /// Removes what free text may not keep; names and codes are checked by `validate`.
+    pub fn strip_free_text(mut self) -> Self {
+        strip_free_text(&mut self.note, &mut self.documents);
+        strip_free_text(&mut None, &mut self.result.documents);
+        self.result.description = text::strip_invisible(&self.result.description);
+        self
+    }
+
     pub fn validate(
         &self,
         config: &Config,
@@ -446,7 +474,7 @@ pub struct CancellationView {
 }
 
 impl ShipmentView {
-    /// `pii`: show names, phones, e-mail and identity numbers in clear.
+    /// `pii`: show names, phones, e-mail, identity numbers and the address line in clear.
     pub fn new(s: &Shipment, pii: bool) -> ShipmentView {
         let person = PersonView {
             full_name: if pii {
@@ -492,7 +520,11 @@ impl ShipmentView {
             citizen: (kind == Kind::Pickup).then(|| person.clone()),
             recipient: (kind == Kind::Delivery).then_some(person),
             address: Address {
-                line: s.address_line.clone(),
+                line: if pii {
+                    s.address_line.clone()
+                } else {
+                    mask::address_line(&s.address_line)
+                },
                 province_code: s.province_code.clone(),
                 commune_code: s.commune_code.clone(),
             },

@@ -63,8 +63,14 @@ pub fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
     })
 }
 
-/// Turns a JSON value into `T`; a missing or mistyped field is 422 naming it.
+/// Turns a JSON value into `T`; a missing or mistyped field is 422 naming it. A string with a
+/// control character (other than a line break or tab) anywhere in the body is 422 naming its
+/// path, before anything else reads it. Messages say what was expected, never quote the value
+/// (it may be a citizen's name or phone).
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    if let Some(path) = crate::domain::text::json_problem(&value, "") {
+        return Err(ApiError::field(path, "must not contain control characters"));
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
@@ -78,14 +84,72 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
             None if path == "." => "body".to_owned(),
             None => path,
         };
-        ApiError::Validation(vec![FieldError::new(field, inner)])
+        ApiError::Validation(vec![FieldError::new(field, without_value(&inner))])
     })
 }
 
-/// Parses the query string into `T` (all fields optional strings), naming a bad parameter.
+/// serde's message with the offending value left out: `invalid type: string "Trịnh Thị …",
+/// expected u32` → `must be u32, not a string`.
+pub fn without_value(msg: &str) -> String {
+    let expected = msg.split_once(", expected ").map(|(_, e)| e);
+    // The kind of value serde met: the words before its quoted value.
+    let kind = |rest: &str| {
+        rest.split([',', '"', '`'])
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned()
+    };
+    if msg.starts_with("missing field") {
+        "is required".into()
+    } else if let Some(rest) = msg.strip_prefix("invalid type: ") {
+        match expected {
+            Some(e) => format!("must be {e}, not {}", kind(rest)),
+            None => format!("has the wrong type ({})", kind(rest)),
+        }
+    } else if let Some(rest) = msg.strip_prefix("invalid value: ") {
+        match expected {
+            Some(e) => format!("is not a valid {}: expected {e}", kind(rest)),
+            None => "is not a valid value".into(),
+        }
+    } else if msg.starts_with("unknown variant") {
+        match expected {
+            Some(e) => format!("is not an accepted value: expected {e}"),
+            None => "is not an accepted value".into(),
+        }
+    } else if msg.starts_with("unknown field") || msg.starts_with("invalid length") {
+        // Field names and lengths, no value.
+        msg.to_owned()
+    } else if msg.contains(['"', '`', '\'']) {
+        // Anything else that may quote the value (a custom parser's message).
+        "is not valid".into()
+    } else {
+        msg.to_owned()
+    }
+}
+
+/// Parses the query string into `T` (all fields optional strings), naming a bad parameter. A
+/// parameter holding a control character (a `%00`, say) is refused with 422 naming it.
 pub fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| ApiError::field("query", "is not a valid query string"))?;
+    let errors: Vec<FieldError> = pairs
+        .iter()
+        .filter(|(k, v)| k.chars().chain(v.chars()).any(char::is_control))
+        .map(|(k, _)| {
+            let name = if k.chars().any(char::is_control) {
+                "query"
+            } else {
+                k.as_str()
+            };
+            FieldError::new(name, "must not contain control characters")
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
     serde_urlencoded::from_str(req.query_string())
-        .map_err(|e| ApiError::Validation(vec![FieldError::new("query", e.to_string())]))
+        .map_err(|e| ApiError::field("query", without_value(&e.to_string())))
 }
 
 /// Reads and parses a JSON body of type `T`: 413 above `limit`, 400 for text that is not

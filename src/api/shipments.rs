@@ -78,10 +78,12 @@ async fn create(
     let hash = idempotency::request_hash("POST", req.path(), &value);
     let now = chrono::Utc::now();
     let row = match kind {
-        Kind::Pickup => from_value::<PickupRequest>(value)?.validate(&state.config, &who.sub, now),
-        Kind::Delivery => {
-            from_value::<DeliveryRequest>(value)?.validate(&state.config, &who.sub, now)
-        }
+        Kind::Pickup => from_value::<PickupRequest>(value)?
+            .strip_free_text()
+            .validate(&state.config, &who.sub, now),
+        Kind::Delivery => from_value::<DeliveryRequest>(value)?
+            .strip_free_text()
+            .validate(&state.config, &who.sub, now),
     }
     .map_err(ApiError::Validation)?;
 

@@ -47,9 +47,14 @@ fn actor(who: &Principal) -> Actor {
 }
 
 pub fn check_reason(reason: &str) -> Result<String, ApiError> {
-    let r = reason.trim();
+    // Free text: bidi and zero-width characters are stripped, controls refused.
+    let stripped = crate::domain::text::strip_invisible(reason);
+    let r = stripped.trim();
     if r.is_empty() || r.chars().count() > 500 {
         return Err(ApiError::field("reason", "must be 1 to 500 characters"));
+    }
+    if let Some(problem) = crate::domain::text::free_text_problem(r) {
+        return Err(ApiError::field("reason", problem));
     }
     Ok(r.to_owned())
 }
@@ -68,6 +73,8 @@ pub fn validate_corrections(c: Option<CorrectionsIn>) -> Result<Corrections, Api
                 "corrections.full_name",
                 "must be 1 to 100 characters",
             ));
+        } else if let Some(problem) = crate::domain::text::line_problem(&n) {
+            errors.push(FieldError::new("corrections.full_name", problem));
         }
         out.full_name = Some(n);
     }
@@ -86,6 +93,8 @@ pub fn validate_corrections(c: Option<CorrectionsIn>) -> Result<Corrections, Api
                 "corrections.address.line",
                 "must be 1 to 255 characters",
             ));
+        } else if let Some(problem) = crate::domain::text::line_problem(&a.line) {
+            errors.push(FieldError::new("corrections.address.line", problem));
         }
         match AdminUnits::get().check(&a.province_code, &a.commune_code) {
             Ok(()) => {}

@@ -22,6 +22,8 @@ pub enum ConsoleError {
     Invalid(String),
     NotFound,
     BadRequest,
+    /// A query parameter or form field (by its name) holding a control character.
+    ControlCharacter(String),
     Unavailable,
     Internal(anyhow::Error),
 }
@@ -60,6 +62,14 @@ impl ConsoleError {
                 "Yêu cầu không hợp lệ",
                 "Dữ liệu gửi lên không đọc được. Hãy mở lại trang và thử lại.".into(),
             ),
+            ConsoleError::ControlCharacter(field) => (
+                "Yêu cầu không hợp lệ",
+                format!(
+                    "Ô «{}» chứa ký tự điều khiển (ký tự không in được, như NUL). \
+                     Hãy xoá ký tự đó rồi thử lại.",
+                    field_label(field)
+                ),
+            ),
             ConsoleError::Unavailable => (
                 "Hệ thống đang bận",
                 "Không kết nối được cơ sở dữ liệu. Xin thử lại sau ít phút.".into(),
@@ -69,6 +79,20 @@ impl ConsoleError {
                 "Đã có lỗi xảy ra và đã được ghi lại. Xin thử lại sau.".into(),
             ),
         }
+    }
+}
+
+/// The label staff see for a console field, or its name.
+fn field_label(field: &str) -> String {
+    match field {
+        "q" => "Tìm kiếm".into(),
+        "office" => "Văn phòng".into(),
+        "reason" => "Lý do".into(),
+        "phone" => "Số điện thoại".into(),
+        "address_line" => "Địa chỉ".into(),
+        "token" => "Mã đăng nhập".into(),
+        "new_date" => "Ngày hẹn mới".into(),
+        other => other.chars().filter(|c| !c.is_control()).take(40).collect(),
     }
 }
 
@@ -88,7 +112,7 @@ impl ResponseError for ConsoleError {
             ConsoleError::Csrf | ConsoleError::Forbidden(_) => StatusCode::FORBIDDEN,
             ConsoleError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ConsoleError::NotFound => StatusCode::NOT_FOUND,
-            ConsoleError::BadRequest => StatusCode::BAD_REQUEST,
+            ConsoleError::BadRequest | ConsoleError::ControlCharacter(_) => StatusCode::BAD_REQUEST,
             ConsoleError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ConsoleError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

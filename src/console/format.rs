@@ -154,6 +154,7 @@ pub fn audit_action(a: &str) -> &'static str {
         "apology_letter" => "Lập thư xin lỗi",
         "acknowledge" => "Đánh dấu đã xử lý",
         "enable_client_callbacks" => "Bật lại thông báo",
+        "retention" => "Xoá dữ liệu cá nhân hết hạn lưu trữ",
         _ => "Thao tác khác",
     }
 }

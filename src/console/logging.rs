@@ -47,6 +47,15 @@ impl RootSpanBuilder for PathOnlyRootSpan {
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
-        DefaultRootSpanBuilder::on_request_end(span, outcome);
+        DefaultRootSpanBuilder::on_request_end(span.clone(), outcome);
+        // The default records the error's `Debug` form, which holds whatever the error
+        // carries; its `Display` form is written to hold no citizen data.
+        let error = match outcome {
+            Ok(res) => res.response().error(),
+            Err(e) => Some(e),
+        };
+        if let Some(e) = error {
+            span.record("exception.details", tracing::field::display(e));
+        }
     }
 }

@@ -15,6 +15,7 @@
 mod assets;
 mod attention;
 mod chart;
+mod edge;
 mod error;
 mod format;
 mod late;
@@ -137,9 +138,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .add(("X-Content-Type-Options", "nosniff"))
                     .add(("Referrer-Policy", "same-origin")),
             )
+            .wrap(actix_web::middleware::from_fn(edge::refuse_controls))
             .app_data(
                 web::FormConfig::default()
-                    .limit(64 * 1024)
+                    .limit(edge::FORM_LIMIT)
                     .error_handler(|_, _| ConsoleError::BadRequest.into()),
             )
             .app_data(

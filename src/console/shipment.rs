@@ -150,7 +150,7 @@ impl Summary {
             address_line: if pii {
                 s.address_line.clone()
             } else {
-                "*** (đã ẩn)".into()
+                format!("{} (đã ẩn)", mask::address_line(&s.address_line))
             },
             place,
             documents,

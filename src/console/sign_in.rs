@@ -27,14 +27,18 @@ pub struct SignInQuery {
     signed_out: Option<String>,
 }
 
-/// Only console paths: never send a freshly signed-in browser elsewhere.
+/// Only console paths: never send a freshly signed-in browser elsewhere. Nothing that could
+/// not be a `Location` header either (a CR/LF would split the answer, and its error come
+/// after the session is opened): every control character falls back to the search page.
 fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
             if n.starts_with("/console")
                 && !n.starts_with("//")
                 && !n.contains('\\')
-                && !n.starts_with("/console/sign-") =>
+                && !n.starts_with("/console/sign-")
+                && !n.chars().any(char::is_control)
+                && actix_web::http::header::HeaderValue::from_str(n).is_ok() =>
         {
             n.to_owned()
         }
@@ -181,6 +185,10 @@ mod tests {
             "/v1/shipments",
             "/console/sign-in",
             "/console\\..\\x",
+            "/console/search\r\nSet-Cookie: a=b",
+            "/console/search\nx",
+            "/console/search\0",
+            "/console/search\u{85}",
         ] {
             assert_eq!(safe_next(Some(bad)), "/console/search", "{bad}");
         }

@@ -29,6 +29,13 @@ pub fn id_number(s: &str) -> String {
     keep_ends(s, 3, 3)
 }
 
+/// An address line (house number, street, hamlet) says where a citizen lives: nothing of it
+/// is kept. The province and commune codes stay visible beside it. Used by the API and the
+/// console alike.
+pub fn address_line(_line: &str) -> String {
+    "***".to_owned()
+}
+
 /// Keeps the first letter of the local part and the domain.
 pub fn email(e: &str) -> String {
     match e.split_once('@') {
@@ -75,5 +82,6 @@ mod tests {
         assert_eq!(id_number("008090001234"), "008******234");
         assert_eq!(email("an.nguyen@example.vn"), "a***@example.vn");
         assert_eq!(email("broken"), "***");
+        assert_eq!(address_line("Số 12, tổ 5"), "***");
     }
 }

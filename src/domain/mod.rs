@@ -14,5 +14,6 @@ pub mod mask;
 pub mod phone;
 pub mod report;
 pub mod status;
+pub mod text;
 
 pub use status::{Action, Kind, Source, Status, TransitionError};

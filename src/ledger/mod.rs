@@ -9,6 +9,7 @@ pub mod lateness;
 pub mod models;
 pub mod pushes;
 pub mod reports;
+pub mod retention;
 pub mod schema;
 pub mod shipments;
 
