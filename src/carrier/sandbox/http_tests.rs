@@ -65,9 +65,13 @@ impl Client {
 
 async fn sandbox(cfg: SandboxConfig) -> SandboxHandle {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // Orders move only when told, and always along the same journey (no failed attempt or
+    // return by chance), so that a test knows what "collected" means.
     start(
         SandboxConfig {
             step: Duration::ZERO,
+            failed_attempt_chance: Chance::NEVER,
+            return_chance: Chance::NEVER,
             ..cfg
         },
         listener,
