@@ -10,6 +10,7 @@ mod console;
 mod contract;
 mod crash;
 mod jobs;
+mod outage;
 mod support;
 mod validation;
 mod webhook;
