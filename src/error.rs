@@ -132,12 +132,14 @@ impl ApiError {
         }
     }
 
-    /// When a 503 about the carrier may be retried: its own `Retry-After`, else a minute.
+    /// When a 503 may be retried: about the carrier, its own `Retry-After`, else a minute;
+    /// about the database (down, restarting, busy), soon: it is usually back in seconds.
     fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::Carrier(e) if self.status_code() == StatusCode::SERVICE_UNAVAILABLE => {
                 Some(e.retry_after.map_or(60, |d| d.as_secs().clamp(1, 3600)))
             }
+            ApiError::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
             _ => None,
         }
     }
@@ -227,12 +229,44 @@ impl ResponseError for ApiError {
     }
 }
 
+/// `Retry-After` of a 503 that is not about the carrier (the database is down or busy).
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
+
+/// Whether a database error means the connection or the server went away (a restart, a
+/// failover, a network cut) rather than a fault in the request or the code: the same request
+/// will succeed once PostgreSQL is back, so it is answered 503, not 500.
+pub fn is_connection_lost(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        // diesel-async reports a socket that closed or could not be written as
+        // UnableToSendCommand (it has no SQLSTATE to give).
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
+        // SQLSTATE 57P01-57P03 (admin or crash shutdown, cannot connect now) arrive as
+        // Unknown: diesel exposes no SQLSTATE, only PostgreSQL's (English) message.
+        Error::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            let m = info.message();
+            m.starts_with("terminating connection")
+                || m.starts_with("the database system is")
+                || m.contains("connection")
+                    && (m.contains("closed") || m.contains("reset") || m.contains("lost"))
+        }
+        // A transaction whose connection died: the rollback fails as well.
+        Error::RollbackErrorOnCommit { commit_error, .. } => is_connection_lost(commit_error),
+        Error::BrokenTransactionManager => true,
+        _ => false,
+    }
+}
+
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
         match e {
             Error::NotFound => ApiError::NotFound,
-            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+            ref lost if is_connection_lost(lost) => {
+                tracing::warn!(error = %lost, "database connection lost during a request");
                 ApiError::Unavailable("The database is unreachable; retry shortly".into())
             }
             // Lock timeouts and serialization failures: the caller may retry.

@@ -132,11 +132,7 @@ impl Gateway {
         let mut background = Vec::new();
         if config.jobs.enabled {
             let (ctx, rx) = (ctx.clone(), rx.clone());
-            background.push(tokio::spawn(async move {
-                if let Err(e) = worker::run(ctx, rx).await {
-                    tracing::error!(error = %format!("{e:#}"), "the job worker stopped");
-                }
-            }));
+            background.push(tokio::spawn(worker::supervise(ctx, rx)));
         }
         background.push(tokio::spawn(tracking::run(ctx, rx)));
         let server = http(state.clone(), listener)?;

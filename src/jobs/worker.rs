@@ -8,7 +8,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 use rand::Rng;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
@@ -42,6 +42,49 @@ async fn liveness(
         wake.notify_one();
     }
     anyhow::bail!("the listening connection closed")
+}
+
+/// Runs the worker until `shutdown` turns true, starting it again whenever it stops on a lost
+/// database connection (a PostgreSQL restart or failover ends its liveness connection): without
+/// this a process would serve requests but never run another job. Each run takes a new worker
+/// number, so that the jobs the lost run held are seen as orphaned and reaped, whichever
+/// process gets there first.
+pub async fn supervise<C: Carrier>(ctx: Arc<Context<C>>, shutdown: watch::Receiver<bool>) {
+    // Reconnecting is cheap and the database is usually back within seconds: retry soon,
+    // backing off to a short cap while it stays away.
+    const FIRST: Duration = Duration::from_millis(100);
+    const CAP: Duration = Duration::from_secs(2);
+    let mut ctx = ctx;
+    let mut pause = FIRST;
+    loop {
+        let started = Instant::now();
+        match run(ctx.clone(), shutdown.clone()).await {
+            Ok(()) => return,
+            Err(e) => tracing::error!(
+                error = %format!("{e:#}"),
+                "the job worker stopped; starting it again"
+            ),
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        if started.elapsed() > CAP * 4 {
+            pause = FIRST;
+        }
+        let mut stop = shutdown.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        pause = (pause * 2).min(CAP);
+        ctx = Arc::new(Context {
+            pool: ctx.pool.clone(),
+            config: ctx.config.clone(),
+            carrier: ctx.carrier.clone(),
+            http: ctx.http.clone(),
+            worker: new_worker_number(),
+        });
+    }
 }
 
 /// Runs jobs until `shutdown` turns true, then stops claiming, waits up to

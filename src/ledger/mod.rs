@@ -22,6 +22,7 @@ use diesel_async::pooled_connection::{
 };
 use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
 use std::time::Duration;
 
 pub use diesel_async::AsyncPgConnection as Conn;
@@ -39,6 +40,25 @@ pub fn pool(url: &str, size: usize, acquire_timeout: Duration) -> anyhow::Result
     // every checkout; a connection that died anyway fails its request with 503.
     let mut manager_config = ManagerConfig::default();
     manager_config.recycling_method = RecyclingMethod::Fast;
+    // A connection is driven by a task on the runtime that opens it. Requests run on actix's
+    // per-worker runtimes, which end when the HTTP server stops, so a connection a request
+    // opened died with them, under a job still finishing during a graceful stop ("connection
+    // closed", the job released and run again). Open every connection on the runtime that
+    // builds the pool (the main one), which lives as long as the process.
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        manager_config.custom_setup = Box::new(move |url| {
+            let (runtime, url) = (runtime.clone(), url.to_owned());
+            async move {
+                runtime
+                    .spawn(async move { AsyncPgConnection::establish(&url).await })
+                    .await
+                    .map_err(|e| {
+                        diesel::ConnectionError::BadConnection(format!("opening a connection: {e}"))
+                    })?
+            }
+            .boxed()
+        });
+    }
     let manager =
         AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, manager_config);
     DeadPool::builder(manager)

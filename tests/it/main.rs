@@ -11,6 +11,7 @@ mod contract;
 mod crash;
 mod hostile;
 mod jobs;
+mod outage;
 mod support;
 mod validation;
 mod webhook;
