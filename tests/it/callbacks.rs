@@ -460,6 +460,26 @@ async fn rejected_then_retried_with_a_corrected_address() {
     .execute(&mut conn)
     .await
     .unwrap();
+    // An attempt already under way read the shipment before the change: let one that started
+    // after it fail too, so that the next one surely sends the bad commune.
+    let marker: chrono::DateTime<chrono::Utc> = chrono::Utc::now();
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while app
+        .db
+        .count(&format!(
+            "SELECT count(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id \
+             WHERE j.shipment_id = '{id}' AND a.started_at > '{}'",
+            marker.to_rfc3339()
+        ))
+        .await
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < until,
+            "no attempt after the change"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     app.sandbox().set_faults(&FaultsPatch {
         error_rate: Some(Chance::NEVER),
         ..Default::default()

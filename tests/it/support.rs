@@ -18,7 +18,8 @@ pub fn server_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
-/// The template's name changes whenever a migration changes, so a stale template is never used.
+/// The template's name changes whenever a migration changes (its name, which is its version,
+/// or its text), so a stale template is never used.
 fn template_name() -> String {
     let mut h = Sha256::new();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
@@ -28,6 +29,7 @@ fn template_name() -> String {
         .collect();
     entries.sort();
     for e in entries {
+        h.update(e.file_name().unwrap().as_encoded_bytes());
         for f in ["up.sql", "down.sql"] {
             if let Ok(text) = std::fs::read(e.join(f)) {
                 h.update(&text);
