@@ -10,6 +10,7 @@ mod console;
 mod contract;
 mod crash;
 mod jobs;
+mod limits;
 mod support;
 mod validation;
 mod webhook;
