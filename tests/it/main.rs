@@ -9,6 +9,7 @@ mod carrier_loop;
 mod console;
 mod contract;
 mod crash;
+mod doctor;
 mod jobs;
 mod limits;
 mod support;
