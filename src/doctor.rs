@@ -192,45 +192,42 @@ async fn database(config: &Config) -> Vec<Finding> {
         }
     };
     let latest = ledger::latest_migration();
-    let db = match ledger::is_ready(&mut conn).await {
-        Ok(true) => Finding::ok(
-            "database",
-            format!("{shown} reachable, schema at this version's migration {latest}"),
-        ),
-        Ok(false) => {
-            let applied = diesel::sql_query(
-                "SELECT max(version)::text AS version FROM __diesel_schema_migrations",
-            )
+    let ready = ledger::is_ready(&mut conn).await;
+    let applied =
+        diesel::sql_query("SELECT max(version)::text AS version FROM __diesel_schema_migrations")
             .get_result::<Applied>(&mut conn)
             .await
             .ok()
             .and_then(|a| a.version);
-            match applied {
-                // Migrations only add: a newer schema serves an older binary during an upgrade.
-                Some(v) if v > latest => Finding::ok(
-                    "database",
-                    format!(
-                        "{shown} reachable, schema at {v}, newer than this binary's {latest} \
-                         (a rolling upgrade in progress)"
-                    ),
-                ),
-                Some(v) => Finding::problem(
-                    "database",
-                    format!("{shown} reachable, but its schema is at {v}, not {latest}"),
-                    "run `bcci-gateway migrate --config FILE` (serve also migrates at start-up)",
-                ),
-                None => Finding::problem(
-                    "database",
-                    format!("{shown} reachable, but no migration is applied"),
-                    "run `bcci-gateway migrate --config FILE` (serve also migrates at start-up)",
-                ),
-            }
-        }
+    let migrate = "run `bcci-gateway migrate --config FILE` (serve also migrates at start-up)";
+    let db = match (ready, applied) {
+        // Migrations only add: a newer schema serves an older binary during an upgrade.
+        (Ok(true), Some(v)) if v > latest => Finding::ok(
+            "database",
+            format!(
+                "{shown} reachable, schema at {v}, newer than this binary's {latest} \
+                 (a rolling upgrade in progress: upgrade this host too)"
+            ),
+        ),
+        (Ok(true), _) => Finding::ok(
+            "database",
+            format!("{shown} reachable, schema at this version's migration {latest}"),
+        ),
+        (Ok(false), Some(v)) => Finding::problem(
+            "database",
+            format!("{shown} reachable, but its schema is at {v}, not {latest}"),
+            migrate,
+        ),
+        (Ok(false), None) => Finding::problem(
+            "database",
+            format!("{shown} reachable, but no migration is applied"),
+            migrate,
+        ),
         // No migrations table: an empty database.
-        Err(e) => Finding::problem(
+        (Err(e), _) => Finding::problem(
             "database",
             format!("{shown} reachable, but the gateway's schema is missing ({e})"),
-            "run `bcci-gateway migrate --config FILE` (serve also migrates at start-up)",
+            migrate,
         ),
     };
     let before = Utc::now();

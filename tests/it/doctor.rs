@@ -137,3 +137,27 @@ fn a_configuration_that_does_not_load_is_the_first_finding() {
     assert!(!report.ok());
     assert!(report.to_string().contains("auth.hs256_secret"));
 }
+
+/// Migrations only add: while the first upgraded process has migrated, the old ones stay ready
+/// (a load balancer keeps them), and the doctor names the upgrade in progress.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_schema_keeps_older_processes_ready() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db.conn().await;
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query(
+            "INSERT INTO __diesel_schema_migrations (version) VALUES ('99991231000000')",
+        ),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let (url, server) = receiver();
+    let report = doctor::run(&config(&app.db.url, &url, &url)).await;
+    let db = report.get("database").unwrap();
+    assert!(db.ok && db.found.contains("rolling upgrade"), "{report}");
+    server.stop(false).await;
+    app.stop().await;
+}
