@@ -403,7 +403,7 @@ pub async fn waybill(
             existing: None,
         });
     };
-    let pdf = crate::carrier::waybill::fetch(&*state.carrier, &[item_code.clone()])
+    let pdf = crate::carrier::waybill::fetch(&*state.carrier, std::slice::from_ref(&item_code))
         .await
         .map_err(ApiError::Carrier)?;
     Ok(HttpResponse::Ok()
