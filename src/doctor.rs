@@ -160,9 +160,9 @@ async fn database(config: &Config) -> Vec<Finding> {
             let fix = if e.contains("does not exist") && e.contains("database") {
                 "create it with `bcci-gateway migrate` (with database.create_if_missing = true), \
                      or correct database.url / DATABASE_URL"
-            } else if e.contains("password") || e.contains("authentication") {
-                "correct the user and password in database.url (or its file:), and the \
-                     server's pg_hba.conf for this host"
+            } else if e.contains("password") || e.contains("authentication") || e.contains("role") {
+                "correct the user and password in database.url (or its file:), ask the DBA for \
+                 that role, and check the server's pg_hba.conf for this host"
             } else {
                 "check that PostgreSQL runs and accepts connections from this host (host and \
                      port of database.url, listen_addresses, pg_hba.conf, firewall)"
