@@ -29,9 +29,23 @@ pub struct Config {
     pub tracking: Tracking,
     pub callbacks: Callbacks,
     pub console: Console,
-    // section: retention (issue 11 §2)
     #[serde(default)]
     pub retention: Retention,
+    pub limits: Limits,
+}
+
+/// Requests a minute, per caller, past which the gateway answers 429 (issue 11 §3). 0 turns
+/// a limit off. Each kind of caller has its own buckets, so that one dossier system in a loop
+/// cannot starve the others, staff or the carrier.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Per dossier system (the token's `sub`).
+    pub client_per_minute: u32,
+    /// Per staff member (the token's `sub`), through the API.
+    pub staff_per_minute: u32,
+    /// The carrier's webhook, all pushes together (one sender).
+    pub webhook_per_minute: u32,
 }
 
 /// How long personal data of a finished shipment is kept (issue 11 §2, Decree 13/2023/NĐ-CP).
@@ -53,7 +67,6 @@ impl Default for Retention {
         }
     }
 }
-// end of section: retention
 
 /// The staff console at `/console` (issue 5).
 #[derive(Debug, Clone, Deserialize)]

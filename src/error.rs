@@ -63,6 +63,11 @@ pub enum ApiError {
     /// The Idempotency-Key was used with another body (SPEC §3: 422).
     KeyReused,
     Unavailable(String),
+    /// Over the caller's rate limit (`[limits]`): 429 with `Retry-After`.
+    TooManyRequests {
+        retry_after_secs: u64,
+        detail: String,
+    },
     /// A call to the carrier made for this request failed (quotes, waybills).
     Carrier(crate::carrier::CarrierError),
     Internal(anyhow::Error),
@@ -105,6 +110,11 @@ impl ApiError {
                 "unavailable",
                 "Service unavailable",
             ),
+            TooManyRequests { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests",
+            ),
             Carrier(e) => match e.class {
                 // VNPost refused what was asked (an address it does not serve, say).
                 ErrorClass::Refused => (
@@ -140,6 +150,9 @@ impl ApiError {
                 Some(e.retry_after.map_or(60, |d| d.as_secs().clamp(1, 3600)))
             }
             ApiError::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
             _ => None,
         }
     }
@@ -151,7 +164,8 @@ impl ApiError {
             BadRequest { detail, .. }
             | Unauthorized(detail)
             | Forbidden(detail)
-            | Unavailable(detail) => detail.clone(),
+            | Unavailable(detail)
+            | TooManyRequests { detail, .. } => detail.clone(),
             NotFound => "No such resource, or it is not visible to you".into(),
             PayloadTooLarge(limit) => format!("The body exceeds the limit of {limit} bytes"),
             Conflict { detail, .. } => detail.clone(),

@@ -34,6 +34,10 @@ enum Command {
         #[command(subcommand)]
         command: CarrierCommand,
     },
+    /// Check a deployment: configuration, database (reachable, migrated), clocks, carrier login
+    /// and the offices' communes, the webhook key, each client's callback URL. Says what to
+    /// fix; exits with 1 when something needs fixing.
+    Doctor,
     /// Run the sandbox carrier (SPEC §8) on its own, on `carrier.sandbox.listen`.
     CarrierSim,
     /// Mint an HS256 token with the configured secret.
@@ -114,6 +118,18 @@ async fn run() -> anyhow::Result<()> {
         ))
         .with_writer(std::io::stderr)
         .init();
+    if let Command::Doctor = cli.command {
+        // A configuration that does not load is the doctor's first finding, not an error.
+        let report = match Config::load(cli.config.as_deref()) {
+            Ok(config) => bcci_gateway::doctor::run(&config).await,
+            Err(e) => bcci_gateway::doctor::Report::bad_configuration(e),
+        };
+        print!("{report}");
+        if !report.ok() {
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
     let config = Arc::new(Config::load(cli.config.as_deref())?);
     match cli.command {
         Command::Serve => {
@@ -154,6 +170,7 @@ async fn run() -> anyhow::Result<()> {
         Command::Carrier {
             command: CarrierCommand::Check,
         } => carrier_check(&config).await,
+        Command::Doctor => unreachable!("handled before the configuration is loaded"),
         Command::CheckConfig => {
             println!("configuration is valid");
             println!("  server.listen         {}", config.server.listen);

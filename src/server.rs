@@ -44,6 +44,7 @@ pub fn http(state: web::Data<AppState>, listener: TcpListener) -> anyhow::Result
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(actix_web::middleware::from_fn(api::limits::webhook_limit))
             .wrap(actix_web::middleware::from_fn(
                 api::headers::security_headers,
             ))

@@ -36,7 +36,10 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         .ok_or_else(|| {
             ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
         })?;
-    state.verifier.verify(token.trim())
+    let who = state.verifier.verify(token.trim())?;
+    // After verification: the bucket is the token's `sub`, never something a caller makes up.
+    state.limits.check(&who)?;
+    Ok(who)
 }
 
 /// Reads the whole body, refusing more than `limit` bytes with 413.

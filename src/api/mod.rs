@@ -5,6 +5,7 @@ pub mod dto;
 pub mod extract;
 pub mod headers;
 pub mod health;
+pub mod limits;
 pub mod metrics;
 pub mod quotes;
 pub mod shipments;
@@ -29,13 +30,17 @@ pub struct AppState {
     /// The carrier, for the calls a request waits on (quotes, waybills); shared with the job
     /// workers, so that there is one login.
     pub carrier: Arc<VnPost>,
+    /// Requests a minute per caller (`[limits]`).
+    pub limits: limits::RateLimits,
 }
 
 impl AppState {
     pub fn new(config: Arc<Config>, pool: Pool) -> anyhow::Result<AppState> {
         let verifier = Verifier::new(&config.auth)?;
         let carrier = Arc::new(VnPost::new(&config.carrier)?);
+        let limits = limits::RateLimits::new(&config.limits);
         Ok(AppState {
+            limits,
             config,
             pool,
             verifier,

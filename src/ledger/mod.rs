@@ -143,12 +143,15 @@ diesel::table! {
     }
 }
 
-/// Is the database reachable with every migration of this binary applied?
+/// Is the database reachable with every migration of this binary applied? A newer schema
+/// counts: migrations only add, so during a rolling upgrade the old processes stay ready
+/// while the first new one has migrated (docs/operations.md).
 pub async fn is_ready(conn: &mut Conn) -> QueryResult<bool> {
     use self::__diesel_schema_migrations::dsl as m;
     let newest: Option<String> = m::__diesel_schema_migrations
         .select(diesel::dsl::max(m::version))
         .first(conn)
         .await?;
-    Ok(newest.as_deref() == Some(latest_migration().as_str()))
+    // Versions are fixed-width timestamps (YYYYMMDDhhmmss): text order is time order.
+    Ok(newest.is_some_and(|v| v >= latest_migration()))
 }
