@@ -94,6 +94,7 @@ pub fn job_kind(k: &str) -> &'static str {
         "carrier_submit" => "Gửi đơn sang bưu điện",
         "carrier_cancel" => "Đề nghị bưu điện hủy đơn",
         "carrier_cancel_case" => "Hỏi VNPost kết quả duyệt hủy đơn",
+        "carrier_confirm" => "Tra cứu bưu điện để xác nhận tin báo",
         "callback" => "Thông báo cho hệ thống một cửa",
         _ => "Công việc khác",
     }
@@ -257,6 +258,13 @@ pub fn percent(share: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_job_kind_has_words() {
+        for k in crate::jobs::JobKind::ALL {
+            assert_ne!(job_kind(k.as_str()), job_kind("no such kind"), "{k:?}");
+        }
+    }
 
     #[test]
     fn vietnam_time() {

@@ -56,16 +56,17 @@ impl JobKind {
         }
     }
 
+    /// Every kind.
+    pub const ALL: [JobKind; 5] = [
+        JobKind::CarrierSubmit,
+        JobKind::CarrierCancel,
+        JobKind::CarrierCancelCase,
+        JobKind::Callback,
+        JobKind::CarrierConfirm,
+    ];
+
     pub fn parse(s: &str) -> Option<JobKind> {
-        [
-            JobKind::CarrierSubmit,
-            JobKind::CarrierCancel,
-            JobKind::CarrierCancelCase,
-            JobKind::Callback,
-            JobKind::CarrierConfirm,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 
