@@ -3,7 +3,8 @@
 //! lists everything to fix. Nothing printed carries a secret (the database URL is shown
 //! without its password) or a citizen's data (there is none here).
 
-use crate::carrier::{VnPost, catalogue, push::PushKeys, sandbox};
+use crate::carrier::catalogue::{self, CheckError};
+use crate::carrier::push::PushKeys;
 use crate::config::{CarrierKind, Config, WebhookMode};
 use crate::ledger;
 use chrono::{DateTime, Utc};
@@ -275,58 +276,22 @@ pub fn clock_finding(here: DateTime<Utc>, db: DateTime<Utc>) -> Finding {
 /// Logs in and compares VNPost's address catalogues with the offices (as `carrier check`).
 /// With the sandbox carrier, a sandbox is started for the check.
 async fn carrier(config: &Config) -> Finding {
-    let mut carrier_cfg = config.carrier.clone();
-    let sandbox = match carrier_cfg.kind {
-        CarrierKind::Sandbox => {
-            let started = async {
-                let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-                let mut sb_cfg = carrier_cfg.sandbox.clone();
-                sb_cfg.push_url = None;
-                sandbox::start(sb_cfg, listener).await
-            }
-            .await;
-            match started {
-                Ok(sb) => {
-                    carrier_cfg.base_url = sb.base_url();
-                    Some(sb)
-                }
-                Err(e) => {
-                    return Finding::problem(
-                        "carrier",
-                        format!("cannot start the sandbox carrier: {e:#}"),
-                        "check that this host may listen on 127.0.0.1",
-                    );
-                }
-            }
-        }
-        CarrierKind::Vnpost => None,
-    };
-    let vnpost = match VnPost::new(&carrier_cfg) {
-        Ok(v) => v,
-        Err(e) => {
-            if let Some(sb) = sandbox {
-                sb.stop().await;
-            }
-            return Finding::problem(
-                "carrier",
-                format!("{e:#}"),
-                "correct the [carrier] key named above",
-            );
-        }
-    };
-    let codes = vnpost.commune_codes();
-    let result = catalogue::check(&vnpost, config, |code| codes.to_vnpost(code).to_owned()).await;
-    if let Some(sb) = sandbox {
-        sb.stop().await;
-    }
+    let (asked, result) = catalogue::check_configured(config).await;
     let base = &config.carrier.base_url;
     match result {
-        Err(e) => Finding::problem(
+        Err(e @ CheckError::Sandbox(_)) => Finding::problem(
             "carrier",
-            format!(
-                "{:?} at {}: {}",
-                config.carrier.kind, carrier_cfg.base_url, e.message
-            ),
+            e.to_string(),
+            "check that this host may listen on 127.0.0.1",
+        ),
+        Err(e @ CheckError::Adapter(_)) => Finding::problem(
+            "carrier",
+            e.to_string(),
+            "correct the [carrier] key named above",
+        ),
+        Err(CheckError::Carrier(e)) => Finding::problem(
+            "carrier",
+            format!("{:?} at {}: {}", config.carrier.kind, asked, e.message),
             format!(
                 "check carrier.base_url ({base}), username and password with VNPost, that this \
                  host's public IP is whitelisted by VNPost, and that HTTPS to it is not blocked \

@@ -78,28 +78,9 @@ async fn main() {
 
 /// `carrier check`. With the sandbox carrier, a sandbox is started for the check.
 async fn carrier_check(config: &Config) -> anyhow::Result<()> {
-    use bcci_gateway::carrier::{VnPost, catalogue, sandbox};
-    let mut carrier_cfg = config.carrier.clone();
-    let sandbox = match carrier_cfg.kind {
-        bcci_gateway::config::CarrierKind::Sandbox => {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0")
-                .context("cannot listen for the sandbox carrier")?;
-            let mut sb_cfg = carrier_cfg.sandbox.clone();
-            sb_cfg.push_url = None;
-            let sb = sandbox::start(sb_cfg, listener).await?;
-            carrier_cfg.base_url = sb.base_url();
-            Some(sb)
-        }
-        bcci_gateway::config::CarrierKind::Vnpost => None,
-    };
-    let vnpost = VnPost::new(&carrier_cfg)?;
-    println!("carrier: {} ({:?})", carrier_cfg.base_url, carrier_cfg.kind);
-    let codes = vnpost.commune_codes();
-    let result = catalogue::check(&vnpost, config, |code| codes.to_vnpost(code).to_owned()).await;
-    if let Some(sb) = sandbox {
-        sb.stop().await;
-    }
-    let report = result.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (base_url, result) = bcci_gateway::carrier::catalogue::check_configured(config).await;
+    println!("carrier: {base_url} ({:?})", config.carrier.kind);
+    let report = result?;
     println!("logged in");
     print!("{report}");
     let unknown = report.unknown_offices().count();

@@ -183,6 +183,59 @@ pub async fn check<C: Carrier>(
     ))
 }
 
+/// Why [`check_configured`] could not compare.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("cannot start the sandbox carrier: {0:#}")]
+    Sandbox(anyhow::Error),
+    /// The adapter cannot be built from the configuration (the message names the key).
+    #[error("{0:#}")]
+    Adapter(anyhow::Error),
+    #[error("{0}")]
+    Carrier(CarrierError),
+}
+
+/// [`check`] against the configured carrier, for `carrier check` and `doctor`: with the sandbox
+/// carrier, against a sandbox started for the check (and stopped after it). Also returns the
+/// address asked.
+pub async fn check_configured(
+    config: &crate::config::Config,
+) -> (url::Url, Result<Report, CheckError>) {
+    let mut carrier_cfg = config.carrier.clone();
+    let sandbox = match carrier_cfg.kind {
+        crate::config::CarrierKind::Sandbox => {
+            let started = async {
+                let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+                let mut sb_cfg = carrier_cfg.sandbox.clone();
+                sb_cfg.push_url = None;
+                super::sandbox::start(sb_cfg, listener).await
+            }
+            .await;
+            match started {
+                Ok(sb) => {
+                    carrier_cfg.base_url = sb.base_url();
+                    Some(sb)
+                }
+                Err(e) => return (carrier_cfg.base_url, Err(CheckError::Sandbox(e))),
+            }
+        }
+        crate::config::CarrierKind::Vnpost => None,
+    };
+    let result = match super::VnPost::new(&carrier_cfg) {
+        Ok(vnpost) => {
+            let codes = vnpost.commune_codes();
+            check(&vnpost, config, |code| codes.to_vnpost(code).to_owned())
+                .await
+                .map_err(CheckError::Carrier)
+        }
+        Err(e) => Err(CheckError::Adapter(e)),
+    };
+    if let Some(sb) = sandbox {
+        sb.stop().await;
+    }
+    (carrier_cfg.base_url, result)
+}
+
 impl std::fmt::Display for Report {
     /// The report as `carrier check` prints it: offices first (what stops orders), then every
     /// difference of the official list.
