@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
 use bcci_gateway::config::{Config, Secret};
 use bcci_gateway::{auth, ledger, server};
 use diesel::prelude::*;
