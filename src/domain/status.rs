@@ -141,7 +141,11 @@ impl fmt::Display for Status {
 pub struct UnknownValue(pub String);
 
 /// The value of `all` whose name is `s`: the one parser of the vocabulary enums.
-pub(crate) fn by_name<T: Copy>(all: &[T], name: fn(T) -> &'static str, s: &str) -> Result<T, UnknownValue> {
+pub(crate) fn by_name<T: Copy>(
+    all: &[T],
+    name: fn(T) -> &'static str,
+    s: &str,
+) -> Result<T, UnknownValue> {
     all.iter()
         .copied()
         .find(|v| name(*v) == s)

@@ -17,8 +17,8 @@
 //! `excerpt` and nothing else (migration `2026-12-01-000040_append_only_triggers`).
 
 use super::Conn;
-use diesel::prelude::*;
 use crate::domain::AuditAction;
+use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 

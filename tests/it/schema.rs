@@ -22,15 +22,16 @@ use std::path::Path;
 #[test]
 fn migrations_only_ever_add() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let listed: BTreeMap<String, String> = std::fs::read_to_string(root.join("migrations/CHECKSUMS"))
-        .expect("migrations/CHECKSUMS: run .ci/checksums")
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let (sum, path) = l.split_once("  ").expect("`<sha256>  <path>` lines");
-            (path.to_owned(), sum.to_owned())
-        })
-        .collect();
+    let listed: BTreeMap<String, String> =
+        std::fs::read_to_string(root.join("migrations/CHECKSUMS"))
+            .expect("migrations/CHECKSUMS: run .ci/checksums")
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let (sum, path) = l.split_once("  ").expect("`<sha256>  <path>` lines");
+                (path.to_owned(), sum.to_owned())
+            })
+            .collect();
     let mut on_disk = BTreeSet::new();
     for dir in std::fs::read_dir(root.join("migrations")).unwrap() {
         let dir = dir.unwrap().path();
@@ -83,7 +84,9 @@ async fn seed(conn: &mut AsyncPgConnection) {
              'pickup', 'delivered', 'c', 'O', 'd-1', 'p', 'p', 'Nguyễn Văn An', '0912345678', \
              'Số 12', '08', '02215', 'S-1', now() - interval '400 days')"
         ),
-        format!("INSERT INTO jobs (id, kind, shipment_id) VALUES (1, 'carrier_submit', '{SHIPMENT}')"),
+        format!(
+            "INSERT INTO jobs (id, kind, shipment_id) VALUES (1, 'carrier_submit', '{SHIPMENT}')"
+        ),
         "INSERT INTO job_attempts (job_id, attempt, worker, started_at, duration_ms, outcome, \
          excerpt) VALUES (1, 1, 1, now(), 5, 'ok', '{\"receiverName\": \"Nguyễn Văn An\"}')"
             .into(),
@@ -131,41 +134,73 @@ async fn append_only_tables_refuse_updates_and_deletes() {
         ("audit_log", "reason = 'edited'"),
         ("job_attempts", "excerpt = NULL"),
     ] {
-        refused(&mut conn, table, "UPDATE", &format!("UPDATE {table} SET {set}")).await;
+        refused(
+            &mut conn,
+            table,
+            "UPDATE",
+            &format!("UPDATE {table} SET {set}"),
+        )
+        .await;
         refused(&mut conn, table, "DELETE", &format!("DELETE FROM {table}")).await;
         refused(&mut conn, table, "TRUNCATE", &format!("TRUNCATE {table}")).await;
         assert_eq!(db.count(&format!("SELECT count(*) FROM {table}")).await, 1);
     }
     assert_eq!(
-        db.count("SELECT count(*) FROM job_attempts WHERE excerpt IS NOT NULL").await,
+        db.count("SELECT count(*) FROM job_attempts WHERE excerpt IS NOT NULL")
+            .await,
         1
     );
 
     // Retention's setting lets through exactly one change: clearing excerpts.
-    let retention = |sql: &'static str| {
-        format!("BEGIN; SET LOCAL bcci.retention = 'on'; {sql}; COMMIT")
-    };
+    let retention =
+        |sql: &'static str| format!("BEGIN; SET LOCAL bcci.retention = 'on'; {sql}; COMMIT");
     for (table, op, sql) in [
-        ("job_attempts", "UPDATE", "UPDATE job_attempts SET worker = 9"),
-        ("job_attempts", "UPDATE", "UPDATE job_attempts SET excerpt = NULL, worker = 9"),
-        ("job_attempts", "UPDATE", "UPDATE job_attempts SET excerpt = 'other'"),
+        (
+            "job_attempts",
+            "UPDATE",
+            "UPDATE job_attempts SET worker = 9",
+        ),
+        (
+            "job_attempts",
+            "UPDATE",
+            "UPDATE job_attempts SET excerpt = NULL, worker = 9",
+        ),
+        (
+            "job_attempts",
+            "UPDATE",
+            "UPDATE job_attempts SET excerpt = 'other'",
+        ),
         ("job_attempts", "DELETE", "DELETE FROM job_attempts"),
-        ("shipment_events", "UPDATE", "UPDATE shipment_events SET note = NULL"),
+        (
+            "shipment_events",
+            "UPDATE",
+            "UPDATE shipment_events SET note = NULL",
+        ),
         ("audit_log", "DELETE", "DELETE FROM audit_log"),
     ] {
         let err = conn.batch_execute(&retention(sql)).await.expect_err(sql);
-        assert_eq!(err.to_string(), format!("{table} is append-only: {op} refused"));
+        assert_eq!(
+            err.to_string(),
+            format!("{table} is append-only: {op} refused")
+        );
         conn.batch_execute("ROLLBACK").await.unwrap();
     }
     conn.batch_execute(&retention("UPDATE job_attempts SET excerpt = NULL"))
         .await
         .unwrap();
     assert_eq!(
-        db.count("SELECT count(*) FROM job_attempts WHERE excerpt IS NULL AND worker = 1").await,
+        db.count("SELECT count(*) FROM job_attempts WHERE excerpt IS NULL AND worker = 1")
+            .await,
         1
     );
     // The setting is transaction-local: gone after the commit.
-    refused(&mut conn, "job_attempts", "UPDATE", "UPDATE job_attempts SET excerpt = NULL").await;
+    refused(
+        &mut conn,
+        "job_attempts",
+        "UPDATE",
+        "UPDATE job_attempts SET excerpt = NULL",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,7 +213,8 @@ async fn retention_clears_attempt_excerpts_through_the_trigger() {
         .unwrap();
     assert_eq!(erased, 1);
     assert_eq!(
-        db.count("SELECT count(*) FROM job_attempts WHERE excerpt IS NULL").await,
+        db.count("SELECT count(*) FROM job_attempts WHERE excerpt IS NULL")
+            .await,
         1,
         "the excerpt, which echoes the order, is cleared"
     );
@@ -192,11 +228,18 @@ async fn retention_clears_attempt_excerpts_through_the_trigger() {
     // What retention keeps: the history and the audit log, plus its own audit entry.
     assert_eq!(db.count("SELECT count(*) FROM shipment_events").await, 1);
     assert_eq!(
-        db.count("SELECT count(*) FROM audit_log WHERE action = 'retention'").await,
+        db.count("SELECT count(*) FROM audit_log WHERE action = 'retention'")
+            .await,
         1
     );
     // Outside retention the trigger refuses again (the setting did not outlive it).
-    refused(&mut conn, "job_attempts", "DELETE", "DELETE FROM job_attempts").await;
+    refused(
+        &mut conn,
+        "job_attempts",
+        "DELETE",
+        "DELETE FROM job_attempts",
+    )
+    .await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -213,10 +256,26 @@ fn vocabularies() -> Vec<(&'static str, &'static str, BTreeSet<String>)> {
     vec![
         ("shipments", "status", names(&Status::ALL, Status::as_str)),
         ("shipments", "kind", names(&Kind::ALL, Kind::as_str)),
-        ("shipments", "cancel_state", names(&CancelState::ALL, CancelState::as_str)),
-        ("shipment_events", "status", names(&Status::ALL, Status::as_str)),
-        ("shipment_events", "source", names(&Source::ALL, Source::as_str)),
-        ("audit_log", "action", names(&AuditAction::ALL, AuditAction::as_str)),
+        (
+            "shipments",
+            "cancel_state",
+            names(&CancelState::ALL, CancelState::as_str),
+        ),
+        (
+            "shipment_events",
+            "status",
+            names(&Status::ALL, Status::as_str),
+        ),
+        (
+            "shipment_events",
+            "source",
+            names(&Source::ALL, Source::as_str),
+        ),
+        (
+            "audit_log",
+            "action",
+            names(&AuditAction::ALL, AuditAction::as_str),
+        ),
         ("jobs", "kind", names(&JobKind::ALL, JobKind::as_str)),
     ]
 }
@@ -253,7 +312,11 @@ struct Index {
 /// The quoted words of a constraint or predicate as PostgreSQL prints it
 /// (`ARRAY['a'::text, 'b'::text]`, `'a'::text`).
 fn quoted(s: &str) -> BTreeSet<String> {
-    s.split('\'').skip(1).step_by(2).map(str::to_owned).collect()
+    s.split('\'')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Every list of words `column` is compared with in `predicate`: `column = 'a'`,
@@ -305,7 +368,12 @@ async fn check_lists_and_status_predicates_match_the_enums() {
         let words = quoted(&c.def);
         if !words.is_empty() {
             let old = allowed.insert((c.table_name.clone(), c.column_name.clone()), words);
-            assert!(old.is_none(), "two CHECK lists on {}.{}", c.table_name, c.column_name);
+            assert!(
+                old.is_none(),
+                "two CHECK lists on {}.{}",
+                c.table_name,
+                c.column_name
+            );
         }
     }
 
@@ -400,10 +468,16 @@ fn predicate_lists_are_read_as_postgresql_prints_them() {
         vec![words(&["cancelled"])]
     );
     assert_eq!(
-        lists_in("((NOT late) AND (kind = 'pickup'::text) AND (picked_up_at IS NULL))", "kind"),
+        lists_in(
+            "((NOT late) AND (kind = 'pickup'::text) AND (picked_up_at IS NULL))",
+            "kind"
+        ),
         vec![words(&["pickup"])]
     );
-    assert_eq!(lists_in("(cancel_status = 'x'::text)", "status"), Vec::<BTreeSet<String>>::new());
+    assert_eq!(
+        lists_in("(cancel_status = 'x'::text)", "status"),
+        Vec::<BTreeSet<String>>::new()
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -425,16 +499,15 @@ struct Typed {
 async fn vocabularies_load_as_enums_and_refuse_unknown_words() {
     let db = TestDb::new().await;
     let mut conn = db.conn().await;
-    let row: Typed = diesel::sql_query(
-        "SELECT $1 AS status, $2 AS source, $3 AS action, $4 AS cancel",
-    )
-    .bind::<Text, _>(Status::OutForDelivery)
-    .bind::<Text, _>(Source::CarrierPoll)
-    .bind::<Text, _>(AuditAction::EnableClientCallbacks)
-    .bind::<diesel::sql_types::Nullable<Text>, _>(Some(CancelState::AwaitingCarrier))
-    .get_result(&mut conn)
-    .await
-    .unwrap();
+    let row: Typed =
+        diesel::sql_query("SELECT $1 AS status, $2 AS source, $3 AS action, $4 AS cancel")
+            .bind::<Text, _>(Status::OutForDelivery)
+            .bind::<Text, _>(Source::CarrierPoll)
+            .bind::<Text, _>(AuditAction::EnableClientCallbacks)
+            .bind::<diesel::sql_types::Nullable<Text>, _>(Some(CancelState::AwaitingCarrier))
+            .get_result(&mut conn)
+            .await
+            .unwrap();
     assert_eq!(row.status, Status::OutForDelivery);
     assert_eq!(row.source, Source::CarrierPoll);
     assert_eq!(row.action, AuditAction::EnableClientCallbacks);
@@ -452,13 +525,14 @@ async fn vocabularies_load_as_enums_and_refuse_unknown_words() {
     assert_eq!(text, ["out_for_delivery", "replay_callbacks"]);
 
     // An unknown word is an error, never a panic nor a default.
-    let err = diesel::sql_query(
+    let Err(err) = diesel::sql_query(
         "SELECT 'lost' AS status, 'gateway' AS source, 'cancel' AS action, NULL AS cancel",
     )
     .get_result::<Typed>(&mut conn)
     .await
-    .err()
-    .expect("an unknown status loads");
+    else {
+        panic!("an unknown status loads");
+    };
     assert!(err.to_string().contains("unknown value `lost`"), "{err}");
 
     // And the database refuses to store one.
