@@ -4,9 +4,10 @@
 //! unit-tested exhaustively: statuses and the transitions the gateway and staff may make
 //! (`status`), the carrier's status codes (`carrier_codes`), how a carrier report changes a
 //! shipment (`report`), lateness (`lateness`), and the shape of the data citizens give us
-//! (`phone`, `dossier`, `mask`, `admin_units`).
+//! (`phone`, `dossier`, `mask`, `admin_units`), and the audit log's vocabulary (`audit`).
 
 pub mod admin_units;
+pub mod audit;
 pub mod carrier_codes;
 pub mod dossier;
 pub mod lateness;
@@ -16,4 +17,5 @@ pub mod report;
 pub mod status;
 pub mod text;
 
+pub use audit::AuditAction;
 pub use status::{Action, Kind, Source, Status, TransitionError};

@@ -87,13 +87,19 @@ impl Status {
         }
     }
 
+    /// The terminal statuses: the one list. The ledger's queries use it; the migrations' index
+    /// predicates repeat it in SQL, and `tests/it/schema.rs` checks that they agree.
+    pub const TERMINAL: [Status; 4] = [
+        Status::Delivered,
+        Status::Returned,
+        Status::Cancelled,
+        Status::Rejected,
+    ];
+
     /// Terminal statuses never change on a carrier report. `rejected` is terminal too; only a
     /// staff `retry` takes it back to `requested`.
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            Status::Delivered | Status::Returned | Status::Cancelled | Status::Rejected
-        )
+        Status::TERMINAL.contains(&self)
     }
 
     /// How far along a journey a status is. Used only to break ties between carrier reports
@@ -135,7 +141,11 @@ impl fmt::Display for Status {
 pub struct UnknownValue(pub String);
 
 /// The value of `all` whose name is `s`: the one parser of the vocabulary enums.
-fn by_name<T: Copy>(all: &[T], name: fn(T) -> &'static str, s: &str) -> Result<T, UnknownValue> {
+pub(crate) fn by_name<T: Copy>(
+    all: &[T],
+    name: fn(T) -> &'static str,
+    s: &str,
+) -> Result<T, UnknownValue> {
     all.iter()
         .copied()
         .find(|v| name(*v) == s)

@@ -12,6 +12,7 @@ pub mod reports;
 pub mod retention;
 pub mod schema;
 pub mod shipments;
+pub mod vocab;
 
 use anyhow::Context;
 use diesel::migration::MigrationSource;

@@ -1,6 +1,7 @@
 //! Rows of the ledger's tables.
 
 use super::schema::*;
+use crate::domain::status::UnknownValue;
 use crate::domain::{Kind, Source, Status};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -53,8 +54,8 @@ pub struct Shipment {
     pub carrier_fee_vnd: Option<i64>,
     /// Cash on delivery VNPost reports (`codAmount`), in đồng.
     pub carrier_cod_vnd: Option<i64>,
-    /// A cancellation asked of the carrier and not yet decided (see [`CancelState`]).
-    pub cancel_state: Option<String>,
+    /// A cancellation asked of the carrier and not yet decided.
+    pub cancel_state: Option<CancelState>,
     pub cancel_case_id: Option<String>,
     /// VNPost's reason when it refused to cancel.
     pub cancel_note: Option<String>,
@@ -82,14 +83,20 @@ impl CancelState {
         }
     }
 
-    pub fn parse(s: &str) -> Option<CancelState> {
-        [
-            CancelState::Requested,
-            CancelState::AwaitingCarrier,
-            CancelState::Refused,
-        ]
-        .into_iter()
-        .find(|c| c.as_str() == s)
+    pub const ALL: [CancelState; 3] = [
+        CancelState::Requested,
+        CancelState::AwaitingCarrier,
+        CancelState::Refused,
+    ];
+}
+
+impl std::str::FromStr for CancelState {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CancelState::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| UnknownValue(s.to_owned()))
     }
 }
 
@@ -99,7 +106,7 @@ impl Shipment {
         if self.status().is_terminal() {
             return None;
         }
-        self.cancel_state.as_deref().and_then(CancelState::parse)
+        self.cancel_state
     }
 
     /// The CHECK constraints guarantee the stored text is a known status.
@@ -142,10 +149,10 @@ pub struct Event {
 pub struct NewEvent {
     pub shipment_id: Uuid,
     pub seq: i32,
-    pub status: Option<String>,
+    pub status: Option<Status>,
     pub applied: bool,
     pub occurred_at: DateTime<Utc>,
-    pub source: String,
+    pub source: Source,
     pub carrier_code: Option<i32>,
     pub carrier_text: Option<String>,
     pub unknown_code: bool,
@@ -166,10 +173,10 @@ impl NewEvent {
         NewEvent {
             shipment_id,
             seq: 0,
-            status: Some(status.as_str().to_owned()),
+            status: Some(status),
             applied: true,
             occurred_at: at,
-            source: source.as_str().to_owned(),
+            source,
             carrier_code: None,
             carrier_text: None,
             unknown_code: false,

@@ -120,7 +120,7 @@ async fn apply_one(
         status: None,
         applied: false,
         occurred_at: r.at,
-        source: source.as_str().to_owned(),
+        source,
         carrier_code: Some(r.code),
         carrier_text: Some(r.text.clone()),
         unknown_code: unknown,
@@ -135,7 +135,7 @@ async fn apply_one(
         }));
     };
     event.applied = true;
-    event.status = Some(to.as_str().to_owned());
+    event.status = Some(to);
     // The carrier clock and the displayed carrier status follow every applied report.
     s.carrier_code = Some(r.code);
     s.carrier_text = Some(r.text.clone());

@@ -10,13 +10,16 @@
 //! procedure, province, commune, tracking), statuses, times, fees and the reasons staff and the
 //! carrier gave, which the reports and the audit need.
 //!
-//! The event history and the audit log are append-only (`DO INSTEAD NOTHING` rules) and stay
-//! as they are: they carry no citizen field (the audit log records corrections masked), only
-//! reasons and the carrier's status texts.
+//! The event history and the audit log are append-only (a trigger refuses any change) and
+//! stay as they are: they carry no citizen field (the audit log records corrections masked),
+//! only reasons and the carrier's status texts. Job attempts are append-only too, except for
+//! the one change made here: the trigger lets a transaction that set `bcci.retention` clear
+//! `excerpt` and nothing else (migration `2026-12-01-000040_append_only_triggers`).
 
 use super::Conn;
+use crate::domain::AuditAction;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer};
+use diesel::sql_types::{BigInt, Integer, Text};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 #[derive(QueryableByName)]
@@ -31,6 +34,10 @@ struct Count {
 /// locked by another process are skipped and taken next time.
 pub async fn erase_due(conn: &mut Conn, days: u32, batch: u32) -> QueryResult<i64> {
     conn.transaction(async move |conn| {
+        // Transaction-local: the append-only trigger of job_attempts lets excerpts be cleared.
+        diesel::sql_query("SET LOCAL bcci.retention = 'on'")
+            .execute(conn)
+            .await?;
         let erased: Count = diesel::sql_query(ERASE)
             .bind::<Integer, _>(days as i32)
             .bind::<BigInt, _>(batch as i64)
@@ -39,14 +46,15 @@ pub async fn erase_due(conn: &mut Conn, days: u32, batch: u32) -> QueryResult<i6
         if erased.n > 0 {
             diesel::sql_query(
                 "INSERT INTO audit_log (actor_id, actor_name, action, reason, details) \
-                     VALUES ('gateway', 'gateway', 'retention', $1, \
+                     VALUES ('gateway', 'gateway', $4, $1, \
                              jsonb_build_object('count', $2::bigint, 'days', $3::integer))",
             )
-            .bind::<diesel::sql_types::Text, _>(format!(
+            .bind::<Text, _>(format!(
                 "personal data of shipments finished more than {days} days ago erased"
             ))
             .bind::<BigInt, _>(erased.n)
             .bind::<Integer, _>(days as i32)
+            .bind::<Text, _>(AuditAction::Retention)
             .execute(conn)
             .await?;
         }

@@ -32,12 +32,57 @@ diesel::table! {
 }
 
 diesel::table! {
+    carrier_push_envelopes (id) {
+        id -> Int8,
+        received_at -> Timestamptz,
+        send_date -> Timestamptz,
+        send_date_text -> Text,
+        mode -> Text,
+        data -> Jsonb,
+        outcomes -> Jsonb,
+    }
+}
+
+diesel::table! {
+    carrier_pushes (id) {
+        id -> Int8,
+        received_at -> Timestamptz,
+        item_code -> Text,
+        sale_order_code -> Nullable<Text>,
+        status_code -> Int4,
+        status_text -> Text,
+        status_at -> Timestamptz,
+        note -> Nullable<Text>,
+        shipment_id -> Nullable<Uuid>,
+        outcome -> Text,
+        data -> Nullable<Text>,
+        send_date -> Timestamptz,
+        envelope_id -> Nullable<Int8>,
+        record_index -> Int4,
+        status_at_from_send_date -> Bool,
+    }
+}
+
+diesel::table! {
     client_callbacks (client_id) {
         client_id -> Text,
         enabled -> Bool,
         disabled_at -> Nullable<Timestamptz>,
         disabled_reason -> Nullable<Text>,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    console_sessions (id_hash) {
+        id_hash -> Bytea,
+        csrf_token -> Text,
+        sub -> Text,
+        name -> Nullable<Text>,
+        scopes -> Array<Text>,
+        offices -> Nullable<Array<Text>>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
     }
 }
 
@@ -144,18 +189,19 @@ diesel::table! {
         next_poll_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        name_folded -> Nullable<Text>,
         carrier_fee_vnd -> Nullable<Int8>,
         carrier_cod_vnd -> Nullable<Int8>,
         cancel_state -> Nullable<Text>,
         cancel_case_id -> Nullable<Text>,
         cancel_note -> Nullable<Text>,
+        personal_data_erased_at -> Nullable<Timestamptz>,
     }
 }
 
 diesel::joinable!(audit_log -> shipments (shipment_id));
 diesel::joinable!(callbacks -> shipments (shipment_id));
 diesel::joinable!(carrier_pushes -> carrier_push_envelopes (envelope_id));
-diesel::joinable!(carrier_pushes -> shipments (shipment_id));
 diesel::joinable!(idempotency_keys -> shipments (shipment_id));
 diesel::joinable!(job_attempts -> jobs (job_id));
 diesel::joinable!(jobs -> shipments (shipment_id));
@@ -174,48 +220,3 @@ diesel::allow_tables_to_appear_in_same_query!(
     shipment_events,
     shipments,
 );
-
-diesel::table! {
-    carrier_pushes (id) {
-        id -> Int8,
-        received_at -> Timestamptz,
-        item_code -> Text,
-        sale_order_code -> Nullable<Text>,
-        status_code -> Int4,
-        status_text -> Text,
-        status_at -> Timestamptz,
-        note -> Nullable<Text>,
-        shipment_id -> Nullable<Uuid>,
-        outcome -> Text,
-        data -> Nullable<Text>,
-        send_date -> Timestamptz,
-        envelope_id -> Nullable<Int8>,
-        record_index -> Int4,
-        status_at_from_send_date -> Bool,
-    }
-}
-
-diesel::table! {
-    carrier_push_envelopes (id) {
-        id -> Int8,
-        received_at -> Timestamptz,
-        send_date -> Timestamptz,
-        send_date_text -> Text,
-        mode -> Text,
-        data -> Jsonb,
-        outcomes -> Jsonb,
-    }
-}
-
-diesel::table! {
-    console_sessions (id_hash) {
-        id_hash -> Bytea,
-        csrf_token -> Text,
-        sub -> Text,
-        name -> Nullable<Text>,
-        scopes -> Array<Text>,
-        offices -> Nullable<Array<Text>>,
-        created_at -> Timestamptz,
-        expires_at -> Timestamptz,
-    }
-}

@@ -15,8 +15,6 @@ use diesel::result::{DatabaseErrorKind, Error as DbError};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
 
-const TERMINAL: [&str; 4] = ["delivered", "returned", "cancelled", "rejected"];
-
 diesel::define_sql_function!(fn reverse(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
@@ -86,7 +84,7 @@ pub async fn active_for_dossier(
         .filter(dsl::client_id.eq(client))
         .filter(dsl::dossier_code.eq(dossier))
         .filter(dsl::kind.eq(kind.as_str()))
-        .filter(dsl::status.ne_all(TERMINAL))
+        .filter(dsl::status.ne_all(Status::TERMINAL))
         .select(dsl::id)
         .first(&mut conn)
         .await
@@ -402,7 +400,7 @@ pub async fn cancel(
                     )
                     .await?;
                     set_cancel_state(c, s.id, Some(CancelState::Requested), None, None).await?;
-                    s.cancel_state = Some(CancelState::Requested.as_str().into());
+                    s.cancel_state = Some(CancelState::Requested);
                     s.cancel_note = None;
                     let mut ev = NewEvent::status_change(
                         s.id,

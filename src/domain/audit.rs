@@ -1,0 +1,74 @@
+//! What staff and the gateway record in the audit log (`audit_log.action`). The list is the
+//! one the migrations' CHECK constraint allows (a test in `tests/it/schema.rs` compares them).
+
+use super::status::{UnknownValue, by_name};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    /// Staff cancelled a shipment.
+    Cancel,
+    /// Staff resubmitted a rejected shipment.
+    Retry,
+    /// Staff queued a shipment's callbacks again.
+    ReplayCallbacks,
+    /// Staff wrote an apology letter for a late shipment.
+    ApologyLetter,
+    /// Staff marked an item of "needs attention" as dealt with.
+    Acknowledge,
+    /// Staff re-enabled a client's callbacks after its endpoint answered 410.
+    EnableClientCallbacks,
+    /// Housekeeping erased personal data past its retention period.
+    Retention,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 7] = [
+        AuditAction::Cancel,
+        AuditAction::Retry,
+        AuditAction::ReplayCallbacks,
+        AuditAction::ApologyLetter,
+        AuditAction::Acknowledge,
+        AuditAction::EnableClientCallbacks,
+        AuditAction::Retention,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Cancel => "cancel",
+            AuditAction::Retry => "retry",
+            AuditAction::ReplayCallbacks => "replay_callbacks",
+            AuditAction::ApologyLetter => "apology_letter",
+            AuditAction::Acknowledge => "acknowledge",
+            AuditAction::EnableClientCallbacks => "enable_client_callbacks",
+            AuditAction::Retention => "retention",
+        }
+    }
+}
+
+impl FromStr for AuditAction {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        by_name(&AuditAction::ALL, AuditAction::as_str, s)
+    }
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for a in AuditAction::ALL {
+            assert_eq!(a.as_str().parse::<AuditAction>().unwrap(), a);
+        }
+        assert!("delete".parse::<AuditAction>().is_err());
+    }
+}
