@@ -21,4 +21,3 @@ pub mod jobs;
 pub mod ledger;
 pub mod server;
 pub mod telemetry;
-pub mod tracking;

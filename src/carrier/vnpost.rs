@@ -7,7 +7,7 @@
 //! never "no data". Failures are classified for the job runner ([`ErrorClass`]). Logs name
 //! only sale order codes and item codes: never credentials, tokens, or citizens' data.
 
-use super::address::CommuneCodes;
+use crate::domain::commune_codes::CommuneCodes;
 use super::wire::{self, AddonService, CreateOrderRequest, InformationOrder};
 use super::{
     CancelResult, Carrier, CarrierError, CatalogueCommune, CatalogueProvince, EXCERPT_CHARS,

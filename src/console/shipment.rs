@@ -7,7 +7,7 @@ use super::{ConsoleError, Layout, format, html_status, see_other};
 use crate::api::AppState;
 use crate::api::dto::Address;
 use crate::api::staff::{CorrectionsIn, check_reason, validate_corrections};
-use crate::callbacks::{self, Callback};
+use crate::ledger::callbacks::{self, Callback};
 use crate::domain::admin_units::AdminUnits;
 use crate::domain::status::Outcome;
 use crate::domain::{Action, Status, mask, phone};
@@ -432,10 +432,10 @@ fn view(
                 .callbacks
                 .iter()
                 .map(|c| CallbackView {
-                    kind: format::callback_type(&c.type_),
+                    kind: format::callback_type(c.type_.as_str()),
                     sequence: c.sequence,
-                    state: format::callback_state(&c.state),
-                    stuck: matches!(c.state.as_str(), "dead" | "held"),
+                    state: format::callback_state(c.state.as_str()),
+                    stuck: c.state.is_stuck(),
                     attempts: c.attempts,
                     last_error: c.last_error.clone().unwrap_or_default(),
                     created: format::datetime(c.created_at),
@@ -454,7 +454,7 @@ fn view(
             replay: can_act
                 && l.callbacks
                     .iter()
-                    .any(|c| matches!(c.state.as_str(), "dead" | "held")),
+                    .any(|c| c.state.is_stuck()),
             letter: can_act && pii && s.late,
             csrf: staff.csrf.clone(),
             f,
