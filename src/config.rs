@@ -659,7 +659,8 @@ impl Config {
         }
         // The one place that reads the mapping checks it (unknown official code, malformed
         // or shared VNPost code).
-        if let Err(e) = crate::domain::commune_codes::CommuneCodes::new(&self.carrier.commune_codes) {
+        if let Err(e) = crate::domain::commune_codes::CommuneCodes::new(&self.carrier.commune_codes)
+        {
             return Err(invalid("carrier.commune_codes", e));
         }
         if self.jobs.cancel_case_interval.is_zero() {
@@ -801,7 +802,10 @@ mod tests {
             "send_type = \"2\"",
         ))
         .unwrap();
-        assert_eq!(ok.offices[0].send_type, crate::domain::send_type::SendType::DropOff);
+        assert_eq!(
+            ok.offices[0].send_type,
+            crate::domain::send_type::SendType::DropOff
+        );
         for (toml, key) in [
             (office(" ", "Số 1", "02073822345", ""), "offices[0].name"),
             (

@@ -13,9 +13,9 @@
 //! - [`sandbox`]: the carrier simulator of SPEC §8, an HTTP server speaking the same API.
 
 pub mod catalogue;
-pub mod order;
 #[cfg(test)]
 mod contract_tests;
+pub mod order;
 pub mod push;
 pub mod sandbox;
 pub mod vnpost;

@@ -46,7 +46,11 @@ pub fn order_request(s: &ShipmentOrder<'_>, office: &Office, config: &Config) ->
         service_code: config.carrier.service_code.clone(),
         weight_grams: config.carrier.weight_grams,
         content_note: note.chars().take(250).collect(),
-        cod_vnd: if s.kind == Kind::Delivery { s.cod_vnd } else { 0 },
+        cod_vnd: if s.kind == Kind::Delivery {
+            s.cod_vnd
+        } else {
+            0
+        },
         // A pickup is collected at the citizen's home; a delivery as the office chose.
         send_type: match s.kind {
             Kind::Pickup => SendType::Collect,
@@ -114,7 +118,10 @@ mod tests {
             "Hồ sơ 000.00.14.H61-261127-0001 - Đăng ký biến động quyền sử dụng đất - thu phí 50000 đ"
         );
         assert_eq!(o.service_code, "CTN001");
-        assert_eq!(o.delivery_instruction, None, "a blank note is no instruction");
+        assert_eq!(
+            o.delivery_instruction, None,
+            "a blank note is no instruction"
+        );
     }
 
     #[test]
@@ -130,6 +137,9 @@ mod tests {
             o.content_note
                 .starts_with("Kết quả hồ sơ 000.00.14.H61-261127-0002")
         );
-        assert_eq!(o.delivery_instruction.as_deref(), Some("Gọi trước khi giao"));
+        assert_eq!(
+            o.delivery_instruction.as_deref(),
+            Some("Gọi trước khi giao")
+        );
     }
 }

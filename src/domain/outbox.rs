@@ -162,7 +162,10 @@ mod tests {
 
     #[test]
     fn only_done_and_dead_are_finished() {
-        let finished: Vec<_> = JobState::ALL.into_iter().filter(|s| s.is_finished()).collect();
+        let finished: Vec<_> = JobState::ALL
+            .into_iter()
+            .filter(|s| s.is_finished())
+            .collect();
         assert_eq!(finished, [JobState::Done, JobState::Dead]);
     }
 

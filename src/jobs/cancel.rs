@@ -21,7 +21,9 @@ use std::time::Instant;
 pub enum Answer {
     CancelDone,
     /// VNPost must approve the cancellation: ask about `case_id` later.
-    CancelWaiting { case_id: Option<String> },
+    CancelWaiting {
+        case_id: Option<String>,
+    },
     CancelRefused(String),
 }
 

@@ -20,8 +20,7 @@ pub(super) async fn run<C: Carrier>(
     if s.status().is_terminal() {
         return Ok(Ok(Completion::Noop(format!("shipment is {}", s.status))));
     }
-    match tracking::poll_one(ctx, s.id, &s.sale_order_code, s.tracking_number.as_deref()).await
-    {
+    match tracking::poll_one(ctx, s.id, &s.sale_order_code, s.tracking_number.as_deref()).await {
         Ok(new) => Ok(Ok(Completion::Confirmed { new })),
         Err(e) => match e.downcast::<CarrierError>() {
             Ok(carrier) => Ok(Err(carrier.into())),

@@ -5,13 +5,13 @@
 use super::{Context, Failure, callback, cancel, cancel_case, confirm, submit};
 use crate::callbacks::deliver::Delivery;
 use crate::carrier::Carrier;
+use crate::domain::Source;
+use crate::domain::Status;
 use crate::domain::outbox::{AttemptOutcome, JobKind, excerpt};
 use crate::ledger::models::{NewEvent, Shipment};
 use crate::ledger::outbox::{self, Attempt, Job};
 use crate::ledger::shipments::{Visibility, find, find_for_update};
 use crate::ledger::{Conn, callbacks as stored};
-use crate::domain::Source;
-use crate::domain::Status;
 use chrono::Utc;
 use diesel_async::AsyncConnection;
 use std::time::Instant;
@@ -60,7 +60,10 @@ impl Completion {
 }
 
 /// The shipment a carrier job is about, if it still exists.
-pub(super) async fn shipment_of<C>(ctx: &Context<C>, job: &Job) -> anyhow::Result<Option<Shipment>> {
+pub(super) async fn shipment_of<C>(
+    ctx: &Context<C>,
+    job: &Job,
+) -> anyhow::Result<Option<Shipment>> {
     Ok(match job.shipment_id {
         Some(id) => find(&mut *ctx.pool.get().await?, id, &Visibility::default()).await?,
         None => None,
@@ -196,7 +199,8 @@ async fn complete<C>(
             }
             // A case still undecided changes nothing; a confirming poll applied its reports in
             // its own transaction.
-            Completion::Noop(_) | Completion::CancelStillWaiting | Completion::Confirmed { .. } => {}
+            Completion::Noop(_) | Completion::CancelStillWaiting | Completion::Confirmed { .. } => {
+            }
         }
         let ours = match &completion {
             Completion::CancelStillWaiting => {

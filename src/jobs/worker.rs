@@ -3,8 +3,8 @@
 
 use super::Context;
 use super::run::run as run_job;
-use crate::ledger::outbox::{claim, hold_worker_lock, reap, release};
 use crate::carrier::Carrier;
+use crate::ledger::outbox::{claim, hold_worker_lock, reap, release};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use futures_util::StreamExt;
 use rand::Rng;

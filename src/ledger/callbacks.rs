@@ -211,10 +211,9 @@ pub async fn enable_client(conn: &mut Conn, client: &str) -> QueryResult<usize> 
 pub async fn replay(conn: &mut Conn, shipment: Uuid) -> QueryResult<usize> {
     let stuck: Vec<(Uuid, Uuid)> = callbacks::table
         .filter(callbacks::shipment_id.eq(shipment))
-        .filter(callbacks::state.eq_any([
-            CallbackState::Dead.as_str(),
-            CallbackState::Held.as_str(),
-        ]))
+        .filter(
+            callbacks::state.eq_any([CallbackState::Dead.as_str(), CallbackState::Held.as_str()]),
+        )
         .order(callbacks::created_at.asc())
         .select((callbacks::id, callbacks::shipment_id))
         .load(conn)

@@ -246,7 +246,16 @@ pub async fn bury(
     reason: &str,
     attempt: Attempt,
 ) -> QueryResult<bool> {
-    set_state(conn, job, worker, JobState::Dead, None, Some(reason), attempt).await
+    set_state(
+        conn,
+        job,
+        worker,
+        JobState::Dead,
+        None,
+        Some(reason),
+        attempt,
+    )
+    .await
 }
 
 /// Queues a job again for `at` because its work is not finished yet (not because it failed):
@@ -270,7 +279,16 @@ pub async fn retry_at(
     error: &str,
     attempt: Attempt,
 ) -> QueryResult<bool> {
-    set_state(conn, job, worker, JobState::Queued, Some(at), Some(error), attempt).await
+    set_state(
+        conn,
+        job,
+        worker,
+        JobState::Queued,
+        Some(at),
+        Some(error),
+        attempt,
+    )
+    .await
 }
 
 async fn set_state(

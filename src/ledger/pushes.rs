@@ -23,13 +23,13 @@
 //! report with that code, is not applied when it would move the shipment back (a late push),
 //! and always asks for confirmation: the carrier's history, with its own times, settles it.
 
-use super::{Conn, outbox};
 use super::reports::{self, CarrierReport};
 use super::schema::{carrier_push_envelopes, carrier_pushes, shipment_events, shipments};
+use super::{Conn, outbox};
 use crate::domain::carrier_codes::{CodeMeaning, CodeTable};
-use crate::domain::{Source, Status};
 use crate::domain::outbox::JobKind;
 use crate::domain::push::PushedRecord;
+use crate::domain::{Source, Status};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};

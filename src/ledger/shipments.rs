@@ -6,9 +6,9 @@ use super::models::{CancelState, IdempotencyKey, NewAuditEntry, NewEvent, Shipme
 use super::schema::shipments::{self, dsl};
 use super::{Conn, audit, callbacks, events, idempotency, outbox};
 use crate::domain::callback::CallbackType;
+use crate::domain::outbox::JobKind;
 use crate::domain::status::Outcome;
 use crate::domain::{Action, Kind, Source, Status};
-use crate::domain::outbox::JobKind;
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DbError};
