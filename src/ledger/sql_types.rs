@@ -64,3 +64,49 @@ text_enum!(
     CallbackType: "callback type",
     CallbackState: "callback state",
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LEDGER: &str = include_str!("../../migrations/2026-11-27-000001_ledger/up.sql");
+    const CALLBACKS: &str = include_str!("../../migrations/2026-11-27-000003_callbacks/up.sql");
+
+    /// The names a `CHECK (column IN (…))` of `table` allows, as the migration writes them.
+    fn check_list(sql: &str, table: &str, column: &str) -> Vec<String> {
+        let start = sql
+            .find(&format!("CREATE TABLE {table} ("))
+            .unwrap_or_else(|| panic!("no table {table}"));
+        let body = &sql[start..];
+        let body = &body[..body.find(");").expect("end of CREATE TABLE")];
+        let needle = format!("CHECK ({column} IN (");
+        let at = body.find(&needle).unwrap_or_else(|| panic!("no CHECK on {table}.{column}"));
+        let list = &body[at + needle.len()..];
+        list[..list.find(')').expect("end of the list")]
+            .split(',')
+            .map(|v| v.trim().trim_matches('\'').to_owned())
+            .collect()
+    }
+
+    fn names<T: Copy>(all: &[T], name: fn(T) -> &'static str) -> Vec<String> {
+        all.iter().map(|v| name(*v).to_owned()).collect()
+    }
+
+    // A name the database allows but the enum cannot read would fail every query that loads
+    // the row; one the enum writes but the database refuses would fail the write.
+    #[test]
+    fn the_enums_name_exactly_what_the_check_constraints_allow() {
+        assert_eq!(
+            check_list(LEDGER, "jobs", "state"),
+            names(&JobState::ALL, JobState::as_str)
+        );
+        assert_eq!(
+            check_list(CALLBACKS, "callbacks", "state"),
+            names(&CallbackState::ALL, CallbackState::as_str)
+        );
+        assert_eq!(
+            check_list(CALLBACKS, "callbacks", "type"),
+            names(&CallbackType::ALL, CallbackType::as_str)
+        );
+    }
+}
