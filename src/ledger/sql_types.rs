@@ -80,7 +80,9 @@ mod tests {
         let body = &sql[start..];
         let body = &body[..body.find(");").expect("end of CREATE TABLE")];
         let needle = format!("CHECK ({column} IN (");
-        let at = body.find(&needle).unwrap_or_else(|| panic!("no CHECK on {table}.{column}"));
+        let at = body
+            .find(&needle)
+            .unwrap_or_else(|| panic!("no CHECK on {table}.{column}"));
         let list = &body[at + needle.len()..];
         list[..list.find(')').expect("end of the list")]
             .split(',')
