@@ -235,7 +235,7 @@ pub struct Office {
     /// How the carrier takes this office's deliveries: `"1"` collected at the office (the
     /// default), `"2"` handed in at a post office. Pickups are always `"1"`.
     #[serde(default)]
-    pub send_type: crate::carrier::SendType,
+    pub send_type: crate::domain::send_type::SendType,
     /// The office's post-office codes at VNPost, when VNPost gave them.
     pub org_code_collect: Option<String>,
     pub org_code_accept: Option<String>,
@@ -659,7 +659,8 @@ impl Config {
         }
         // The one place that reads the mapping checks it (unknown official code, malformed
         // or shared VNPost code).
-        if let Err(e) = crate::carrier::address::CommuneCodes::new(&self.carrier.commune_codes) {
+        if let Err(e) = crate::domain::commune_codes::CommuneCodes::new(&self.carrier.commune_codes)
+        {
             return Err(invalid("carrier.commune_codes", e));
         }
         if self.jobs.cancel_case_interval.is_zero() {
@@ -734,7 +735,7 @@ impl Config {
         if console.department.trim().is_empty() {
             return Err(invalid("console.department", "must not be empty"));
         }
-        if let Err(message) = crate::console::letter::check_template(&console.apology_template) {
+        if let Err(message) = crate::domain::letter::check_template(&console.apology_template) {
             return Err(invalid("console.apology_template", message));
         }
         Ok(())
@@ -801,7 +802,10 @@ mod tests {
             "send_type = \"2\"",
         ))
         .unwrap();
-        assert_eq!(ok.offices[0].send_type, crate::carrier::SendType::DropOff);
+        assert_eq!(
+            ok.offices[0].send_type,
+            crate::domain::send_type::SendType::DropOff
+        );
         for (toml, key) in [
             (office(" ", "Số 1", "02073822345", ""), "offices[0].name"),
             (

@@ -2,7 +2,6 @@
 //! stack traces, secrets) ever reaches the body: internal errors are logged and answered 500
 //! with a generic text.
 
-use crate::carrier::ErrorClass;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
@@ -68,8 +67,9 @@ pub enum ApiError {
         retry_after_secs: u64,
         detail: String,
     },
-    /// A call to the carrier made for this request failed (quotes, waybills).
-    Carrier(crate::carrier::CarrierError),
+    /// A call to the carrier made for this request failed (quotes, waybills); built from the
+    /// carrier's error by `carrier` (`From<CarrierError>`).
+    Carrier(CarrierFailure),
     Internal(anyhow::Error),
 }
 
@@ -115,15 +115,15 @@ impl ApiError {
                 "rate_limited",
                 "Too many requests",
             ),
-            Carrier(e) => match e.class {
+            Carrier(e) => match e.kind {
                 // VNPost refused what was asked (an address it does not serve, say).
-                ErrorClass::Refused => (
+                CarrierFailureKind::Refused => (
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "carrier_refused",
                     "The carrier refused the request",
                 ),
                 // An answer in no known shape: not a guess, and not "nothing".
-                ErrorClass::Protocol => (
+                CarrierFailureKind::BadAnswer => (
                     StatusCode::BAD_GATEWAY,
                     "carrier_bad_answer",
                     "The carrier's answer could not be read",
@@ -173,9 +173,9 @@ impl ApiError {
                 "This Idempotency-Key was already used with a different request body".into()
             }
             // The carrier's own words (never the request, which may name the citizen).
-            Carrier(e) => match e.class {
-                ErrorClass::Refused => format!("VNPost: {}", e.message),
-                ErrorClass::Protocol => {
+            Carrier(e) => match e.kind {
+                CarrierFailureKind::Refused => format!("VNPost: {}", e.message),
+                CarrierFailureKind::BadAnswer => {
                     "VNPost answered in a form the gateway does not know; retry later".into()
                 }
                 _ => "VNPost cannot be reached or did not answer in time; retry later".into(),
@@ -241,6 +241,29 @@ impl ResponseError for ApiError {
         }
         resp.json(self.problem())
     }
+}
+
+/// A failed carrier call, as a request's answer needs it.
+#[derive(Debug, Clone)]
+pub struct CarrierFailure {
+    pub kind: CarrierFailureKind,
+    /// The carrier's class of the failure (`connect`, `refused`…), for the log.
+    pub class: &'static str,
+    /// The carrier's own words (a refusal's reason).
+    pub message: String,
+    pub http_status: Option<u16>,
+    pub retry_after: Option<std::time::Duration>,
+}
+
+/// What a failed carrier call means to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CarrierFailureKind {
+    /// The carrier refused what was asked (422).
+    Refused,
+    /// An answer in no known shape (502).
+    BadAnswer,
+    /// Unreachable, too slow, failing (503).
+    Unavailable,
 }
 
 /// `Retry-After` of a 503 that is not about the carrier (the database is down or busy).

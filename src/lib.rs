@@ -3,7 +3,9 @@
 //!
 //! - `domain`: shipment statuses, transitions, carrier codes, lateness; plain Rust, no I/O.
 //! - `ledger`: the PostgreSQL ledger (diesel-async), one module per table.
-//! - `jobs`: the durable outbox of outbound work.
+//! - `jobs`: runs the outbox's jobs (submit, cancel, confirm, deliver callbacks) and the
+//!   periodic tracking polls and housekeeping; the outbox itself is `ledger::outbox`.
+//! - `callbacks`: signs and delivers callbacks; `carrier`: the carrier's wire formats.
 //! - `api`: the HTTP surface; `auth`: bearer tokens; `error`: problem+json.
 //! - `config`: layered configuration; `server`: start-up.
 //! - `console`: the staff web console at `/console`.
@@ -21,4 +23,3 @@ pub mod jobs;
 pub mod ledger;
 pub mod server;
 pub mod telemetry;
-pub mod tracking;

@@ -5,9 +5,10 @@ use crate::api::{self, AppState};
 use crate::carrier::VnPost;
 use crate::carrier::sandbox::{self, SandboxHandle};
 use crate::config::{CarrierKind, Config};
-use crate::jobs::handlers::Context;
+use crate::jobs::Context;
+use crate::jobs::housekeeping;
 use crate::jobs::worker;
-use crate::{ledger, tracking};
+use crate::ledger;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context as _;
@@ -135,7 +136,7 @@ impl Gateway {
             let (ctx, rx) = (ctx.clone(), rx.clone());
             background.push(tokio::spawn(worker::supervise(ctx, rx)));
         }
-        background.push(tokio::spawn(tracking::run(ctx, rx)));
+        background.push(tokio::spawn(housekeeping::run(ctx, rx)));
         let server = http(state.clone(), listener)?;
         let handle = server.handle();
         let http_task = tokio::spawn(server);

@@ -1,6 +1,7 @@
 //! `GET /metrics` (SPEC §9), Prometheus text format.
 
 use super::AppState;
+use crate::domain::outbox::JobState;
 use crate::error::ApiError;
 use actix_web::{HttpResponse, get, web};
 
@@ -10,13 +11,13 @@ use actix_web::{HttpResponse, get, web};
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
-    let depth = crate::jobs::depth(&mut conn).await?;
-    for s in ["queued", "running", "done", "dead"] {
+    let depth = crate::ledger::outbox::depth(&mut conn).await?;
+    for s in JobState::ALL {
         let n = depth
             .iter()
-            .find(|(state, _)| state == s)
+            .find(|(state, _)| *state == s)
             .map_or(0, |(_, n)| *n);
-        ::metrics::gauge!("bcci_jobs", "state" => s).set(n as f64);
+        ::metrics::gauge!("bcci_jobs", "state" => s.as_str()).set(n as f64);
     }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")

@@ -60,7 +60,7 @@ impl AppState {
         staff::retry, staff::replay, staff::enable_client,
         health::healthz, health::readyz, metrics::metrics,
     ),
-    components(schemas(crate::error::Problem, crate::error::FieldError, crate::callbacks::CallbackBody)),
+    components(schemas(crate::error::Problem, crate::error::FieldError, crate::domain::callback::CallbackBody)),
     modifiers(&BearerAuth),
     tags((name = "shipments", description = "Pickups and deliveries"), (name = "staff", description = "Staff actions (scope staff:act), audited"), (name = "operations", description = "Health and readiness")),
 )]

@@ -143,7 +143,7 @@ pub async fn quote(
     let quoted = state.carrier.quote(&req).await;
     metrics::histogram!("bcci_carrier_request_seconds", "call" => "ServicesCharge")
         .record(t.elapsed());
-    let items = quoted.map_err(ApiError::Carrier)?;
+    let items = quoted.map_err(ApiError::from)?;
     Ok(HttpResponse::Ok().json(Quote {
         weight_grams: req.weight_grams,
         items: items.into_iter().map(QuoteItem::from).collect(),

@@ -407,7 +407,7 @@ pub async fn waybill(
     };
     let pdf = crate::carrier::waybill::fetch(&*state.carrier, std::slice::from_ref(&item_code))
         .await
-        .map_err(ApiError::Carrier)?;
+        .map_err(ApiError::from)?;
     Ok(HttpResponse::Ok()
         .content_type("application/pdf")
         .insert_header((

@@ -234,7 +234,7 @@ pub async fn enable_client(
     let a = actor(&who);
     let replayed = conn
         .transaction::<_, diesel::result::Error, _>(async move |c| {
-            let n = crate::callbacks::enable_client(c, &client).await?;
+            let n = crate::ledger::callbacks::enable_client(c, &client).await?;
             audit::record(
                 c,
                 NewAuditEntry {

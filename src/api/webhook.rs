@@ -12,6 +12,7 @@ use super::AppState;
 use super::extract::{parse_json, read_body};
 use crate::carrier::push::{MAX_SEND_DATE_SKEW, PushEnvelope, PushError, PushRecord, VerifiedPush};
 use crate::config::Carrier;
+use crate::domain::push::PushedRecord;
 use crate::error::ApiError;
 use crate::ledger::pushes::{self, NewPush, Outcome, Recorded};
 use actix_web::http::StatusCode;
@@ -197,18 +198,21 @@ fn observe(push: &NewPush<'_>, recorded: &Recorded) {
 /// Removing NUL can only empty the first record's item code, which is then malformed.
 fn clean_records(
     data: &Value,
-) -> Result<(PushRecord, Vec<Result<PushRecord, String>>), WebhookError> {
+) -> Result<(PushedRecord, Vec<Result<PushedRecord, String>>), WebhookError> {
     let records = data.as_array().expect("data is a list");
     let first = PushRecord::from_value(&records[0])
         .ok()
         .filter(|r| !r.item_code.trim().is_empty())
+        .map(|r| r.pushed())
         .ok_or_else(|| {
             malformed(
                 "data[0].itemCode",
                 "is empty once NUL characters are removed",
             )
         })?;
-    let rest = records[1..].iter().map(PushRecord::from_value).collect();
+    let rest = (records[1..].iter())
+        .map(|r| PushRecord::from_value(r).map(|r| r.pushed()))
+        .collect();
     Ok((first, rest))
 }
 

@@ -5,16 +5,17 @@
 //! - [`vnpost`]: the MyVNPost HTTP adapter (SPEC §5): login and token, request bodies, the
 //!   parsers of every answer shape ([`vnpost::parse`]), failure classification, TLS.
 //! - [`wire`]: the JSON records of SPEC §5.
-//! - [`address`]: official 2025 commune codes → VNPost's, in one place.
+//! - official 2025 commune codes → VNPost's: `domain::commune_codes`.
+//! - [`order`]: a shipment → the order the carrier is asked to carry.
 //! - [`waybill`]: joins the carrier's waybill PDFs into one document.
 //! - [`push`]: the signed push envelope of SPEC §6 (signing, verification, parsing).
 //! - [`vntime`]: the carrier's clock (Vietnam time, UTC+7) and its date formats.
 //! - [`sandbox`]: the carrier simulator of SPEC §8, an HTTP server speaking the same API.
 
-pub mod address;
 pub mod catalogue;
 #[cfg(test)]
 mod contract_tests;
+pub mod order;
 pub mod push;
 pub mod sandbox;
 pub mod vnpost;
@@ -55,28 +56,7 @@ impl fmt::Debug for Party {
     }
 }
 
-/// How the carrier takes the item (`sendType`, SPEC §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
-pub enum SendType {
-    /// `"1"`: a postal worker collects it at the sender's address. Every pickup (the citizen's
-    /// home), and by default every delivery (the office).
-    #[default]
-    #[serde(rename = "1")]
-    Collect,
-    /// `"2"`: the sender hands it in at a post office.
-    #[serde(rename = "2")]
-    DropOff,
-}
-
-impl SendType {
-    /// The wire value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SendType::Collect => "1",
-            SendType::DropOff => "2",
-        }
-    }
-}
+pub use crate::domain::send_type::SendType;
 
 /// What the gateway asks the carrier to carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,6 +231,24 @@ pub struct CarrierError {
     pub retry_after: Option<Duration>,
     /// The start of the answer body (at most [`EXCERPT_CHARS`] characters).
     pub excerpt: Option<String>,
+}
+
+/// A carrier call made for a request failed: its answer (422, 502 or 503, problem+json).
+impl From<CarrierError> for crate::error::ApiError {
+    fn from(e: CarrierError) -> Self {
+        use crate::error::{CarrierFailure, CarrierFailureKind};
+        crate::error::ApiError::Carrier(CarrierFailure {
+            kind: match e.class {
+                ErrorClass::Refused => CarrierFailureKind::Refused,
+                ErrorClass::Protocol => CarrierFailureKind::BadAnswer,
+                _ => CarrierFailureKind::Unavailable,
+            },
+            class: e.class.as_str(),
+            message: e.message,
+            http_status: e.http_status,
+            retry_after: e.retry_after,
+        })
+    }
 }
 
 /// How much of an answer body a [`CarrierError`] keeps.

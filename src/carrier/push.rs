@@ -177,6 +177,19 @@ impl PushRecord {
         };
         status_date().or_else(created).or_else(updated)
     }
+
+    /// The record as the ledger keeps it, its time read.
+    pub fn pushed(&self) -> crate::domain::push::PushedRecord {
+        crate::domain::push::PushedRecord {
+            item_code: self.item_code.clone(),
+            sale_order_code: self.sale_order_code.clone(),
+            status: self.status,
+            status_name: self.status_name.clone(),
+            total_fee: self.total_fee,
+            cod_amount: self.cod_amount,
+            changed_at: self.changed_at(),
+        }
+    }
 }
 
 /// The text the push's `signature` authenticates.

@@ -7,7 +7,6 @@
 //! never "no data". Failures are classified for the job runner ([`ErrorClass`]). Logs name
 //! only sale order codes and item codes: never credentials, tokens, or citizens' data.
 
-use super::address::CommuneCodes;
 use super::wire::{self, AddonService, CreateOrderRequest, InformationOrder};
 use super::{
     CancelResult, Carrier, CarrierError, CatalogueCommune, CatalogueProvince, EXCERPT_CHARS,
@@ -15,6 +14,7 @@ use super::{
     WAYBILLS_PER_CALL,
 };
 use crate::config::{self, Secret};
+use crate::domain::commune_codes::CommuneCodes;
 use anyhow::Context;
 use reqwest::{Method, StatusCode, header};
 use std::sync::atomic::{AtomicU64, Ordering};

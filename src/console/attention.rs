@@ -149,7 +149,7 @@ pub async fn page(
     let dead_jobs = ledger::dead_jobs(&mut conn, &v, PER_SECTION).await?;
     let unreadable = ledger::unreadable_answers(&mut conn, &v, PER_SECTION).await?;
     let dead_callbacks = ledger::dead_callbacks(&mut conn, &v, PER_SECTION).await?;
-    let clients = crate::callbacks::disabled_clients(&mut conn).await?;
+    let clients = crate::ledger::callbacks::disabled_clients(&mut conn).await?;
     let unknown_shipments = match v.offices {
         None => Some(ledger::unknown_shipment_reports(&mut conn, PER_SECTION).await?),
         Some(_) => None,

@@ -261,7 +261,7 @@ mod tests {
 
     #[test]
     fn every_job_kind_has_words() {
-        for k in crate::jobs::JobKind::ALL {
+        for k in crate::domain::outbox::JobKind::ALL {
             assert_ne!(job_kind(k.as_str()), job_kind("no such kind"), "{k:?}");
         }
     }

@@ -7,11 +7,11 @@ use super::{ConsoleError, Layout, format, html_status, see_other};
 use crate::api::AppState;
 use crate::api::dto::Address;
 use crate::api::staff::{CorrectionsIn, check_reason, validate_corrections};
-use crate::callbacks::{self, Callback};
 use crate::domain::admin_units::AdminUnits;
 use crate::domain::status::Outcome;
 use crate::domain::{Action, Status, mask, phone};
 use crate::error::{ApiError, FieldError};
+use crate::ledger::callbacks::{self, Callback};
 use crate::ledger::console::{self as ledger, AttemptRow, JobRow};
 use crate::ledger::models::{AuditEntry, CancelState, Event, Shipment};
 use crate::ledger::shipments::{self, ActionError, CancelOutcome, RetryError};
@@ -432,10 +432,10 @@ fn view(
                 .callbacks
                 .iter()
                 .map(|c| CallbackView {
-                    kind: format::callback_type(&c.type_),
+                    kind: format::callback_type(c.type_.as_str()),
                     sequence: c.sequence,
-                    state: format::callback_state(&c.state),
-                    stuck: matches!(c.state.as_str(), "dead" | "held"),
+                    state: format::callback_state(c.state.as_str()),
+                    stuck: c.state.is_stuck(),
                     attempts: c.attempts,
                     last_error: c.last_error.clone().unwrap_or_default(),
                     created: format::datetime(c.created_at),
@@ -451,10 +451,7 @@ fn view(
                     Action::Cancel.apply(status_now),
                     Ok(Outcome::MoveTo(_) | Outcome::AskCarrierToCancel)
                 ),
-            replay: can_act
-                && l.callbacks
-                    .iter()
-                    .any(|c| matches!(c.state.as_str(), "dead" | "held")),
+            replay: can_act && l.callbacks.iter().any(|c| c.state.is_stuck()),
             letter: can_act && pii && s.late,
             csrf: staff.csrf.clone(),
             f,

@@ -8,12 +8,18 @@
 
 pub mod admin_units;
 pub mod audit;
+pub mod callback;
 pub mod carrier_codes;
+pub mod commune_codes;
 pub mod dossier;
 pub mod lateness;
+pub mod letter;
 pub mod mask;
+pub mod outbox;
 pub mod phone;
+pub mod push;
 pub mod report;
+pub mod send_type;
 pub mod status;
 pub mod text;
 

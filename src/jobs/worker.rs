@@ -1,10 +1,11 @@
 //! The worker loop of one gateway process: listen, claim, run, and on shutdown stop claiming
 //! and finish or release what it holds within a deadline.
 
-use super::handlers::{self, Context};
-use super::{CHANNEL, WORKER_LOCK_NS, claim, reap, release};
+use super::Context;
+use super::run::run as run_job;
 use crate::carrier::Carrier;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use crate::ledger::outbox::{claim, hold_worker_lock, reap, release};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use futures_util::StreamExt;
 use rand::Rng;
 use std::sync::Arc;
@@ -27,14 +28,7 @@ async fn liveness(
     ready: tokio::sync::oneshot::Sender<()>,
 ) -> anyhow::Result<()> {
     let mut conn = AsyncPgConnection::establish(&url).await?;
-    diesel::sql_query(format!(
-        "SELECT pg_advisory_lock({WORKER_LOCK_NS}, {worker})"
-    ))
-    .execute(&mut conn)
-    .await?;
-    diesel::sql_query(format!("LISTEN {CHANNEL}"))
-        .execute(&mut conn)
-        .await?;
+    hold_worker_lock(&mut conn, worker).await?;
     let _ = ready.send(());
     let mut stream = std::pin::pin!(conn.notifications_stream());
     while let Some(n) = stream.next().await {
@@ -165,7 +159,7 @@ pub async fn run<C: Carrier>(
             let ctx = ctx.clone();
             running.spawn(async move {
                 let id = job.id;
-                if let Err(e) = handlers::run(&ctx, job).await {
+                if let Err(e) = run_job(&ctx, job).await {
                     tracing::warn!(job = id, error = %format!("{e:#}"), "job left for retry");
                 }
                 drop(permit);

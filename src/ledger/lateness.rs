@@ -4,9 +4,9 @@
 
 use super::models::{NewEvent, Shipment};
 use super::schema::shipments::dsl;
-use super::{Conn, events};
-use crate::callbacks::{self, CallbackType};
+use super::{Conn, callbacks, events};
 use crate::domain::Source;
+use crate::domain::callback::CallbackType;
 use crate::domain::lateness::{Timeline, deadline, is_late};
 use chrono::Utc;
 use diesel::prelude::*;

@@ -2,16 +2,19 @@
 //! each table (one module per table).
 
 pub mod audit;
+pub mod callbacks;
 pub mod console;
 pub mod events;
 pub mod idempotency;
 pub mod lateness;
 pub mod models;
+pub mod outbox;
 pub mod pushes;
 pub mod reports;
 pub mod retention;
 pub mod schema;
 pub mod shipments;
+pub mod sql_types;
 pub mod vocab;
 
 use anyhow::Context;

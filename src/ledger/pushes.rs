@@ -23,13 +23,13 @@
 //! report with that code, is not applied when it would move the shipment back (a late push),
 //! and always asks for confirmation: the carrier's history, with its own times, settles it.
 
-use super::Conn;
 use super::reports::{self, CarrierReport};
 use super::schema::{carrier_push_envelopes, carrier_pushes, shipment_events, shipments};
-use crate::carrier::push::PushRecord;
+use super::{Conn, outbox};
 use crate::domain::carrier_codes::{CodeMeaning, CodeTable};
+use crate::domain::outbox::JobKind;
+use crate::domain::push::PushedRecord;
 use crate::domain::{Source, Status};
-use crate::jobs::{self, JobKind};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -47,9 +47,9 @@ pub struct NewPush<'a> {
     /// `data` as received.
     pub data: &'a Value,
     /// The first record (its `itemCode` and `status` authenticated).
-    pub first: &'a PushRecord,
+    pub first: &'a PushedRecord,
     /// The other records, hints; one that could not be read is its reason.
-    pub rest: &'a [Result<PushRecord, String>],
+    pub rest: &'a [Result<PushedRecord, String>],
 }
 
 /// What became of a record.
@@ -175,7 +175,7 @@ pub async fn record(
             (None, Some(reference)) => by_reference_awaiting_item_code(c, reference).await?,
             _ => None,
         };
-        let mut rest: Vec<Result<(&PushRecord, Option<Uuid>), String>> = Vec::new();
+        let mut rest: Vec<Result<(&PushedRecord, Option<Uuid>), String>> = Vec::new();
         for r in push.rest {
             rest.push(match r {
                 Ok(r) => {
@@ -232,7 +232,7 @@ pub async fn record(
         let mut outcomes = Vec::with_capacity(1 + rest.len());
 
         // The first record.
-        let (at, from_send_date) = match first.changed_at() {
+        let (at, from_send_date) = match first.changed_at {
             Some(at) => (at, false),
             None => (push.send_date, true),
         };
@@ -286,7 +286,7 @@ pub async fn record(
                     continue;
                 }
             };
-            let (at, from_send_date) = match r.changed_at() {
+            let (at, from_send_date) = match r.changed_at {
                 Some(at) => (at, false),
                 None => (push.send_date, true),
             };
@@ -326,7 +326,7 @@ pub async fn record(
 /// The columns of a record's row that come from the record itself.
 #[allow(clippy::type_complexity)]
 fn record_columns<'a>(
-    r: &'a PushRecord,
+    r: &'a PushedRecord,
     at: DateTime<Utc>,
     from_send_date: bool,
     push: &NewPush<'_>,
@@ -360,7 +360,7 @@ fn record_columns<'a>(
 /// the shipment holds from the carrier: the carrier's own tracking must confirm them. The same
 /// amounts again need no confirmation, so a carrier that sends them in every push does not
 /// double its tracking queries.
-async fn new_fees(c: &mut Conn, shipment_id: Uuid, r: &PushRecord) -> QueryResult<bool> {
+async fn new_fees(c: &mut Conn, shipment_id: Uuid, r: &PushedRecord) -> QueryResult<bool> {
     if r.total_fee.is_none() && r.cod_amount.is_none() {
         return Ok(false);
     }
@@ -400,7 +400,7 @@ async fn apply_first(
     c: &mut Conn,
     codes: &CodeTable,
     shipment_id: Uuid,
-    r: &PushRecord,
+    r: &PushedRecord,
     at: DateTime<Utc>,
     from_send_date: bool,
     quiet: chrono::Duration,
@@ -462,10 +462,10 @@ async fn confirm(
 ) -> QueryResult<Confirm> {
     // Two concurrent pushes may both find none queued and queue two: harmless (two polls),
     // and cheaper than serialising every push on the shipment.
-    if done.contains(&shipment) || jobs::queued_for(c, JobKind::CarrierConfirm, shipment).await? {
+    if done.contains(&shipment) || outbox::queued_for(c, JobKind::CarrierConfirm, shipment).await? {
         return Ok(Confirm::AlreadyQueued);
     }
-    jobs::enqueue(
+    outbox::enqueue(
         c,
         JobKind::CarrierConfirm,
         Some(shipment),

@@ -4,11 +4,11 @@
 
 use super::models::{CancelState, IdempotencyKey, NewAuditEntry, NewEvent, Shipment};
 use super::schema::shipments::{self, dsl};
-use super::{Conn, audit, events, idempotency};
-use crate::callbacks::{self, CallbackType};
+use super::{Conn, audit, callbacks, events, idempotency, outbox};
+use crate::domain::callback::CallbackType;
+use crate::domain::outbox::JobKind;
 use crate::domain::status::Outcome;
 use crate::domain::{Action, Kind, Source, Status};
-use crate::jobs::{self, JobKind};
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DbError};
@@ -253,7 +253,7 @@ pub async fn create(
             futures_util::try_join!(
                 insert.execute(&mut &*shared),
                 events::first(shared, event),
-                jobs::enqueue(
+                outbox::enqueue(
                     shared,
                     JobKind::CarrierSubmit,
                     Some(new.id),
@@ -391,8 +391,8 @@ pub async fn cancel(
                 CancelOutcome::Cancelled(Box::new(s.clone()))
             }
             Outcome::AskCarrierToCancel => {
-                if !jobs::pending_for(c, JobKind::CarrierCancel, s.id).await? {
-                    jobs::enqueue(
+                if !outbox::pending_for(c, JobKind::CarrierCancel, s.id).await? {
+                    outbox::enqueue(
                         c,
                         JobKind::CarrierCancel,
                         Some(s.id),
@@ -506,6 +506,66 @@ pub async fn record_carrier_fees(
         .map(|_| ())
 }
 
+/// Records the carrier order created (or found) for the locked shipment `s`: its tracking
+/// number and order id, the fees the carrier reported (what it did not report is kept), and
+/// its first tracking poll at `next_poll_at`. `s` is updated to match.
+pub async fn record_carrier_order(
+    conn: &mut Conn,
+    s: &mut Shipment,
+    item_code: &str,
+    original_id: &str,
+    next_poll_at: chrono::DateTime<Utc>,
+    fee_vnd: Option<i64>,
+    cod_vnd: Option<i64>,
+) -> QueryResult<()> {
+    diesel::update(dsl::shipments.find(s.id))
+        .set((
+            dsl::tracking_number.eq(item_code),
+            dsl::carrier_order_id.eq(original_id),
+            dsl::next_poll_at.eq(Some(next_poll_at)),
+            dsl::carrier_fee_vnd.eq(fee_vnd.or(s.carrier_fee_vnd)),
+            dsl::carrier_cod_vnd.eq(cod_vnd.or(s.carrier_cod_vnd)),
+        ))
+        .execute(conn)
+        .await?;
+    s.tracking_number = Some(item_code.to_owned());
+    s.carrier_order_id = Some(original_id.to_owned());
+    Ok(())
+}
+
+/// A shipment due for a tracking poll.
+#[derive(QueryableByName, Debug)]
+pub struct DuePoll {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub sale_order_code: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub tracking_number: Option<String>,
+}
+
+/// Claims up to `batch` shipments due for a tracking poll, pushing their next poll `quiet`
+/// forward so that another process does not poll them too.
+pub async fn claim_due_polls(
+    conn: &mut Conn,
+    batch: i64,
+    quiet: std::time::Duration,
+) -> QueryResult<Vec<DuePoll>> {
+    use diesel::sql_types::{BigInt, Interval};
+    diesel::sql_query(
+        "UPDATE shipments SET next_poll_at = now() + $1 \
+         WHERE id IN (SELECT id FROM shipments WHERE next_poll_at <= now() \
+                      ORDER BY next_poll_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+         RETURNING id, sale_order_code, tracking_number",
+    )
+    .bind::<Interval, _>(diesel::pg::data_types::PgInterval::from_microseconds(
+        quiet.as_micros() as i64,
+    ))
+    .bind::<BigInt, _>(batch)
+    .load(conn)
+    .await
+}
+
 /// Data staff may correct before resubmitting a rejected shipment (already validated).
 #[derive(Debug, Clone, Default)]
 pub struct Corrections {
@@ -588,7 +648,7 @@ pub async fn retry(
                 .await?
                 .ok_or(RetryError::NotFound)?;
             let before = s.clone();
-            let dead = jobs::requeue_dead_for(c, s.id).await?;
+            let dead = outbox::requeue_dead_for(c, s.id).await?;
             let mut details =
                 serde_json::json!({ "status_before": before.status, "jobs_requeued": dead });
             match Action::Retry.apply(s.status()) {
@@ -642,7 +702,7 @@ pub async fn retry(
                         Utc::now(),
                     );
                     change_status(c, &mut s, to, ev, None).await?;
-                    jobs::enqueue(
+                    outbox::enqueue(
                         c,
                         JobKind::CarrierSubmit,
                         Some(s.id),

@@ -3,7 +3,7 @@
 //! time is up; every answer carries the security headers.
 
 use crate::support::*;
-use bcci_gateway::jobs::handlers::Context;
+use bcci_gateway::jobs::Context;
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
@@ -512,9 +512,13 @@ async fn retention_erases_personal_data_of_long_finished_shipments() {
         http: reqwest::Client::new(),
         worker: bcci_gateway::jobs::worker::new_worker_number(),
     };
-    bcci_gateway::tracking::housekeeping(&ctx).await.unwrap();
+    bcci_gateway::jobs::housekeeping::housekeeping(&ctx)
+        .await
+        .unwrap();
     // Idempotent: a second run finds nothing more, and records nothing.
-    bcci_gateway::tracking::housekeeping(&ctx).await.unwrap();
+    bcci_gateway::jobs::housekeeping::housekeeping(&ctx)
+        .await
+        .unwrap();
 
     let pii = app.staff_token("pii", &["staff:read", "staff:pii"], None);
     let read = async |id: &str| json(app.get(&format!("/v1/shipments/{id}"), &pii).await).await;

@@ -1,7 +1,8 @@
 //! The job queue's claiming, release and take-over rules, on the real PostgreSQL.
 
 use crate::support::*;
-use bcci_gateway::jobs::{self, JobKind, WORKER_LOCK_NS};
+use bcci_gateway::domain::outbox::JobKind;
+use bcci_gateway::ledger::outbox::{self as jobs, WORKER_LOCK_NS};
 use diesel_async::RunQueryDsl;
 use std::time::Duration;
 

@@ -3,48 +3,15 @@
 //! `tracking.interval` per process. Every report goes through the same rules as a push
 //! (`ledger::reports`, source `carrier_poll`), so repeated and late reports change nothing.
 
+use super::Context;
 use crate::carrier::{Carrier, CarrierError, ErrorClass};
 use crate::domain::Source;
-use crate::jobs::handlers::Context;
+use crate::domain::outbox::JobKind;
 use crate::ledger::reports::{self, CarrierReport};
-use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Interval};
-use diesel_async::RunQueryDsl;
+use crate::ledger::{outbox, shipments};
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::watch;
 use uuid::Uuid;
-
-#[derive(QueryableByName, Debug)]
-struct Due {
-    #[diesel(sql_type = diesel::sql_types::Uuid)]
-    id: Uuid,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    sale_order_code: String,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    tracking_number: Option<String>,
-}
-
-/// Claims the shipments due for a poll, pushing their next poll forward so that another
-/// process does not poll them too.
-async fn claim_due(
-    conn: &mut crate::ledger::Conn,
-    batch: i64,
-    quiet: std::time::Duration,
-) -> QueryResult<Vec<Due>> {
-    diesel::sql_query(
-        "UPDATE shipments SET next_poll_at = now() + $1 \
-         WHERE id IN (SELECT id FROM shipments WHERE next_poll_at <= now() \
-                      ORDER BY next_poll_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
-         RETURNING id, sale_order_code, tracking_number",
-    )
-    .bind::<Interval, _>(diesel::pg::data_types::PgInterval::from_microseconds(
-        quiet.as_micros() as i64,
-    ))
-    .bind::<BigInt, _>(batch)
-    .load(conn)
-    .await
-}
 
 /// Polls one shipment; returns how many reports were new.
 pub async fn poll_one<C: Carrier>(
@@ -90,7 +57,7 @@ pub async fn poll_one<C: Carrier>(
     )
     .await?;
     if let Some((fee, cod)) = fees {
-        crate::ledger::shipments::record_carrier_fees(&mut conn, id, fee, cod).await?;
+        shipments::record_carrier_fees(&mut conn, id, fee, cod).await?;
     }
     metrics::counter!("bcci_carrier_reports_total", "source" => "carrier_poll")
         .increment(applied.new as u64);
@@ -98,7 +65,7 @@ pub async fn poll_one<C: Carrier>(
 }
 
 /// Keeps the carrier's error whole, so that a job running `poll_one` can record its class and
-/// excerpt on the attempt (`jobs::handlers::confirm`).
+/// excerpt on the attempt (`jobs::confirm`).
 fn err(e: CarrierError) -> anyhow::Error {
     anyhow::Error::new(e)
 }
@@ -107,10 +74,9 @@ fn err(e: CarrierError) -> anyhow::Error {
 /// (`carrier_confirm`), whose attempts record the error with an excerpt, retry it with
 /// backoff, and list it for staff (Cần xử lý → answers that cannot be read).
 async fn confirm_later<C>(ctx: &Context<C>, shipment: Uuid) -> anyhow::Result<()> {
-    use crate::jobs::{self, JobKind};
     let mut conn = ctx.pool.get().await?;
-    if !jobs::queued_for(&mut conn, JobKind::CarrierConfirm, shipment).await? {
-        jobs::enqueue(
+    if !outbox::queued_for(&mut conn, JobKind::CarrierConfirm, shipment).await? {
+        outbox::enqueue(
             &conn,
             JobKind::CarrierConfirm,
             Some(shipment),
@@ -126,7 +92,7 @@ pub async fn round<C: Carrier>(ctx: &Arc<Context<C>>) -> anyhow::Result<usize> {
     let cfg = &ctx.config.tracking;
     let due = {
         let mut conn = ctx.pool.get().await?;
-        claim_due(&mut conn, cfg.batch as i64, cfg.quiet_after).await?
+        shipments::claim_due_polls(&mut conn, cfg.batch as i64, cfg.quiet_after).await?
     };
     let n = due.len();
     let polls = due.into_iter().map(|d| {
@@ -145,56 +111,4 @@ pub async fn round<C: Carrier>(ctx: &Arc<Context<C>>) -> anyhow::Result<usize> {
     });
     futures_util::future::join_all(polls).await;
     Ok(n)
-}
-
-/// Marks late shipments (with their callbacks), forgets expired idempotency keys, and erases
-/// the personal data of shipments finished longer ago than `retention.personal_data_days`
-/// (a bounded batch per run).
-pub async fn housekeeping<C>(ctx: &Context<C>) -> anyhow::Result<()> {
-    let mut conn = ctx.pool.get().await?;
-    let window = chrono::Duration::from_std(ctx.config.shipments.pickup_window)?;
-    let late = crate::ledger::lateness::sweep(&mut conn, window, 200).await?;
-    if late > 0 {
-        tracing::info!(shipments = late, "marked late");
-    }
-    crate::ledger::idempotency::purge_expired(&mut conn).await?;
-    let retention = &ctx.config.retention;
-    let erased = crate::ledger::retention::erase_due(
-        &mut conn,
-        retention.personal_data_days,
-        retention.batch,
-    )
-    .await?;
-    if erased > 0 {
-        tracing::info!(
-            shipments = erased,
-            days = retention.personal_data_days,
-            "retention: personal data erased"
-        );
-    }
-    Ok(())
-}
-
-/// Polls (when `tracking.enabled`) until `shutdown` turns true, and keeps house on the same
-/// beat.
-pub async fn run<C: Carrier>(ctx: Arc<Context<C>>, mut shutdown: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(ctx.config.tracking.interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => {}
-            _ = tick.tick() => {}
-        }
-        if *shutdown.borrow() {
-            return;
-        }
-        if ctx.config.tracking.enabled
-            && let Err(e) = round(&ctx).await
-        {
-            tracing::warn!(error = %format!("{e:#}"), "tracking round failed");
-        }
-        if let Err(e) = housekeeping(&ctx).await {
-            tracing::warn!(error = %format!("{e:#}"), "housekeeping failed");
-        }
-    }
 }

@@ -1,11 +1,12 @@
-//! The one place where official 2025 commune codes become VNPost's.
+//! The one place where official 2025 commune codes become VNPost's (a pure table, read from
+//! `carrier.commune_codes` and checked with the configuration).
 //!
 //! SPEC §5: whether VNPost's commune codes equal the official ones is not confirmed. Every
 //! code the adapter sends (`CreateOrder`, `ServicesCharge`) goes through [`CommuneCodes`]:
 //! the official code itself, unless `carrier.commune_codes` maps it to another. The
 //! `carrier check` command reads VNPost's catalogue back through the same mapping.
 
-use crate::domain::admin_units::AdminUnits;
+use super::admin_units::AdminUnits;
 use std::collections::BTreeMap;
 
 /// Official 2025 commune code → VNPost's code; identity unless overridden.

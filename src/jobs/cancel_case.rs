@@ -1,0 +1,45 @@
+//! Job `carrier_cancel_case`: ask VNPost how it decided a cancellation it had to approve
+//! (`orderCorrection/updateCase`), again every `jobs.cancel_case_interval` until it decides.
+//! Its answers are recorded like a cancellation's (`cancel::apply`).
+
+use super::cancel::Answer;
+use super::run::{Completion, shipment_of};
+use super::{Context, Failure};
+use crate::carrier::{CancelResult, Carrier, CarrierError};
+use crate::ledger::models::Shipment;
+use crate::ledger::outbox::Job;
+use std::time::Instant;
+
+pub(super) async fn run<C: Carrier>(
+    ctx: &Context<C>,
+    job: &Job,
+) -> anyhow::Result<Result<Completion, Failure>> {
+    Ok(match shipment_of(ctx, job).await? {
+        None => Ok(Completion::Noop("no shipment".into())),
+        Some(s) => cancel_case(ctx, job, s).await.map_err(Failure::from),
+    })
+}
+
+async fn cancel_case<C: Carrier>(
+    ctx: &Context<C>,
+    job: &Job,
+    s: Shipment,
+) -> Result<Completion, CarrierError> {
+    if s.status().is_terminal() {
+        return Ok(Completion::Noop(format!("shipment is {}", s.status)));
+    }
+    let case_id = job.payload.get("case_id").and_then(|v| v.as_str());
+    let (Some(case_id), Some(original_id)) = (case_id, s.carrier_order_id.as_deref()) else {
+        return Ok(Completion::Noop(
+            "no case or carrier order to ask about; tracking will see the outcome".into(),
+        ));
+    };
+    let t = Instant::now();
+    let answer = ctx.carrier.cancel_case(original_id, case_id).await;
+    metrics::histogram!("bcci_carrier_request_seconds", "call" => "updateCase").record(t.elapsed());
+    Ok(match answer? {
+        CancelResult::Done => Completion::Cancel(Answer::CancelDone),
+        CancelResult::Waiting { .. } => Completion::CancelStillWaiting,
+        CancelResult::Refused(m) => Completion::Cancel(Answer::CancelRefused(m)),
+    })
+}
