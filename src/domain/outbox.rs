@@ -1,6 +1,6 @@
 //! The vocabularies of the outbox (tables `jobs` and `job_attempts`): what a job does, where
 //! it stands, and how an attempt at it ended. Plain enums; their SQL mapping is in
-//! `ledger::sql_types`, their queue in `ledger::outbox`, and running them in `jobs`.
+//! `ledger::vocab`, their queue in `ledger::outbox`, and running them in `jobs`.
 
 use std::fmt;
 

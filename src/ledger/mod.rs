@@ -14,7 +14,6 @@ pub mod reports;
 pub mod retention;
 pub mod schema;
 pub mod shipments;
-pub mod sql_types;
 pub mod vocab;
 
 use anyhow::Context;

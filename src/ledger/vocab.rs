@@ -7,6 +7,8 @@
 //! constraints with the enums' `ALL` lists.
 
 use super::models::CancelState;
+use crate::domain::callback::{CallbackState, CallbackType};
+use crate::domain::outbox::{AttemptOutcome, JobKind, JobState};
 use crate::domain::{AuditAction, Kind, Source, Status};
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
@@ -16,9 +18,9 @@ use diesel::sql_types::Text;
 
 /// For each enum: `AsExpression` and `FromSqlRow` (derived on a private proxy with diesel's
 /// `foreign_derive`, since the enum's module does not depend on diesel), and `ToSql`/`FromSql`
-/// through its `as_str` and `FromStr`.
+/// through its `as_str` and its parser (`FromStr`, or `parse` returning an `Option`).
 macro_rules! text_vocabulary {
-    ($($ty:ty => $proxy:ident),* $(,)?) => {$(
+    ($($ty:ty => $proxy:ident, $parse:expr;)*) => {$(
         #[derive(AsExpression, FromSqlRow)]
         #[diesel(foreign_derive, sql_type = Text)]
         #[allow(dead_code)]
@@ -33,17 +35,22 @@ macro_rules! text_vocabulary {
         impl FromSql<Text, Pg> for $ty {
             fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
                 let text = std::str::from_utf8(value.as_bytes())?;
-                text.parse::<$ty>()
-                    .map_err(|e| format!("{}: {e}", stringify!($ty)).into())
+                let parse: fn(&str) -> Option<$ty> = $parse;
+                parse(text).ok_or_else(|| format!("{}: unknown {text:?}", stringify!($ty)).into())
             }
         }
     )*};
 }
 
 text_vocabulary! {
-    Status => StatusProxy,
-    Kind => KindProxy,
-    Source => SourceProxy,
-    AuditAction => AuditActionProxy,
-    CancelState => CancelStateProxy,
+    Status => StatusProxy, |t| t.parse().ok();
+    Kind => KindProxy, |t| t.parse().ok();
+    Source => SourceProxy, |t| t.parse().ok();
+    AuditAction => AuditActionProxy, |t| t.parse().ok();
+    CancelState => CancelStateProxy, |t| t.parse().ok();
+    JobKind => JobKindProxy, JobKind::parse;
+    JobState => JobStateProxy, JobState::parse;
+    AttemptOutcome => AttemptOutcomeProxy, AttemptOutcome::parse;
+    CallbackType => CallbackTypeProxy, CallbackType::parse;
+    CallbackState => CallbackStateProxy, CallbackState::parse;
 }

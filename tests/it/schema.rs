@@ -5,7 +5,8 @@
 
 use crate::support::*;
 use bcci_gateway::domain::{AuditAction, Kind, Source, Status};
-use bcci_gateway::jobs::JobKind;
+use bcci_gateway::domain::callback::{CallbackState, CallbackType};
+use bcci_gateway::domain::outbox::{JobKind, JobState};
 use bcci_gateway::ledger::models::CancelState;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
@@ -277,14 +278,14 @@ fn vocabularies() -> Vec<(&'static str, &'static str, BTreeSet<String>)> {
             names(&AuditAction::ALL, AuditAction::as_str),
         ),
         ("jobs", "kind", names(&JobKind::ALL, JobKind::as_str)),
+        ("jobs", "state", names(&JobState::ALL, JobState::as_str)),
+        ("callbacks", "type", names(&CallbackType::ALL, CallbackType::as_str)),
+        ("callbacks", "state", names(&CallbackState::ALL, CallbackState::as_str)),
     ]
 }
 
 /// Columns with a CHECK list and no Rust enum with an `ALL` list yet.
 const UNTYPED: &[(&str, &str)] = &[
-    ("jobs", "state"),
-    ("callbacks", "type"),
-    ("callbacks", "state"),
     ("carrier_pushes", "outcome"),
     ("carrier_push_envelopes", "mode"),
 ];
