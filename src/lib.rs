@@ -5,10 +5,12 @@
 //! - `ledger`: the PostgreSQL ledger (diesel-async), one module per table.
 //! - `jobs`: the durable outbox of outbound work.
 //! - `api`: the HTTP surface; `auth`: bearer tokens; `error`: problem+json.
-//! - `config`: layered configuration; `server`: start-up.
+//! - `config`: layered configuration; `state`: what every handler shares (`AppState`);
+//!   `app`: the HTTP application (middleware and routes); `server`: start-up.
 //! - `console`: the staff web console at `/console`.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod callbacks;
 pub mod carrier;
@@ -20,5 +22,6 @@ pub mod error;
 pub mod jobs;
 pub mod ledger;
 pub mod server;
+pub mod state;
 pub mod telemetry;
 pub mod tracking;

@@ -2,13 +2,13 @@
 //! post (issue 8). Asked of the carrier (`ServicesCharge`) while the caller waits; never
 //! guessed: when VNPost cannot answer, 503 with `Retry-After`.
 
-use super::AppState;
 use super::dto::address_code_errors;
 use super::extract::json_body;
 use crate::auth::Principal;
 use crate::carrier::{Carrier, QuoteRequest, ServiceQuote};
 use crate::domain::Kind;
 use crate::error::{ApiError, FieldError, Problem};
+use crate::state::AppState;
 use actix_web::{HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;

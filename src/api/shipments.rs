@@ -1,7 +1,6 @@
 //! Handlers of `/v1/pickups`, `/v1/deliveries` and `/v1/shipments` (SPEC §3). Each one
 //! validates, runs one transaction in the ledger, and answers.
 
-use super::AppState;
 use super::dto::*;
 use super::extract::{from_value, json_body, parse_json, query, read_body, shipment_id};
 use super::staff::check_reason;
@@ -12,6 +11,7 @@ use crate::ledger::shipments::{
     self as ledger, Actor, CancelOutcome, CreateError, Created, IdempotencyRequest, ListFilter,
 };
 use crate::ledger::{events, idempotency};
+use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -1,7 +1,6 @@
 //! Staff actions (SPEC §3, scope `staff:act`): retry a rejected shipment or its dead jobs,
 //! replay dead-lettered callbacks, re-enable a client's callbacks. Every one is audited.
 
-use super::AppState;
 use super::dto::{Address, ShipmentView};
 use super::extract::{json_body, shipment_id};
 use crate::auth::{Principal, Scope};
@@ -10,6 +9,7 @@ use crate::domain::{Source, phone};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::ledger::attention;
 use crate::ledger::shipments::{self as ledger, ActionError, Actor, Corrections, RetryError};
+use crate::state::AppState;
 use actix_web::{HttpResponse, post, web};
 use serde::Deserialize;
 use utoipa::ToSchema;

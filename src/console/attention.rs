@@ -3,12 +3,12 @@
 use super::search::Row;
 use super::session::Staff;
 use super::{ConsoleError, Layout, format, html, see_other};
-use crate::api::AppState;
 use crate::api::staff::check_reason;
 use crate::domain::Status;
 use crate::ledger::attention::{self as ledger, DeadJob};
 use crate::ledger::audit;
 use crate::ledger::search::{self, Hit, Search};
+use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::Utc;

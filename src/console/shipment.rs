@@ -4,7 +4,6 @@
 
 use super::session::Staff;
 use super::{ConsoleError, Layout, format, html_status, see_other};
-use crate::api::AppState;
 use crate::api::dto::Address;
 use crate::api::staff::{CorrectionsIn, check_reason, validate_corrections};
 use crate::callbacks::{self, Callback};
@@ -16,6 +15,7 @@ use crate::ledger::attention::{self as ledger, AttemptRow, JobRow};
 use crate::ledger::models::{AuditEntry, CancelState, Event, Shipment};
 use crate::ledger::shipments::{self, ActionError, CancelOutcome, RetryError};
 use crate::ledger::{audit, events};
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
