@@ -3,6 +3,7 @@
 //! with a generic text.
 
 use crate::carrier::ErrorClass;
+use crate::domain::request::Invalid;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
@@ -71,6 +72,28 @@ pub enum ApiError {
     /// A call to the carrier made for this request failed (quotes, waybills).
     Carrier(crate::carrier::CarrierError),
     Internal(anyhow::Error),
+}
+
+impl From<Invalid> for FieldError {
+    fn from(e: Invalid) -> Self {
+        let message = e.message();
+        FieldError {
+            field: e.field,
+            message,
+        }
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        ApiError::Validation(vec![e.into()])
+    }
+}
+
+impl From<Vec<Invalid>> for ApiError {
+    fn from(errors: Vec<Invalid>) -> Self {
+        ApiError::Validation(errors.into_iter().map(FieldError::from).collect())
+    }
 }
 
 impl ApiError {

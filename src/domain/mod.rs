@@ -4,7 +4,8 @@
 //! unit-tested exhaustively: statuses and the transitions the gateway and staff may make
 //! (`status`), the carrier's status codes (`carrier_codes`), how a carrier report changes a
 //! shipment (`report`), lateness (`lateness`), and the shape of the data citizens give us
-//! (`phone`, `dossier`, `mask`, `admin_units`).
+//! (`phone`, `dossier`, `mask`, `admin_units`), and the requests callers make and their
+//! validation (`request`).
 
 pub mod admin_units;
 pub mod carrier_codes;
@@ -13,6 +14,7 @@ pub mod lateness;
 pub mod mask;
 pub mod phone;
 pub mod report;
+pub mod request;
 pub mod status;
 pub mod text;
 

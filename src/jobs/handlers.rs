@@ -806,12 +806,18 @@ mod tests {
         let config = Config::from_overlay("").unwrap();
         let now = Utc::now();
         match kind {
-            Kind::Pickup => serde_json::from_value::<crate::api::dto::PickupRequest>(body)
-                .unwrap()
-                .validate(&config, "motcua-tq", now),
-            Kind::Delivery => serde_json::from_value::<crate::api::dto::DeliveryRequest>(body)
-                .unwrap()
-                .validate(&config, "motcua-tq", now),
+            Kind::Pickup => crate::api::shipments::pickup_row(
+                &serde_json::from_value(body).unwrap(),
+                &config,
+                "motcua-tq",
+                now,
+            ),
+            Kind::Delivery => crate::api::shipments::delivery_row(
+                &serde_json::from_value(body).unwrap(),
+                &config,
+                "motcua-tq",
+                now,
+            ),
         }
         .unwrap()
     }
