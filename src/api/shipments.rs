@@ -9,8 +9,9 @@ use crate::domain::request::{self, Common, DeliveryRequest, Invalid, PickupReque
 use crate::domain::{Kind, Source, Status};
 use crate::error::{ApiError, FieldError, Problem};
 use crate::ledger::models::Shipment;
+use crate::ledger::search::{self, Search};
 use crate::ledger::shipments::{
-    self as ledger, Actor, CancelOutcome, CreateError, Created, IdempotencyRequest, ListFilter,
+    self as ledger, Actor, CancelOutcome, CreateError, Created, IdempotencyRequest,
 };
 use crate::ledger::{events, idempotency};
 use crate::state::AppState;
@@ -296,6 +297,87 @@ pub struct ListParams {
     cursor: Option<String>,
 }
 
+impl ListParams {
+    /// The search these parameters ask for, or every bad parameter, each naming itself.
+    fn search(self) -> Result<Search, ApiError> {
+        let mut errors = Vec::new();
+        let p = self;
+        let mut filter = Search {
+            limit: 20,
+            ..Default::default()
+        };
+        let mut parse =
+            |field: &str, raw: &Option<String>, ok: &mut dyn FnMut(&str) -> Result<(), String>| {
+                if let Some(v) = raw.as_deref()
+                    && let Err(msg) = ok(v)
+                {
+                    errors.push(FieldError::new(field, msg));
+                }
+            };
+        parse("dossier_code", &p.dossier_code, &mut |v| {
+            filter.dossier_code = Some(v.to_owned());
+            Ok(())
+        });
+        parse("kind", &p.kind, &mut |v| {
+            filter.kind = Some(
+                v.parse::<Kind>()
+                    .map_err(|_| "must be `pickup` or `delivery`".to_owned())?,
+            );
+            Ok(())
+        });
+        parse("status", &p.status, &mut |v| {
+            filter.status = Some(v.parse::<Status>().map_err(|_| {
+                format!(
+                    "must be one of {}",
+                    Status::ALL.map(|s| s.as_str()).join(", ")
+                )
+            })?);
+            Ok(())
+        });
+        parse("office_code", &p.office_code, &mut |v| {
+            filter.office = Some(v.to_owned());
+            Ok(())
+        });
+        parse("late", &p.late, &mut |v| {
+            filter.late = Some(
+                v.parse::<bool>()
+                    .map_err(|_| "must be `true` or `false`".to_owned())?,
+            );
+            Ok(())
+        });
+        parse("q", &p.q, &mut |v| {
+            if v.chars().count() > 100 {
+                return Err("must be at most 100 characters".into());
+            }
+            filter.q = Some(v.to_owned());
+            Ok(())
+        });
+        parse("limit", &p.limit, &mut |v| {
+            filter.limit = v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or("must be a number from 1 to 100")?;
+            Ok(())
+        });
+        parse("cursor", &p.cursor, &mut |v| {
+            let bytes = URL_SAFE_NO_PAD
+                .decode(v)
+                .map_err(|_| "is not a cursor returned by this API".to_owned())?;
+            filter.before = Some(
+                Uuid::from_slice(&bytes)
+                    .map_err(|_| "is not a cursor returned by this API".to_owned())?,
+            );
+            Ok(())
+        });
+        if errors.is_empty() {
+            Ok(filter)
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
 /// List shipments, newest first, keyset-paginated.
 #[utoipa::path(tag = "shipments", params(ListParams),
     responses((status = 200, body = ShipmentPage), (status = 422, body = Problem, content_type = "application/problem+json")),
@@ -307,86 +389,14 @@ pub async fn list_shipments(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     who.require_read()?;
-    let p: ListParams = query(&req)?;
-    let mut errors = Vec::new();
-    let mut filter = ListFilter {
-        limit: 20,
-        ..Default::default()
-    };
-    let mut parse =
-        |field: &str, raw: &Option<String>, ok: &mut dyn FnMut(&str) -> Result<(), String>| {
-            if let Some(v) = raw.as_deref()
-                && let Err(msg) = ok(v)
-            {
-                errors.push(FieldError::new(field, msg));
-            }
-        };
-    parse("dossier_code", &p.dossier_code, &mut |v| {
-        filter.dossier_code = Some(v.to_owned());
-        Ok(())
-    });
-    parse("kind", &p.kind, &mut |v| {
-        filter.kind = Some(
-            v.parse::<Kind>()
-                .map_err(|_| "must be `pickup` or `delivery`".to_owned())?,
-        );
-        Ok(())
-    });
-    parse("status", &p.status, &mut |v| {
-        filter.status = Some(v.parse::<Status>().map_err(|_| {
-            format!(
-                "must be one of {}",
-                Status::ALL.map(|s| s.as_str()).join(", ")
-            )
-        })?);
-        Ok(())
-    });
-    parse("office_code", &p.office_code, &mut |v| {
-        filter.office_code = Some(v.to_owned());
-        Ok(())
-    });
-    parse("late", &p.late, &mut |v| {
-        filter.late = Some(
-            v.parse::<bool>()
-                .map_err(|_| "must be `true` or `false`".to_owned())?,
-        );
-        Ok(())
-    });
-    parse("q", &p.q, &mut |v| {
-        if v.chars().count() > 100 {
-            return Err("must be at most 100 characters".into());
-        }
-        filter.q = Some(v.to_owned());
-        Ok(())
-    });
-    parse("limit", &p.limit, &mut |v| {
-        filter.limit = v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or("must be a number from 1 to 100")?;
-        Ok(())
-    });
-    parse("cursor", &p.cursor, &mut |v| {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(v)
-            .map_err(|_| "is not a cursor returned by this API".to_owned())?;
-        filter.before = Some(
-            Uuid::from_slice(&bytes)
-                .map_err(|_| "is not a cursor returned by this API".to_owned())?,
-        );
-        Ok(())
-    });
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
+    let filter = query::<ListParams>(&req)?.search()?;
     if filter.q.is_some() && !who.is_staff() {
         return Err(ApiError::Forbidden(
             "the `q` search is for staff (scope `staff:read`)".into(),
         ));
     }
     let mut conn = state.pool.get().await?;
-    let mut rows = ledger::list(&mut conn, &who.visibility(), &filter).await?;
+    let mut rows = search::search_shipments(&mut conn, &who.visibility(), &filter).await?;
     let next_cursor = if rows.len() as i64 > filter.limit {
         rows.truncate(filter.limit as usize);
         rows.last().map(|s| URL_SAFE_NO_PAD.encode(s.id.as_bytes()))

@@ -1,10 +1,12 @@
-//! The shipment search: the console's search box and filters and the API's list (`q`), one
-//! query. Every list of shipments in the console is a search.
+//! The shipment search: the console's search box and filters and the API's list (`q` and its
+//! filters), one query on one set of indexes. Every list of shipments is a search.
 //!
 //! Written in SQL with numbered parameters (built by [`Sql`]), so that what runs is what
 //! `EXPLAIN` shows (the search benchmark prints the plans).
 
 use super::Conn;
+use super::models::Shipment;
+use super::schema::shipments;
 use super::shipments::Visibility;
 use super::sql::{ID_SLACK, Sql, TERMINAL, uuid_v7_floor, visibility};
 use crate::domain::{Kind, Status};
@@ -22,6 +24,8 @@ use uuid::Uuid;
 pub struct Search {
     /// Dossier code, tracking number, last digits of the phone, or words of the name.
     pub q: Option<String>,
+    /// Exactly this dossier code.
+    pub dossier_code: Option<String>,
     pub kind: Option<Kind>,
     pub status: Option<Status>,
     pub office: Option<String>,
@@ -142,16 +146,21 @@ const HIT_COLUMNS: &str = "id, kind, status, dossier_code, office_code, person_n
     person_phone, tracking_number, procedure_name, due_at, late, created_at, carrier_text, \
     last_report_at, picked_up_at, delivered_at, status_reason";
 
-/// The search as SQL, after `prefix` (e.g. `EXPLAIN ANALYZE `).
+/// The search as SQL selecting `columns`, after `prefix` (e.g. `EXPLAIN ANALYZE `).
 pub fn search_query<'a>(
     prefix: &str,
+    columns: &str,
     v: &Visibility,
     s: &Search,
 ) -> BoxedSqlQuery<'a, Pg, SqlQuery> {
     let mut sql = Sql::new(&format!(
-        "{prefix}SELECT {HIT_COLUMNS} FROM shipments WHERE true"
+        "{prefix}SELECT {columns} FROM shipments WHERE true"
     ));
     visibility(&mut sql, "", v);
+    if let Some(d) = &s.dossier_code {
+        let p = sql.bind::<Text, _>(d.clone());
+        sql.push(&format!(" AND dossier_code = {p}"));
+    }
     if let Some(k) = s.kind {
         let p = sql.bind::<Text, _>(k.as_str());
         sql.push(&format!(" AND kind = {p}"));
@@ -231,7 +240,30 @@ pub fn search_query<'a>(
 
 /// Newest first; one more row than `limit` tells the caller whether there is a next page.
 pub async fn search(conn: &mut Conn, v: &Visibility, s: &Search) -> QueryResult<Vec<Hit>> {
-    search_query("", v, s).load(conn).await
+    search_query("", HIT_COLUMNS, v, s).load(conn).await
+}
+
+#[derive(QueryableByName)]
+struct Id {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+}
+
+/// The same search, whole rows (the API's list): the page's ids, then their rows by primary
+/// key. Newest first; one more row than `limit`, as [`search`].
+pub async fn search_shipments(
+    conn: &mut Conn,
+    v: &Visibility,
+    s: &Search,
+) -> QueryResult<Vec<Shipment>> {
+    let ids: Vec<Id> = search_query("", "id", v, s).load(conn).await?;
+    let ids: Vec<Uuid> = ids.into_iter().map(|r| r.id).collect();
+    shipments::dsl::shipments
+        .filter(shipments::dsl::id.eq_any(ids))
+        .order(shipments::dsl::id.desc())
+        .select(Shipment::as_select())
+        .load(conn)
+        .await
 }
 
 #[derive(QueryableByName)]
@@ -246,7 +278,7 @@ pub async fn explain_search(
     v: &Visibility,
     s: &Search,
 ) -> QueryResult<Vec<String>> {
-    let lines: Vec<PlanLine> = search_query("EXPLAIN (ANALYZE, BUFFERS) ", v, s)
+    let lines: Vec<PlanLine> = search_query("EXPLAIN (ANALYZE, BUFFERS) ", HIT_COLUMNS, v, s)
         .load(conn)
         .await?;
     Ok(lines.into_iter().map(|l| l.line).collect())
