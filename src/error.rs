@@ -2,6 +2,7 @@
 //! stack traces, secrets) ever reaches the body: internal errors are logged and answered 500
 //! with a generic text.
 
+use crate::domain::request::Invalid;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
@@ -71,6 +72,28 @@ pub enum ApiError {
     /// carrier's error by `carrier` (`From<CarrierError>`).
     Carrier(CarrierFailure),
     Internal(anyhow::Error),
+}
+
+impl From<Invalid> for FieldError {
+    fn from(e: Invalid) -> Self {
+        let message = e.message();
+        FieldError {
+            field: e.field,
+            message,
+        }
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        ApiError::Validation(vec![e.into()])
+    }
+}
+
+impl From<Vec<Invalid>> for ApiError {
+    fn from(errors: Vec<Invalid>) -> Self {
+        ApiError::Validation(errors.into_iter().map(FieldError::from).collect())
+    }
 }
 
 impl ApiError {
@@ -297,20 +320,40 @@ pub fn is_connection_lost(e: &diesel::result::Error) -> bool {
     }
 }
 
+/// What a database error means for the request that met it, whether the API or the console
+/// answers it: one mapping for both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbFailure {
+    /// The row asked for does not exist (404).
+    NotFound,
+    /// Try again shortly (503); the text says why, in English.
+    Unavailable(&'static str),
+    /// A fault to log (500).
+    Internal,
+}
+
+pub fn db_failure(e: &diesel::result::Error) -> DbFailure {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::NotFound => DbFailure::NotFound,
+        lost if is_connection_lost(lost) => {
+            tracing::warn!(error = %lost, "database connection lost during a request");
+            DbFailure::Unavailable("The database is unreachable; retry shortly")
+        }
+        // Lock timeouts and serialization failures: the caller may retry.
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+            DbFailure::Unavailable("The ledger is busy; retry shortly")
+        }
+        _ => DbFailure::Internal,
+    }
+}
+
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
-        match e {
-            Error::NotFound => ApiError::NotFound,
-            ref lost if is_connection_lost(lost) => {
-                tracing::warn!(error = %lost, "database connection lost during a request");
-                ApiError::Unavailable("The database is unreachable; retry shortly".into())
-            }
-            // Lock timeouts and serialization failures: the caller may retry.
-            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
-                ApiError::Unavailable("The ledger is busy; retry shortly".into())
-            }
-            other => ApiError::Internal(other.into()),
+        match db_failure(&e) {
+            DbFailure::NotFound => ApiError::NotFound,
+            DbFailure::Unavailable(why) => ApiError::Unavailable(why.into()),
+            DbFailure::Internal => ApiError::Internal(e.into()),
         }
     }
 }

@@ -7,10 +7,12 @@
 //!   periodic tracking polls and housekeeping; the outbox itself is `ledger::outbox`.
 //! - `callbacks`: signs and delivers callbacks; `carrier`: the carrier's wire formats.
 //! - `api`: the HTTP surface; `auth`: bearer tokens; `error`: problem+json.
-//! - `config`: layered configuration; `server`: start-up.
+//! - `config`: layered configuration; `state`: what every handler shares (`AppState`);
+//!   `app`: the HTTP application (middleware and routes); `server`: start-up.
 //! - `console`: the staff web console at `/console`.
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod callbacks;
 pub mod carrier;
@@ -22,4 +24,5 @@ pub mod error;
 pub mod jobs;
 pub mod ledger;
 pub mod server;
+pub mod state;
 pub mod telemetry;

@@ -1,7 +1,8 @@
 //! Start-up: database, migrations, the HTTP server, the job worker, tracking and the sandbox
 //! carrier; and the graceful stop of all of them.
 
-use crate::api::{self, AppState};
+use crate::api;
+use crate::app::build_app;
 use crate::carrier::VnPost;
 use crate::carrier::sandbox::{self, SandboxHandle};
 use crate::config::{CarrierKind, Config};
@@ -9,8 +10,9 @@ use crate::jobs::Context;
 use crate::jobs::housekeeping;
 use crate::jobs::worker;
 use crate::ledger;
+use crate::state::AppState;
 use actix_web::dev::Server;
-use actix_web::{App, HttpServer, web};
+use actix_web::{HttpServer, web};
 use anyhow::Context as _;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -42,24 +44,12 @@ pub fn http(state: web::Data<AppState>, listener: TcpListener) -> anyhow::Result
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
-    Ok(HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .wrap(actix_web::middleware::from_fn(api::limits::webhook_limit))
-            .wrap(actix_web::middleware::from_fn(
-                api::headers::security_headers,
-            ))
-            .wrap(tracing_actix_web::TracingLogger::<
-                crate::console::logging::PathOnlyRootSpan,
-            >::new())
-            .configure(crate::console::routes)
-            .configure(api::routes)
-    })
-    .workers(workers)
-    .disable_signals()
-    .shutdown_timeout(config.server.shutdown_timeout.as_secs())
-    .listen(listener)?
-    .run())
+    Ok(HttpServer::new(move || build_app(state.clone()))
+        .workers(workers)
+        .disable_signals()
+        .shutdown_timeout(config.server.shutdown_timeout.as_secs())
+        .listen(listener)?
+        .run())
 }
 
 /// The carrier webhook of the gateway listening on `listener`, as reached from this host.

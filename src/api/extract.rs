@@ -1,9 +1,9 @@
 //! Request plumbing shared by the handlers: the caller's identity, the body (size-limited,
 //! parsed with the path of any field at fault) and the query string.
 
-use super::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, FieldError};
+use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::StreamExt;

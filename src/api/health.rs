@@ -1,8 +1,8 @@
 //! Liveness and readiness (SPEC §9).
 
-use super::AppState;
 use crate::error::ApiError;
 use crate::ledger;
+use crate::state::AppState;
 use actix_web::{HttpResponse, get, web};
 
 /// The process is up.

@@ -1,87 +1,5 @@
-//! Rate limits per caller (issue 11 §3): requests a minute per dossier system and per staff
-//! member, checked once the token is verified (the key is its `sub`, which an attacker cannot
-//! choose), and one bucket for the carrier's webhook. Past a limit: 429 with `Retry-After`.
-//! GCRA (governor): a bucket holds a minute's worth and refills evenly, so a client that
-//! stays under its rate is never refused, whatever its bursts within the minute.
-
-use crate::auth::Principal;
-use crate::config::Limits;
-use crate::error::ApiError;
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
-use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
-
-pub struct RateLimits {
-    client: Option<DefaultKeyedRateLimiter<String>>,
-    staff: Option<DefaultKeyedRateLimiter<String>>,
-    webhook: Option<DefaultDirectRateLimiter>,
-    clock: DefaultClock,
-    checks: AtomicU64,
-}
-
-fn quota(per_minute: u32) -> Option<Quota> {
-    NonZeroU32::new(per_minute).map(Quota::per_minute)
-}
-
-impl RateLimits {
-    pub fn new(cfg: &Limits) -> RateLimits {
-        RateLimits {
-            client: quota(cfg.client_per_minute).map(RateLimiter::keyed),
-            staff: quota(cfg.staff_per_minute).map(RateLimiter::keyed),
-            webhook: quota(cfg.webhook_per_minute).map(RateLimiter::direct),
-            clock: DefaultClock::default(),
-            checks: AtomicU64::new(0),
-        }
-    }
-
-    /// One request by an authenticated caller: staff and dossier systems in their own buckets.
-    pub fn check(&self, who: &Principal) -> Result<(), ApiError> {
-        let (limiter, kind) = if who.is_staff() {
-            (&self.staff, "staff member")
-        } else {
-            (&self.client, "client")
-        };
-        let Some(limiter) = limiter else {
-            return Ok(());
-        };
-        // Now and then, drop the buckets that are full again: memory stays bounded by the
-        // callers active within the last minute.
-        if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
-            limiter.retain_recent();
-        }
-        limiter
-            .check_key(&who.sub)
-            .map_err(|not_until| self.refused(not_until.wait_time_from(self.clock.now()), kind))
-    }
-
-    /// One push to the carrier webhook.
-    pub fn check_webhook(&self) -> Result<(), ApiError> {
-        let Some(limiter) = &self.webhook else {
-            return Ok(());
-        };
-        limiter.check().map_err(|not_until| {
-            self.refused(
-                not_until.wait_time_from(self.clock.now()),
-                "carrier webhook",
-            )
-        })
-    }
-
-    fn refused(&self, wait: std::time::Duration, kind: &str) -> ApiError {
-        metrics::counter!("bcci_rate_limited_total", "caller" => kind.replace(' ', "_"))
-            .increment(1);
-        // Whole seconds, rounded up: a client that waits this long is let through.
-        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        ApiError::TooManyRequests {
-            retry_after_secs: secs.max(1),
-            detail: format!(
-                "This {kind} sent more requests than its limit a minute; retry after {} s",
-                secs.max(1)
-            ),
-        }
-    }
-}
+//! The carrier webhook's rate limit, checked before its body is read (the buckets themselves
+//! are `state::RateLimits`).
 
 /// Middleware: the carrier webhook's own bucket, before its body is read.
 pub async fn webhook_limit(
@@ -89,7 +7,7 @@ pub async fn webhook_limit(
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
 ) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
     if req.path() == super::webhook::PATH
-        && let Some(state) = req.app_data::<actix_web::web::Data<super::AppState>>()
+        && let Some(state) = req.app_data::<actix_web::web::Data<crate::state::AppState>>()
     {
         state.limits.check_webhook()?;
     }

@@ -1,8 +1,8 @@
 //! `GET /metrics` (SPEC §9), Prometheus text format.
 
-use super::AppState;
 use crate::domain::outbox::JobState;
 use crate::error::ApiError;
+use crate::state::AppState;
 use actix_web::{HttpResponse, get, web};
 
 /// Prometheus metrics: job queue depth by state, job attempts by kind and outcome, carrier

@@ -12,42 +12,10 @@ pub mod shipments;
 pub mod staff;
 pub mod webhook;
 
-use crate::auth::Verifier;
-use crate::carrier::VnPost;
-use crate::config::Config;
 use crate::error::ApiError;
-use crate::ledger::Pool;
 use actix_web::{HttpResponse, web};
-use std::sync::Arc;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-
-/// What every handler shares.
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub pool: Pool,
-    pub verifier: Verifier,
-    /// The carrier, for the calls a request waits on (quotes, waybills); shared with the job
-    /// workers, so that there is one login.
-    pub carrier: Arc<VnPost>,
-    /// Requests a minute per caller (`[limits]`).
-    pub limits: limits::RateLimits,
-}
-
-impl AppState {
-    pub fn new(config: Arc<Config>, pool: Pool) -> anyhow::Result<AppState> {
-        let verifier = Verifier::new(&config.auth)?;
-        let carrier = Arc::new(VnPost::new(&config.carrier)?);
-        let limits = limits::RateLimits::new(&config.limits);
-        Ok(AppState {
-            limits,
-            config,
-            pool,
-            verifier,
-            carrier,
-        })
-    }
-}
 
 #[derive(OpenApi)]
 #[openapi(

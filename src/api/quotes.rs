@@ -2,13 +2,12 @@
 //! post (issue 8). Asked of the carrier (`ServicesCharge`) while the caller waits; never
 //! guessed: when VNPost cannot answer, 503 with `Retry-After`.
 
-use super::AppState;
-use super::dto::address_code_errors;
 use super::extract::json_body;
 use crate::auth::Principal;
 use crate::carrier::{Carrier, QuoteRequest, ServiceQuote};
 use crate::domain::Kind;
 use crate::error::{ApiError, FieldError, Problem};
+use crate::state::AppState;
 use actix_web::{HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -88,7 +87,11 @@ pub async fn quote(
 ) -> Result<HttpResponse, ApiError> {
     who.require_read()?;
     let q: QuoteBody = json_body(body, state.config.server.body_limit_bytes).await?;
-    let mut errors = address_code_errors(&q.address.province_code, &q.address.commune_code);
+    let mut errors: Vec<FieldError> =
+        crate::domain::request::address_codes(&q.address.province_code, &q.address.commune_code)
+            .into_iter()
+            .map(FieldError::from)
+            .collect();
     let office = state.config.office(&q.office_code);
     if office.is_none() {
         errors.push(FieldError::new("office_code", "is not a configured office"));

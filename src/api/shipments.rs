@@ -1,20 +1,24 @@
 //! Handlers of `/v1/pickups`, `/v1/deliveries` and `/v1/shipments` (SPEC §3). Each one
 //! validates, runs one transaction in the ledger, and answers.
 
-use super::AppState;
 use super::dto::*;
 use super::extract::{from_value, json_body, parse_json, query, read_body, shipment_id};
-use super::staff::check_reason;
 use crate::auth::{Principal, Scope};
+use crate::config::Config;
+use crate::domain::request::{self, Common, DeliveryRequest, Invalid, PickupRequest};
 use crate::domain::{Kind, Source, Status};
 use crate::error::{ApiError, FieldError, Problem};
+use crate::ledger::models::Shipment;
+use crate::ledger::search::{self, Search};
 use crate::ledger::shipments::{
-    self as ledger, Actor, CancelOutcome, CreateError, Created, IdempotencyRequest, ListFilter,
+    self as ledger, Actor, CancelOutcome, CreateError, Created, IdempotencyRequest,
 };
 use crate::ledger::{events, idempotency};
+use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -78,14 +82,19 @@ async fn create(
     let hash = idempotency::request_hash("POST", req.path(), &value);
     let now = chrono::Utc::now();
     let row = match kind {
-        Kind::Pickup => from_value::<PickupRequest>(value)?
-            .strip_free_text()
-            .validate(&state.config, &who.sub, now),
-        Kind::Delivery => from_value::<DeliveryRequest>(value)?
-            .strip_free_text()
-            .validate(&state.config, &who.sub, now),
-    }
-    .map_err(ApiError::Validation)?;
+        Kind::Pickup => pickup_row(
+            &from_value::<PickupRequest>(value)?.strip_free_text(),
+            &state.config,
+            &who.sub,
+            now,
+        ),
+        Kind::Delivery => delivery_row(
+            &from_value::<DeliveryRequest>(value)?.strip_free_text(),
+            &state.config,
+            &who.sub,
+            now,
+        ),
+    }?;
 
     let mut conn = state.pool.get().await?;
     let idem = IdempotencyRequest {
@@ -120,6 +129,105 @@ async fn create(
         }),
         Err(CreateError::Db(e)) => Err(e.into()),
     }
+}
+
+/// The ledger row of a valid pickup request, or every problem of the request.
+pub fn pickup_row(
+    r: &PickupRequest,
+    config: &Config,
+    client_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Shipment, Vec<Invalid>> {
+    let checked = r.validate(&|office| config.office(office).is_some())?;
+    Ok(new_row(
+        Kind::Pickup,
+        &r.common(),
+        client_id,
+        checked.phone,
+        now,
+    ))
+}
+
+/// The ledger row of a valid delivery request, or every problem of the request.
+pub fn delivery_row(
+    r: &DeliveryRequest,
+    config: &Config,
+    client_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Shipment, Vec<Invalid>> {
+    let checked = r.validate(&|office| config.office(office).is_some())?;
+    let mut row = new_row(Kind::Delivery, &r.common(), client_id, checked.phone, now);
+    row.result = Some(serde_json::to_value(&r.result).expect("result serialises"));
+    row.cod_vnd = r.cod_vnd;
+    row.due_at = r.due_at.map(|d| d.with_timezone(&Utc));
+    Ok(row)
+}
+
+fn new_row(
+    kind: Kind,
+    c: &Common<'_>,
+    client_id: &str,
+    phone: String,
+    now: DateTime<Utc>,
+) -> Shipment {
+    // PostgreSQL keeps microseconds: the response is rendered from this row, so it must be
+    // what a later read returns.
+    let now = chrono::SubsecRound::trunc_subsecs(now, 6);
+    let id = Uuid::now_v7();
+    Shipment {
+        id,
+        kind: kind.as_str().into(),
+        status: Status::Requested.as_str().into(),
+        sequence: 1,
+        client_id: client_id.into(),
+        office_code: c.office_code.into(),
+        dossier_code: c.dossier_code.into(),
+        procedure_code: c.procedure.code.trim().into(),
+        procedure_name: c.procedure.name.trim().into(),
+        person_name: c
+            .person
+            .full_name
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+        person_phone: phone,
+        person_email: c.person.email.clone(),
+        person_id_number: c.person.id_number.clone(),
+        address_line: c.address.line.trim().into(),
+        province_code: c.address.province_code.clone(),
+        commune_code: c.address.commune_code.clone(),
+        documents: serde_json::to_value(c.documents).expect("documents serialise"),
+        result: None,
+        collect_fees_vnd: c.collect_fees_vnd,
+        cod_vnd: 0,
+        note: c.note.cloned(),
+        due_at: None,
+        late: false,
+        sale_order_code: sale_order_code(id),
+        carrier: "vnpost".into(),
+        tracking_number: None,
+        carrier_order_id: None,
+        carrier_code: None,
+        carrier_text: None,
+        carrier_at: None,
+        status_reason: None,
+        picked_up_at: None,
+        delivered_at: None,
+        last_report_at: None,
+        next_poll_at: None,
+        created_at: now,
+        updated_at: now,
+        carrier_fee_vnd: None,
+        carrier_cod_vnd: None,
+        cancel_state: None,
+        cancel_case_id: None,
+        cancel_note: None,
+    }
+}
+
+/// The shipment's own reference at the carrier (`saleOrderCode`): unique, derived from its id.
+pub fn sale_order_code(id: Uuid) -> String {
+    format!("BCCI{}", id.simple()).to_uppercase()
 }
 
 fn idempotency_key(req: &HttpRequest) -> Result<String, ApiError> {
@@ -189,6 +297,87 @@ pub struct ListParams {
     cursor: Option<String>,
 }
 
+impl ListParams {
+    /// The search these parameters ask for, or every bad parameter, each naming itself.
+    fn search(self) -> Result<Search, ApiError> {
+        let mut errors = Vec::new();
+        let p = self;
+        let mut filter = Search {
+            limit: 20,
+            ..Default::default()
+        };
+        let mut parse =
+            |field: &str, raw: &Option<String>, ok: &mut dyn FnMut(&str) -> Result<(), String>| {
+                if let Some(v) = raw.as_deref()
+                    && let Err(msg) = ok(v)
+                {
+                    errors.push(FieldError::new(field, msg));
+                }
+            };
+        parse("dossier_code", &p.dossier_code, &mut |v| {
+            filter.dossier_code = Some(v.to_owned());
+            Ok(())
+        });
+        parse("kind", &p.kind, &mut |v| {
+            filter.kind = Some(
+                v.parse::<Kind>()
+                    .map_err(|_| "must be `pickup` or `delivery`".to_owned())?,
+            );
+            Ok(())
+        });
+        parse("status", &p.status, &mut |v| {
+            filter.status = Some(v.parse::<Status>().map_err(|_| {
+                format!(
+                    "must be one of {}",
+                    Status::ALL.map(|s| s.as_str()).join(", ")
+                )
+            })?);
+            Ok(())
+        });
+        parse("office_code", &p.office_code, &mut |v| {
+            filter.office = Some(v.to_owned());
+            Ok(())
+        });
+        parse("late", &p.late, &mut |v| {
+            filter.late = Some(
+                v.parse::<bool>()
+                    .map_err(|_| "must be `true` or `false`".to_owned())?,
+            );
+            Ok(())
+        });
+        parse("q", &p.q, &mut |v| {
+            if v.chars().count() > 100 {
+                return Err("must be at most 100 characters".into());
+            }
+            filter.q = Some(v.to_owned());
+            Ok(())
+        });
+        parse("limit", &p.limit, &mut |v| {
+            filter.limit = v
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or("must be a number from 1 to 100")?;
+            Ok(())
+        });
+        parse("cursor", &p.cursor, &mut |v| {
+            let bytes = URL_SAFE_NO_PAD
+                .decode(v)
+                .map_err(|_| "is not a cursor returned by this API".to_owned())?;
+            filter.before = Some(
+                Uuid::from_slice(&bytes)
+                    .map_err(|_| "is not a cursor returned by this API".to_owned())?,
+            );
+            Ok(())
+        });
+        if errors.is_empty() {
+            Ok(filter)
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
 /// List shipments, newest first, keyset-paginated.
 #[utoipa::path(tag = "shipments", params(ListParams),
     responses((status = 200, body = ShipmentPage), (status = 422, body = Problem, content_type = "application/problem+json")),
@@ -200,86 +389,14 @@ pub async fn list_shipments(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     who.require_read()?;
-    let p: ListParams = query(&req)?;
-    let mut errors = Vec::new();
-    let mut filter = ListFilter {
-        limit: 20,
-        ..Default::default()
-    };
-    let mut parse =
-        |field: &str, raw: &Option<String>, ok: &mut dyn FnMut(&str) -> Result<(), String>| {
-            if let Some(v) = raw.as_deref()
-                && let Err(msg) = ok(v)
-            {
-                errors.push(FieldError::new(field, msg));
-            }
-        };
-    parse("dossier_code", &p.dossier_code, &mut |v| {
-        filter.dossier_code = Some(v.to_owned());
-        Ok(())
-    });
-    parse("kind", &p.kind, &mut |v| {
-        filter.kind = Some(
-            v.parse::<Kind>()
-                .map_err(|_| "must be `pickup` or `delivery`".to_owned())?,
-        );
-        Ok(())
-    });
-    parse("status", &p.status, &mut |v| {
-        filter.status = Some(v.parse::<Status>().map_err(|_| {
-            format!(
-                "must be one of {}",
-                Status::ALL.map(|s| s.as_str()).join(", ")
-            )
-        })?);
-        Ok(())
-    });
-    parse("office_code", &p.office_code, &mut |v| {
-        filter.office_code = Some(v.to_owned());
-        Ok(())
-    });
-    parse("late", &p.late, &mut |v| {
-        filter.late = Some(
-            v.parse::<bool>()
-                .map_err(|_| "must be `true` or `false`".to_owned())?,
-        );
-        Ok(())
-    });
-    parse("q", &p.q, &mut |v| {
-        if v.chars().count() > 100 {
-            return Err("must be at most 100 characters".into());
-        }
-        filter.q = Some(v.to_owned());
-        Ok(())
-    });
-    parse("limit", &p.limit, &mut |v| {
-        filter.limit = v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or("must be a number from 1 to 100")?;
-        Ok(())
-    });
-    parse("cursor", &p.cursor, &mut |v| {
-        let bytes = URL_SAFE_NO_PAD
-            .decode(v)
-            .map_err(|_| "is not a cursor returned by this API".to_owned())?;
-        filter.before = Some(
-            Uuid::from_slice(&bytes)
-                .map_err(|_| "is not a cursor returned by this API".to_owned())?,
-        );
-        Ok(())
-    });
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
+    let filter = query::<ListParams>(&req)?.search()?;
     if filter.q.is_some() && !who.is_staff() {
         return Err(ApiError::Forbidden(
             "the `q` search is for staff (scope `staff:read`)".into(),
         ));
     }
     let mut conn = state.pool.get().await?;
-    let mut rows = ledger::list(&mut conn, &who.visibility(), &filter).await?;
+    let mut rows = search::search_shipments(&mut conn, &who.visibility(), &filter).await?;
     let next_cursor = if rows.len() as i64 > filter.limit {
         rows.truncate(filter.limit as usize);
         rows.last().map(|s| URL_SAFE_NO_PAD.encode(s.id.as_bytes()))
@@ -340,7 +457,7 @@ pub async fn cancel(
     }
     let id = shipment_id(&path)?;
     let req: CancelRequest = json_body(body, state.config.server.body_limit_bytes).await?;
-    let reason = check_reason(&req.reason)?;
+    let reason = request::reason(&req.reason)?;
     let reason = reason.as_str();
     let actor = Actor {
         id: who.sub.clone(),

@@ -1,27 +1,18 @@
 //! Staff actions (SPEC §3, scope `staff:act`): retry a rejected shipment or its dead jobs,
 //! replay dead-lettered callbacks, re-enable a client's callbacks. Every one is audited.
 
-use super::AppState;
-use super::dto::{Address, ShipmentView};
+use super::dto::ShipmentView;
 use super::extract::{json_body, shipment_id};
 use crate::auth::{Principal, Scope};
-use crate::domain::admin_units::{AddressError, AdminUnits};
-use crate::domain::{Source, phone};
-use crate::error::{ApiError, FieldError, Problem};
-use crate::ledger::audit;
-use crate::ledger::models::NewAuditEntry;
-use crate::ledger::shipments::{self as ledger, ActionError, Actor, Corrections, RetryError};
+use crate::domain::Source;
+use crate::domain::request::{self, CorrectionsIn};
+use crate::error::{ApiError, Problem};
+use crate::ledger::attention;
+use crate::ledger::shipments::{self as ledger, ActionError, Actor, RetryError};
+use crate::state::AppState;
 use actix_web::{HttpResponse, post, web};
-use diesel_async::AsyncConnection;
 use serde::Deserialize;
 use utoipa::ToSchema;
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct CorrectionsIn {
-    pub full_name: Option<String>,
-    pub phone: Option<String>,
-    pub address: Option<Address>,
-}
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RetryRequest {
@@ -43,82 +34,6 @@ fn actor(who: &Principal) -> Actor {
         name: who.name.clone(),
         source: Source::Staff,
         is_staff: true,
-    }
-}
-
-pub fn check_reason(reason: &str) -> Result<String, ApiError> {
-    // Free text: bidi and zero-width characters are stripped, controls refused.
-    let stripped = crate::domain::text::strip_invisible(reason);
-    let r = stripped.trim();
-    if r.is_empty() || r.chars().count() > 500 {
-        return Err(ApiError::field("reason", "must be 1 to 500 characters"));
-    }
-    if let Some(problem) = crate::domain::text::free_text_problem(r) {
-        return Err(ApiError::field("reason", problem));
-    }
-    Ok(r.to_owned())
-}
-
-/// Validates corrections with the same rules as creation.
-pub fn validate_corrections(c: Option<CorrectionsIn>) -> Result<Corrections, ApiError> {
-    let Some(c) = c else {
-        return Ok(Corrections::default());
-    };
-    let mut errors = Vec::new();
-    let mut out = Corrections::default();
-    if let Some(n) = c.full_name {
-        let n = n.split_whitespace().collect::<Vec<_>>().join(" ");
-        if n.is_empty() || n.chars().count() > 100 {
-            errors.push(FieldError::new(
-                "corrections.full_name",
-                "must be 1 to 100 characters",
-            ));
-        } else if let Some(problem) = crate::domain::text::line_problem(&n) {
-            errors.push(FieldError::new("corrections.full_name", problem));
-        }
-        out.full_name = Some(n);
-    }
-    if let Some(p) = c.phone {
-        match phone::normalise(&p) {
-            Some(p) => out.phone = Some(p),
-            None => errors.push(FieldError::new(
-                "corrections.phone",
-                "must be a Vietnamese phone number: 0 + 9 digits, or +84 + 9 digits",
-            )),
-        }
-    }
-    if let Some(a) = c.address {
-        if a.line.trim().is_empty() || a.line.chars().count() > 255 {
-            errors.push(FieldError::new(
-                "corrections.address.line",
-                "must be 1 to 255 characters",
-            ));
-        } else if let Some(problem) = crate::domain::text::line_problem(&a.line) {
-            errors.push(FieldError::new("corrections.address.line", problem));
-        }
-        match AdminUnits::get().check(&a.province_code, &a.commune_code) {
-            Ok(()) => {}
-            Err(AddressError::UnknownProvince) => errors.push(FieldError::new(
-                "corrections.address.province_code",
-                "is not a province of the 2025 administrative units",
-            )),
-            Err(AddressError::UnknownCommune) => errors.push(FieldError::new(
-                "corrections.address.commune_code",
-                "is not a commune of the 2025 administrative units",
-            )),
-            Err(AddressError::CommuneOutsideProvince) => errors.push(FieldError::new(
-                "corrections.address.commune_code",
-                format!("is not in province {}", a.province_code),
-            )),
-        }
-        out.address_line = Some(a.line.trim().to_owned());
-        out.province_code = Some(a.province_code);
-        out.commune_code = Some(a.commune_code);
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(ApiError::Validation(errors))
     }
 }
 
@@ -165,8 +80,8 @@ pub async fn retry(
     who.require(Scope::StaffAct)?;
     let id = shipment_id(&path)?;
     let req: RetryRequest = json_body(body, state.config.server.body_limit_bytes).await?;
-    let reason = check_reason(&req.reason)?;
-    let corrections = validate_corrections(req.corrections)?;
+    let reason = request::reason(&req.reason)?;
+    let corrections = request::corrections(req.corrections)?;
     let mut conn = state.pool.get().await?;
     let s = ledger::retry(
         &mut conn,
@@ -201,7 +116,7 @@ pub async fn replay(
     who.require(Scope::StaffAct)?;
     let id = shipment_id(&path)?;
     let req: ReasonRequest = json_body(body, state.config.server.body_limit_bytes).await?;
-    let reason = check_reason(&req.reason)?;
+    let reason = request::reason(&req.reason)?;
     let mut conn = state.pool.get().await?;
     match ledger::replay_callbacks(&mut conn, id, &who.visibility(), &actor(&who), &reason).await {
         Ok(replayed) => Ok(HttpResponse::Ok().json(Replayed { replayed })),
@@ -229,26 +144,8 @@ pub async fn enable_client(
         return Err(ApiError::NotFound);
     }
     let req: ReasonRequest = json_body(body, state.config.server.body_limit_bytes).await?;
-    let reason = check_reason(&req.reason)?;
+    let reason = request::reason(&req.reason)?;
     let mut conn = state.pool.get().await?;
-    let a = actor(&who);
-    let replayed = conn
-        .transaction::<_, diesel::result::Error, _>(async move |c| {
-            let n = crate::ledger::callbacks::enable_client(c, &client).await?;
-            audit::record(
-                c,
-                NewAuditEntry {
-                    actor_id: a.id.clone(),
-                    actor_name: a.name.clone(),
-                    action: "enable_client_callbacks".into(),
-                    shipment_id: None,
-                    reason,
-                    details: serde_json::json!({ "client_id": client, "callbacks": n }),
-                },
-            )
-            .await?;
-            Ok(n)
-        })
-        .await?;
+    let replayed = attention::enable_client(&mut conn, &client, &actor(&who), &reason).await?;
     Ok(HttpResponse::Ok().json(Replayed { replayed }))
 }

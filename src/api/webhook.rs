@@ -8,13 +8,13 @@
 //! (`ledger::pushes`) before the 200: a 200 means it is in the ledger, and anything else means
 //! the carrier may send it again. Every answer is `{"success": bool, "message": "…"}`.
 
-use super::AppState;
 use super::extract::{parse_json, read_body};
 use crate::carrier::push::{MAX_SEND_DATE_SKEW, PushEnvelope, PushError, PushRecord, VerifiedPush};
 use crate::config::Carrier;
 use crate::domain::push::PushedRecord;
 use crate::error::ApiError;
 use crate::ledger::pushes::{self, NewPush, Outcome, Recorded};
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError, post, web};
 use chrono::{DateTime, Utc};

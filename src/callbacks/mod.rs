@@ -10,8 +10,3 @@
 
 pub mod deliver;
 pub mod sign;
-
-// Still called by `ledger::console` until that module is split; the function is
-// `ledger::callbacks::enable_client`.
-#[doc(hidden)]
-pub use crate::ledger::callbacks::enable_client;

@@ -2,6 +2,7 @@
 //! dead session, a redirect to the sign-in page). Internal details are logged, never shown.
 
 use super::{Layout, render};
+use crate::error::{DbFailure, db_failure};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
@@ -154,14 +155,10 @@ impl ResponseError for ConsoleError {
 
 impl From<diesel::result::Error> for ConsoleError {
     fn from(e: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
-        match e {
-            Error::NotFound => ConsoleError::NotFound,
-            Error::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::SerializationFailure,
-                _,
-            ) => ConsoleError::Unavailable,
-            other => ConsoleError::Internal(other.into()),
+        match db_failure(&e) {
+            DbFailure::NotFound => ConsoleError::NotFound,
+            DbFailure::Unavailable(_) => ConsoleError::Unavailable,
+            DbFailure::Internal => ConsoleError::Internal(e.into()),
         }
     }
 }

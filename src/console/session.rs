@@ -4,10 +4,10 @@
 //! Every form carries the session's anti-forgery token, checked on POST.
 
 use super::error::ConsoleError;
-use crate::api::AppState;
 use crate::auth::{Principal, Scope};
 use crate::config::{Config, CookieSecure};
-use crate::ledger::console as ledger;
+use crate::ledger::sessions as ledger;
+use crate::state::AppState;
 use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::dev::Payload;
 use actix_web::http::Method;

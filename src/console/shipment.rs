@@ -4,18 +4,18 @@
 
 use super::session::Staff;
 use super::{ConsoleError, Layout, format, html_status, see_other};
-use crate::api::AppState;
-use crate::api::dto::Address;
-use crate::api::staff::{CorrectionsIn, check_reason, validate_corrections};
 use crate::domain::admin_units::AdminUnits;
+use crate::domain::request::{
+    Address, CorrectionsIn, Invalid, corrections as validate_corrections, reason as check_reason,
+};
 use crate::domain::status::Outcome;
 use crate::domain::{Action, Status, mask, phone};
-use crate::error::{ApiError, FieldError};
+use crate::ledger::attention::{self as ledger, AttemptRow, JobRow};
 use crate::ledger::callbacks::{self, Callback};
-use crate::ledger::console::{self as ledger, AttemptRow, JobRow};
 use crate::ledger::models::{AuditEntry, CancelState, Event, Shipment};
 use crate::ledger::shipments::{self, ActionError, CancelOutcome, RetryError};
 use crate::ledger::{audit, events};
+use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -548,43 +548,21 @@ fn corrections(form: &RetryForm, s: &Shipment) -> Option<CorrectionsIn> {
     })
 }
 
-/// The validation errors of the API, in Vietnamese and on their fields.
-fn field_errors(f: &mut Forms, errors: &[FieldError], form: &RetryForm, s: &Shipment) {
-    let units = AdminUnits::get();
+/// The validation errors on their fields, in Vietnamese.
+fn field_errors(f: &mut Forms, errors: &[Invalid]) {
     for e in errors {
-        match e.field.as_str() {
-            "reason" => f.reason_error = "Hãy ghi lý do (1 đến 500 ký tự).".into(),
-            "corrections.phone" => {
-                f.phone_error =
-                    "Số điện thoại không hợp lệ: 0 và 9 chữ số, hoặc +84 và 9 chữ số.".into()
+        let slot = match e.field.as_str() {
+            "reason" => &mut f.reason_error,
+            "corrections.phone" => &mut f.phone_error,
+            "corrections.address.line" => &mut f.address_line_error,
+            "corrections.address.province_code" => &mut f.province_code_error,
+            "corrections.address.commune_code" => &mut f.commune_code_error,
+            _ => {
+                f.errors.push(e.vi());
+                continue;
             }
-            "corrections.address.line" => {
-                f.address_line_error = "Địa chỉ phải có từ 1 đến 255 ký tự.".into()
-            }
-            "corrections.address.province_code" => {
-                f.province_code_error =
-                    "Mã tỉnh/thành không có trong danh mục đơn vị hành chính 2025.".into()
-            }
-            "corrections.address.commune_code" => {
-                let province = if form.province_code.trim().is_empty() {
-                    s.province_code.clone()
-                } else {
-                    form.province_code.trim().to_owned()
-                };
-                let commune = form.commune_code.trim();
-                f.commune_code_error = match units.commune(commune) {
-                    Some(c) => format!(
-                        "Xã/phường {} ({commune}) không thuộc {} ({province}).",
-                        c.name,
-                        units
-                            .province(&province)
-                            .map_or("tỉnh/thành đã chọn", |p| p.name.as_str())
-                    ),
-                    None => "Mã xã/phường không có trong danh mục đơn vị hành chính 2025.".into(),
-                };
-            }
-            _ => f.errors.push("Dữ liệu sửa không hợp lệ.".into()),
-        }
+        };
+        *slot = e.vi();
     }
 }
 
@@ -607,13 +585,21 @@ pub async fn retry(
         commune_code: form.commune_code.clone(),
         ..Default::default()
     };
-    let checked = check_reason(&form.reason).and_then(|reason| {
-        validate_corrections(corrections(&form, &loaded.shipment)).map(|c| (reason, c))
-    });
+    let checked = match (
+        check_reason(&form.reason),
+        validate_corrections(corrections(&form, &loaded.shipment)),
+    ) {
+        (Ok(reason), Ok(fixes)) => Ok((reason, fixes)),
+        (reason, fixes) => Err(reason
+            .err()
+            .into_iter()
+            .chain(fixes.err().unwrap_or_default())
+            .collect::<Vec<_>>()),
+    };
     let (reason, fixes) = match checked {
         Ok(ok) => ok,
-        Err(ApiError::Validation(errors)) => {
-            field_errors(&mut f, &errors, &form, &loaded.shipment);
+        Err(errors) => {
+            field_errors(&mut f, &errors);
             return view(
                 &state,
                 &staff,
@@ -623,7 +609,6 @@ pub async fn retry(
                 StatusCode::UNPROCESSABLE_ENTITY,
             );
         }
-        Err(_) => return Err(ConsoleError::BadRequest),
     };
     let mut conn = state.pool.get().await?;
     let outcome = shipments::retry(

@@ -5,11 +5,11 @@
 use super::search::{Choice, Row, office_choices};
 use super::session::Staff;
 use super::{ConsoleError, Layout, html};
-use crate::api::AppState;
 use crate::carrier::{CarrierError, ErrorClass, waybill};
 use crate::domain::Kind;
-use crate::ledger::console::{self as ledger, Search};
+use crate::ledger::search::{self as ledger, Search};
 use crate::ledger::shipments;
+use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;

@@ -4,7 +4,8 @@
 //! unit-tested exhaustively: statuses and the transitions the gateway and staff may make
 //! (`status`), the carrier's status codes (`carrier_codes`), how a carrier report changes a
 //! shipment (`report`), lateness (`lateness`), and the shape of the data citizens give us
-//! (`phone`, `dossier`, `mask`, `admin_units`), and the audit log's vocabulary (`audit`).
+//! (`phone`, `dossier`, `mask`, `admin_units`), the audit log's vocabulary (`audit`), and the
+//! requests callers make and their validation (`request`).
 
 pub mod admin_units;
 pub mod audit;
@@ -19,6 +20,7 @@ pub mod outbox;
 pub mod phone;
 pub mod push;
 pub mod report;
+pub mod request;
 pub mod send_type;
 pub mod status;
 pub mod text;

@@ -1,13 +1,13 @@
 //! Tracking: shipments the carrier has not reported on for `tracking.quiet_after` are polled
 //! (`getOrder`, then `GetStatusHistoryOrder`), at most `tracking.batch` per
 //! `tracking.interval` per process. Every report goes through the same rules as a push
-//! (`ledger::reports`, source `carrier_poll`), so repeated and late reports change nothing.
+//! (`ledger::carrier_reports`, source `carrier_poll`), so repeated and late reports change nothing.
 
 use super::Context;
 use crate::carrier::{Carrier, CarrierError, ErrorClass};
 use crate::domain::Source;
 use crate::domain::outbox::JobKind;
-use crate::ledger::reports::{self, CarrierReport};
+use crate::ledger::carrier_reports::{self, CarrierReport};
 use crate::ledger::{outbox, shipments};
 use std::sync::Arc;
 use std::time::Instant;
@@ -46,7 +46,7 @@ pub async fn poll_one<C: Carrier>(
         .collect();
     let quiet = chrono::Duration::from_std(ctx.config.tracking.quiet_after)?;
     let mut conn = ctx.pool.get().await?;
-    let applied = reports::apply(
+    let applied = carrier_reports::apply(
         &mut conn,
         &ctx.config.carrier.status_codes,
         id,

@@ -567,24 +567,9 @@ pub async fn claim_due_polls(
 }
 
 /// Data staff may correct before resubmitting a rejected shipment (already validated).
-#[derive(Debug, Clone, Default)]
-pub struct Corrections {
-    pub full_name: Option<String>,
-    /// Normalised.
-    pub phone: Option<String>,
-    pub address_line: Option<String>,
-    pub province_code: Option<String>,
-    pub commune_code: Option<String>,
-}
+pub use crate::domain::request::Corrections;
 
 impl Corrections {
-    pub fn is_empty(&self) -> bool {
-        self.full_name.is_none()
-            && self.phone.is_none()
-            && self.address_line.is_none()
-            && self.commune_code.is_none()
-    }
-
     /// What changed, for the audit log; personal data masked.
     fn describe(&self, s: &Shipment) -> serde_json::Value {
         use crate::domain::mask;
