@@ -17,6 +17,11 @@ pub fn datetime(t: DateTime<Utc>) -> String {
     t.with_timezone(&vn()).format("%d/%m/%Y %H:%M").to_string()
 }
 
+/// To the second: where two times share a minute, their order shows.
+pub fn datetime_s(t: DateTime<Utc>) -> String {
+    t.with_timezone(&vn()).format("%d/%m/%Y %H:%M:%S").to_string()
+}
+
 pub fn opt_datetime(t: Option<DateTime<Utc>>) -> String {
     t.map(datetime).unwrap_or_default()
 }
@@ -69,6 +74,18 @@ pub fn status(s: Status) -> &'static str {
     }
 }
 
+/// A status in the words of the shipment's kind: a pickup ends with the office receiving the
+/// dossier, not with something "delivered".
+pub fn status_of(k: Kind, s: Status) -> &'static str {
+    match (k, s) {
+        (Kind::Pickup, Status::Delivered) => "Cơ quan đã nhận hồ sơ",
+        (Kind::Pickup, Status::PickedUp) => "Bưu tá đã nhận hồ sơ",
+        (Kind::Pickup, Status::AttemptFailed) => "Thu gom không thành công",
+        (Kind::Delivery, Status::AttemptFailed) => "Phát không thành công",
+        _ => status(s),
+    }
+}
+
 /// The CSS class of a status badge.
 pub fn status_class(s: Status) -> &'static str {
     match s {
@@ -115,6 +132,7 @@ pub fn outcome(o: &str) -> &'static str {
         "ok" => "Thành công",
         "transient" => "Lỗi tạm thời, sẽ thử lại",
         "permanent" => "Bị từ chối",
+        "gone" => "Hệ thống một cửa ngừng nhận (410)",
         "gave_up" => "Đã thôi thử lại",
         _ => "Khác",
     }

@@ -26,6 +26,7 @@ mod search;
 mod session;
 mod shipment;
 mod sign_in;
+mod timeline;
 mod waybills;
 
 pub use error::ConsoleError;
