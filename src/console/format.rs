@@ -43,12 +43,24 @@ pub fn start_of(day: NaiveDate) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// `YYYY-MM-DD` (an HTML date input) or `dd/mm/yyyy`.
+/// `dd/mm/yyyy` (the console's date fields are text, so that no browser locale turns them
+/// into mm/dd/yyyy), or `yyyy-mm-dd` (old links, and what a date picker sends).
 pub fn parse_date(text: &str) -> Option<NaiveDate> {
     let t = text.trim();
-    NaiveDate::parse_from_str(t, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(t, "%d/%m/%Y"))
+    NaiveDate::parse_from_str(t, "%d/%m/%Y")
+        .or_else(|_| NaiveDate::parse_from_str(t, "%Y-%m-%d"))
         .ok()
+}
+
+/// A date as the date fields show it.
+pub fn input_date(d: Option<NaiveDate>) -> String {
+    d.map(|d| d.format("%d/%m/%Y").to_string())
+        .unwrap_or_default()
+}
+
+/// A date field's value shown again: a date it understood in `dd/mm/yyyy`, else as typed.
+pub fn input_again(raw: &str) -> String {
+    parse_date(raw).map_or_else(|| raw.to_owned(), |d| input_date(Some(d)))
 }
 
 pub fn kind(k: Kind) -> &'static str {
@@ -244,6 +256,22 @@ pub fn phone(p: &str, pii: bool) -> String {
     if pii { p.to_owned() } else { mask::phone(p) }
 }
 
+/// A phone as a `tel:` link target: digits and a leading `+` only.
+pub fn tel(p: &str) -> String {
+    let t: String = p
+        .trim()
+        .chars()
+        .enumerate()
+        .filter(|(i, c)| c.is_ascii_digit() || (*i == 0 && *c == '+'))
+        .map(|(_, c)| c)
+        .collect();
+    if t.is_empty() {
+        String::new()
+    } else {
+        format!("tel:{t}")
+    }
+}
+
 /// "2 ngày 3 giờ", "45 phút".
 pub fn duration(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as i64;
@@ -251,6 +279,7 @@ pub fn duration(seconds: f64) -> String {
     match (d, h, m) {
         (0, 0, m) => format!("{m} phút"),
         (0, h, m) => format!("{h} giờ {m} phút"),
+        (d, 0, _) => format!("{d} ngày"),
         (d, h, _) => format!("{d} ngày {h} giờ"),
     }
 }
@@ -296,6 +325,14 @@ mod tests {
         assert_eq!(parse_date("2026-12-01"), Some(day));
         assert_eq!(parse_date("01/12/2026"), Some(day));
         assert_eq!(parse_date("tomorrow"), None);
+        assert_eq!(parse_date(" 1/12/2026 "), Some(day));
+        assert_eq!(parse_date("31/02/2026"), None);
+        assert_eq!(input_date(Some(day)), "01/12/2026");
+        assert_eq!(tel("+84 912 345 678"), "tel:+84912345678");
+        assert_eq!(tel("0912345678"), "tel:0912345678");
+        assert_eq!(datetime_s(t), "01/12/2026 01:30:00");
+        assert_eq!(status_of(Kind::Pickup, Status::Delivered), "Cơ quan đã nhận hồ sơ");
+        assert_eq!(status_of(Kind::Delivery, Status::Delivered), "Đã giao");
     }
 
     #[test]
@@ -303,6 +340,7 @@ mod tests {
         assert_eq!(duration(90.0), "1 phút");
         assert_eq!(duration(3.0 * 3600.0 + 120.0), "3 giờ 2 phút");
         assert_eq!(duration(2.0 * 86_400.0 + 3600.0), "2 ngày 1 giờ");
+        assert_eq!(duration(3.0 * 86_400.0), "3 ngày");
         assert_eq!(percent(0.8734), "87,3%");
         assert_eq!(vnd(0), "0 đ");
         assert_eq!(vnd(30_000), "30.000 đ");

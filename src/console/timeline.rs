@@ -608,7 +608,7 @@ mod tests {
             "O",
         );
         assert!(!r.office_side);
-        assert!(r.text.contains("30 lần trong 1 ngày 0 giờ"), "{}", r.text);
+        assert!(r.text.contains("30 lần trong 1 ngày"), "{}", r.text);
         no_english(&r.text);
         let r = rejection("the carrier refused the order: HTTP 400 without a message", Kind::Pickup, "O");
         assert!(r.text.contains("HTTP 400 mà không nêu lý do"), "{}", r.text);
