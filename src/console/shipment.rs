@@ -19,7 +19,6 @@ use crate::ledger::{audit, events};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -712,6 +711,7 @@ pub async fn replay(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
 
     fn shipment() -> Shipment {
         Shipment {
@@ -790,5 +790,40 @@ mod tests {
             ("Số 12", "08", "00691")
         );
         assert!(c.phone.is_none());
+    }
+
+    #[test]
+    fn refused_forms_come_back_from_codes() {
+        let d = Done {
+            form: "retry".into(),
+            err: "phone,commune_code".into(),
+            ..Default::default()
+        };
+        let f = refused_form(&d);
+        assert_eq!(f.open, "retry");
+        assert!(!f.phone_error.is_empty() && !f.commune_code_error.is_empty());
+        assert!(f.errors.is_empty() && f.reason_error.is_empty());
+        let d = Done {
+            form: "retry".into(),
+            err: "nothing".into(),
+            st: "submitted".into(),
+            ..Default::default()
+        };
+        assert!(refused_form(&d).errors[0].contains("Bưu điện đã nhận đơn"));
+        let d = Done {
+            form: "evil".into(),
+            err: "reason".into(),
+            ..Default::default()
+        };
+        assert_eq!(refused_form(&d).open, "");
+        let r = refused(Uuid::nil(), "cancel", &["too_late"], &[]);
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let at = r.headers().get("Location").unwrap().to_str().unwrap();
+        assert!(at.ends_with("?form=cancel&err=too_late#refused"), "{at}");
+        let fields = [
+            FieldError::new("corrections.phone", "x"),
+            FieldError::new("reason", "x"),
+        ];
+        assert_eq!(field_codes(&fields), ["phone", "reason"]);
     }
 }
