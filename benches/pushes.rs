@@ -68,7 +68,7 @@ fn seed_sql(prefix: &str, count: u64) -> [String; 2] {
 }
 
 /// The endpoint's statements for one push, in order, as PostgreSQL's log shows them (one
-/// transaction: the push record, and `reports::apply` in a savepoint, including the callback
+/// transaction: the push record, and `carrier_reports::apply` in a savepoint, including the callback
 /// `change_status` writes; the `jobs_notify` trigger sends the NOTIFY). Values the gateway computes in
 /// Rust are computed here in SQL; `\gset` needs RETURNING clauses (of values the gateway
 /// already holds) on three statements. `prepared`: for `pgbench -M prepared`, where variables

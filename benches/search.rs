@@ -1,4 +1,4 @@
-//! Benchmark: the staff console's search (`ledger::console::search`, the code path of
+//! Benchmark: the staff console's search (`ledger::search::search`, the code path of
 //! `/console/search`, "Cần xử lý" and "Trễ hạn") on a ledger of 1,000,000 generated shipments.
 //!
 //! A fresh database is migrated, filled in SQL (`INSERT … SELECT generate_series`: a year of
@@ -14,7 +14,7 @@
 
 use bcci_gateway::domain::{Kind, Status};
 use bcci_gateway::ledger;
-use bcci_gateway::ledger::console::{Search, explain_search, search};
+use bcci_gateway::ledger::search::{Search, explain_search, search};
 use bcci_gateway::ledger::shipments::Visibility;
 use chrono::{Duration as Days, Utc};
 use diesel::prelude::*;
@@ -378,7 +378,7 @@ async fn main() -> anyhow::Result<()> {
                     all.clone(),
                     page(Search {
                         office: Some(pick(n).office_code.clone()),
-                        before: Some(bcci_gateway::ledger::console::uuid_v7_floor(at)),
+                        before: Some(bcci_gateway::ledger::sql::uuid_v7_floor(at)),
                         ..Default::default()
                     }),
                 )

@@ -49,7 +49,7 @@ pub fn http(state: web::Data<AppState>, listener: TcpListener) -> anyhow::Result
                 api::headers::security_headers,
             ))
             .wrap(tracing_actix_web::TracingLogger::<
-                crate::console::logging::PathOnlyRootSpan,
+                crate::telemetry::request_span::PathOnlyRootSpan,
             >::new())
             .configure(crate::console::routes)
             .configure(api::routes)

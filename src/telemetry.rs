@@ -1,5 +1,7 @@
 //! Prometheus metrics (`GET /metrics`): queue depth, job attempts by outcome, carrier latency,
-//! reports ingested.
+//! reports ingested; and the request span of every HTTP request (`request_span`).
+
+pub mod request_span;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;

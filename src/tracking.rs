@@ -1,12 +1,12 @@
 //! Tracking: shipments the carrier has not reported on for `tracking.quiet_after` are polled
 //! (`getOrder`, then `GetStatusHistoryOrder`), at most `tracking.batch` per
 //! `tracking.interval` per process. Every report goes through the same rules as a push
-//! (`ledger::reports`, source `carrier_poll`), so repeated and late reports change nothing.
+//! (`ledger::carrier_reports`, source `carrier_poll`), so repeated and late reports change nothing.
 
 use crate::carrier::{Carrier, CarrierError, ErrorClass};
 use crate::domain::Source;
 use crate::jobs::handlers::Context;
-use crate::ledger::reports::{self, CarrierReport};
+use crate::ledger::carrier_reports::{self, CarrierReport};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Interval};
 use diesel_async::RunQueryDsl;
@@ -79,7 +79,7 @@ pub async fn poll_one<C: Carrier>(
         .collect();
     let quiet = chrono::Duration::from_std(ctx.config.tracking.quiet_after)?;
     let mut conn = ctx.pool.get().await?;
-    let applied = reports::apply(
+    let applied = carrier_reports::apply(
         &mut conn,
         &ctx.config.carrier.status_codes,
         id,

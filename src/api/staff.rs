@@ -8,11 +8,9 @@ use crate::auth::{Principal, Scope};
 use crate::domain::admin_units::{AddressError, AdminUnits};
 use crate::domain::{Source, phone};
 use crate::error::{ApiError, FieldError, Problem};
-use crate::ledger::audit;
-use crate::ledger::models::NewAuditEntry;
+use crate::ledger::attention;
 use crate::ledger::shipments::{self as ledger, ActionError, Actor, Corrections, RetryError};
 use actix_web::{HttpResponse, post, web};
-use diesel_async::AsyncConnection;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -231,24 +229,6 @@ pub async fn enable_client(
     let req: ReasonRequest = json_body(body, state.config.server.body_limit_bytes).await?;
     let reason = check_reason(&req.reason)?;
     let mut conn = state.pool.get().await?;
-    let a = actor(&who);
-    let replayed = conn
-        .transaction::<_, diesel::result::Error, _>(async move |c| {
-            let n = crate::callbacks::enable_client(c, &client).await?;
-            audit::record(
-                c,
-                NewAuditEntry {
-                    actor_id: a.id.clone(),
-                    actor_name: a.name.clone(),
-                    action: "enable_client_callbacks".into(),
-                    shipment_id: None,
-                    reason,
-                    details: serde_json::json!({ "client_id": client, "callbacks": n }),
-                },
-            )
-            .await?;
-            Ok(n)
-        })
-        .await?;
+    let replayed = attention::enable_client(&mut conn, &client, &actor(&who), &reason).await?;
     Ok(HttpResponse::Ok().json(Replayed { replayed }))
 }

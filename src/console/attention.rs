@@ -6,7 +6,9 @@ use super::{ConsoleError, Layout, format, html, see_other};
 use crate::api::AppState;
 use crate::api::staff::check_reason;
 use crate::domain::Status;
-use crate::ledger::console::{self as ledger, Search};
+use crate::ledger::attention::{self as ledger, DeadJob};
+use crate::ledger::audit;
+use crate::ledger::search::{self, Hit, Search};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
@@ -83,7 +85,7 @@ struct AttentionPage {
     late: Vec<Row>,
 }
 
-fn job_view(j: ledger::DeadJob, pii: bool) -> DeadJobView {
+fn job_view(j: DeadJob, pii: bool) -> DeadJobView {
     DeadJobView {
         shipment_id: j.shipment_id,
         dossier_code: j.dossier_code,
@@ -127,7 +129,7 @@ pub async fn page(
     let quiet_after =
         chrono::Duration::from_std(config.console.quiet_after).unwrap_or(chrono::Duration::days(3));
     let mut conn = state.pool.get().await?;
-    let rejected = ledger::search(
+    let rejected = search::search(
         &mut conn,
         &v,
         &list(Search {
@@ -136,7 +138,7 @@ pub async fn page(
         }),
     )
     .await?;
-    let quiet = ledger::search(
+    let quiet = search::search(
         &mut conn,
         &v,
         &list(Search {
@@ -145,7 +147,7 @@ pub async fn page(
         }),
     )
     .await?;
-    let late = ledger::search(
+    let late = search::search(
         &mut conn,
         &v,
         &list(Search {
@@ -165,7 +167,7 @@ pub async fn page(
     };
     let unknown_codes = ledger::unknown_codes(&mut conn, &v, PER_SECTION).await?;
     drop(conn);
-    let rows = |hits: Vec<ledger::Hit>| -> Vec<Row> {
+    let rows = |hits: Vec<Hit>| -> Vec<Row> {
         hits.iter()
             .take(PER_SECTION as usize)
             .map(|h| Row::new(h, pii, config))
@@ -284,9 +286,9 @@ pub async fn acknowledge(
         }
         _ => return Err(ConsoleError::NotFound),
     };
-    ledger::audit(
+    audit::record(
         &mut conn,
-        ledger::audit_entry(
+        audit::entry(
             &staff.actor(),
             "acknowledge",
             shipment,

@@ -12,9 +12,10 @@ use crate::api::staff::check_reason;
 use crate::auth::Scope;
 use crate::domain::Kind;
 use crate::domain::lateness::{Timeline, deadline};
-use crate::ledger::console::{self as ledger, Search};
 use crate::ledger::models::Shipment;
+use crate::ledger::search::{self, Search};
 use crate::ledger::shipments;
+use crate::ledger::{audit, letters};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -88,11 +89,11 @@ pub async fn page(
         ..Default::default()
     };
     let mut conn = state.pool.get().await?;
-    let mut hits = ledger::search(&mut conn, &staff.who.visibility(), &search).await?;
+    let mut hits = search::search(&mut conn, &staff.who.visibility(), &search).await?;
     let more = hits.len() as i64 > limit;
     hits.truncate(limit as usize);
     let ids: Vec<Uuid> = hits.iter().map(|h| h.id).collect();
-    let letters: HashMap<Uuid, i64> = ledger::letters_issued(&mut conn, &ids)
+    let letters: HashMap<Uuid, i64> = letters::issued(&mut conn, &ids)
         .await?
         .into_iter()
         .collect();
@@ -176,7 +177,7 @@ async fn letter_form_page(
     let s = shipments::find(&mut conn, id, &staff.who.visibility())
         .await?
         .ok_or(ConsoleError::NotFound)?;
-    let issued = crate::ledger::audit::for_shipment(&mut conn, id)
+    let issued = audit::for_shipment(&mut conn, id)
         .await?
         .into_iter()
         .filter(|a| a.action == "apology_letter")
@@ -290,9 +291,9 @@ pub async fn issue_letter(
     let s = shipments::find(&mut conn, id, &staff.who.visibility())
         .await?
         .ok_or(ConsoleError::NotFound)?;
-    let letter_id = ledger::audit(
+    let letter_id = audit::record(
         &mut conn,
-        ledger::audit_entry(
+        audit::entry(
             &staff.actor(),
             "apology_letter",
             Some(s.id),
@@ -340,7 +341,7 @@ pub async fn letter(
     }
     let id: i64 = path.parse().map_err(|_| ConsoleError::NotFound)?;
     let mut conn = state.pool.get().await?;
-    let entry = ledger::audit_entry_by_id(&mut conn, id)
+    let entry = audit::by_id(&mut conn, id)
         .await?
         .filter(|a| a.action == "apology_letter")
         .ok_or(ConsoleError::NotFound)?;

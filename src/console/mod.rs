@@ -6,11 +6,11 @@
 //! - `search`: one box and filters over the whole ledger; `shipment`: one shipment, its
 //!   timeline, its audit log and the staff actions.
 //! - `attention`: what needs staff; `late`: late results and apology letters (`letter`);
-//!   `reports`: the service report, with SVG charts (`chart`) and CSV; `waybills`: an
+//!   `statistics`: the service report ("Báo cáo"), with SVG charts (`chart`) and CSV; `waybills`: an
 //!   office's waybills printed as one PDF.
 //!
-//! Handlers stay thin: queries are in `ledger::console` (and the ledger's own modules), the
-//! actions are the ledger's audited ones.
+//! Handlers stay thin: queries are in the ledger (`ledger::search`, `ledger::attention`,
+//! `ledger::stats`, …), the actions are the ledger's audited ones.
 
 mod assets;
 mod attention;
@@ -20,12 +20,11 @@ mod error;
 mod format;
 mod late;
 pub mod letter;
-pub mod logging;
-mod reports;
 mod search;
 mod session;
 mod shipment;
 mod sign_in;
+mod statistics;
 mod timeline;
 mod waybills;
 
@@ -174,8 +173,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/late", web::get().to(late::page))
             .route("/waybills", web::get().to(waybills::page))
             .route("/waybills", web::post().to(waybills::print))
-            .route("/reports", web::get().to(reports::page))
-            .route("/reports.csv", web::get().to(reports::csv))
+            .route("/reports", web::get().to(statistics::page))
+            .route("/reports.csv", web::get().to(statistics::csv))
             .default_service(web::to(not_found)),
     );
 }

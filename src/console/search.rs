@@ -6,7 +6,7 @@ use super::{ConsoleError, Layout, format, html};
 use crate::api::AppState;
 use crate::config::Config;
 use crate::domain::{Kind, Status};
-use crate::ledger::console::{self as ledger, Hit, Search};
+use crate::ledger::search::{self as ledger, Hit, Search};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::{Deserialize, Serialize};

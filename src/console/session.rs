@@ -7,7 +7,7 @@ use super::error::ConsoleError;
 use crate::api::AppState;
 use crate::auth::{Principal, Scope};
 use crate::config::{Config, CookieSecure};
-use crate::ledger::console as ledger;
+use crate::ledger::sessions as ledger;
 use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::dev::Payload;
 use actix_web::http::Method;

@@ -12,7 +12,7 @@ use crate::domain::admin_units::AdminUnits;
 use crate::domain::status::Outcome;
 use crate::domain::{Action, Status, mask, phone};
 use crate::error::{ApiError, FieldError};
-use crate::ledger::console::{self as ledger, AttemptRow, JobRow};
+use crate::ledger::attention::{self as ledger, AttemptRow, JobRow};
 use crate::ledger::models::{AuditEntry, CancelState, Event, Shipment};
 use crate::ledger::shipments::{self, ActionError, CancelOutcome, RetryError};
 use crate::ledger::{audit, events};

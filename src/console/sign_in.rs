@@ -3,7 +3,7 @@
 use super::session::{self, Staff};
 use super::{ConsoleError, Layout, html_status, see_other};
 use crate::api::AppState;
-use crate::ledger::console as ledger;
+use crate::ledger::sessions as ledger;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;

@@ -6,7 +6,7 @@
 
 use super::format;
 use crate::domain::{Kind, Status};
-use crate::ledger::console::AttemptRow;
+use crate::ledger::attention::AttemptRow;
 use crate::ledger::models::Event;
 use chrono::{DateTime, Timelike, Utc};
 use std::collections::HashMap;

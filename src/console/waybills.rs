@@ -8,7 +8,7 @@ use super::{ConsoleError, Layout, html};
 use crate::api::AppState;
 use crate::carrier::{CarrierError, ErrorClass, waybill};
 use crate::domain::Kind;
-use crate::ledger::console::{self as ledger, Search};
+use crate::ledger::search::{self as ledger, Search};
 use crate::ledger::shipments;
 use actix_web::{HttpResponse, web};
 use askama::Template;

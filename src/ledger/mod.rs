@@ -1,17 +1,22 @@
 //! The PostgreSQL ledger: connection pool, database creation, migrations, and the queries on
 //! each table (one module per table).
 
+pub mod attention;
 pub mod audit;
-pub mod console;
+pub mod carrier_reports;
 pub mod events;
 pub mod idempotency;
 pub mod lateness;
+pub mod letters;
 pub mod models;
 pub mod pushes;
-pub mod reports;
 pub mod retention;
 pub mod schema;
+pub mod search;
+pub mod sessions;
 pub mod shipments;
+pub mod sql;
+pub mod stats;
 
 use anyhow::Context;
 use diesel::migration::MigrationSource;

@@ -3,7 +3,7 @@
 //! and `carrier_pushes` (one row per readable record).
 //!
 //! Only the first record's `itemCode` and `status` are authenticated. So:
-//! - the first record may change its shipment's status at once (`reports::apply`, source
+//! - the first record may change its shipment's status at once (`carrier_reports::apply`, source
 //!   `carrier_push`), its shipment found by `itemCode` alone (an unsigned `saleOrderCode` must
 //!   not steer an authentic status to another shipment);
 //! - every other record, and the unsigned parts of the first (`saleOrderCode`, a `totalFee` or
@@ -24,7 +24,7 @@
 //! and always asks for confirmation: the carrier's history, with its own times, settles it.
 
 use super::Conn;
-use super::reports::{self, CarrierReport};
+use super::carrier_reports::{self, CarrierReport};
 use super::schema::{carrier_push_envelopes, carrier_pushes, shipment_events, shipments};
 use crate::carrier::push::PushRecord;
 use crate::domain::carrier_codes::{CodeMeaning, CodeTable};
@@ -434,7 +434,7 @@ async fn apply_first(
         at,
         note: None,
     };
-    let applied = reports::apply(
+    let applied = carrier_reports::apply(
         c,
         codes,
         shipment_id,

@@ -10,8 +10,8 @@
 use crate::support::browser::{Browser, Driver};
 use crate::support::*;
 use bcci_gateway::domain::Source;
+use bcci_gateway::ledger::carrier_reports::{self, CarrierReport};
 use bcci_gateway::ledger::lateness;
-use bcci_gateway::ledger::reports::{self, CarrierReport};
 use chrono::{Duration, FixedOffset, Utc};
 use diesel_async::RunQueryDsl;
 use fantoccini::Locator;
@@ -141,7 +141,7 @@ async fn ledger(app: &TestApp) -> Ledger {
         ),
     ];
     for (id, tracking, reps) in journeys {
-        reports::apply(
+        carrier_reports::apply(
             &mut conn,
             &Default::default(),
             id,

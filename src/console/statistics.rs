@@ -7,7 +7,7 @@ use super::search::{Choice, office_choices};
 use super::session::Staff;
 use super::{ConsoleError, Layout, format, html};
 use crate::api::AppState;
-use crate::ledger::console::{self as ledger, Cohort, KindFigures};
+use crate::ledger::stats::{self as ledger, Cohort, KindFigures};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::{Datelike, NaiveDate};
