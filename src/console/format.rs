@@ -108,16 +108,6 @@ pub fn status_class(s: Status) -> &'static str {
     }
 }
 
-pub fn source(s: &str) -> &'static str {
-    match s {
-        "gateway" => "Cổng",
-        "carrier_push" => "Bưu điện (tự báo)",
-        "carrier_poll" => "Bưu điện (tra cứu)",
-        "staff" => "Cán bộ",
-        _ => "Khác",
-    }
-}
-
 pub fn job_kind(k: &str) -> &'static str {
     match k {
         "carrier_submit" => "Gửi đơn sang bưu điện",
