@@ -2,10 +2,12 @@
 //! chromedriver (Debian's `chromium` and `chromium-driver`, installed by `.ci/run`) with
 //! fantoccini, against the real gateway and PostgreSQL.
 //!
-//! One browser session walks through the console as staff would; a few checks that a browser
-//! cannot make (a form posted without its anti-forgery token, a signed-out cookie used again)
-//! use plain HTTP with the browser's cookie. With `BCCI_SCREENSHOTS=<dir>` the walk saves
-//! screenshots there (the README's come from `BCCI_SCREENSHOTS=docs/screenshots`).
+//! Each test starts its own gateway (with the same small ledger) and its own browser, and walks
+//! through one part of the console as staff would, so that one failure does not hide the rest.
+//! A few checks that a browser cannot make (a form posted without its anti-forgery token, a
+//! signed-out cookie used again) use plain HTTP with the browser's cookie. With
+//! `BCCI_SCREENSHOTS=<dir>` the tests save screenshots there (the README's come from
+//! `BCCI_SCREENSHOTS=docs/screenshots`).
 
 use crate::support::browser::{Browser, Driver};
 use crate::support::*;
@@ -17,12 +19,6 @@ use diesel_async::RunQueryDsl;
 use fantoccini::Locator;
 use serde_json::json;
 use uuid::Uuid;
-
-async fn create(app: &TestApp, kind: &str, body: serde_json::Value, key: &str) -> Uuid {
-    let resp = app.create(kind, &app.client_token(), key, &body).await;
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-    json(resp).await["id"].as_str().unwrap().parse().unwrap()
-}
 
 fn report(code: i32, text: &str, note: Option<&str>, ago_minutes: i64) -> CarrierReport {
     CarrierReport {
@@ -51,19 +47,39 @@ struct Ledger {
 }
 
 async fn ledger(app: &TestApp) -> Ledger {
-    let rejected = create(app, "pickups", pickup_body(&dossier(501)), "c-501").await;
+    let rejected = app
+        .create_ok("pickups", "c-501", &pickup_body(&dossier(501)))
+        .await
+        .parse()
+        .unwrap();
     let mut late_body = delivery_body(&dossier(502));
     late_body["recipient"]["phone"] = json!("0987654321");
-    let late = create(app, "deliveries", late_body, "c-502").await;
+    let late = app
+        .create_ok("deliveries", "c-502", &late_body)
+        .await
+        .parse()
+        .unwrap();
     let mut on_time_body = delivery_body(&dossier(503));
     on_time_body["recipient"] = json!({"full_name": "Lê Văn Cường", "phone": "0901112233"});
-    let on_time = create(app, "deliveries", on_time_body, "c-503").await;
+    let on_time = app
+        .create_ok("deliveries", "c-503", &on_time_body)
+        .await
+        .parse()
+        .unwrap();
     let mut waiting_body = pickup_body(&dossier(504));
     waiting_body["citizen"] = json!({"full_name": "Phạm Thị Dung", "phone": "0977000111"});
-    let waiting = create(app, "pickups", waiting_body, "c-504").await;
+    let waiting = app
+        .create_ok("pickups", "c-504", &waiting_body)
+        .await
+        .parse()
+        .unwrap();
     let mut quiet_body = delivery_body(&dossier(505));
     quiet_body["recipient"] = json!({"full_name": "Hoàng Văn Em", "phone": "0966555444"});
-    let quiet = create(app, "deliveries", quiet_body, "c-505").await;
+    let quiet = app
+        .create_ok("deliveries", "c-505", &quiet_body)
+        .await
+        .parse()
+        .unwrap();
     sql(
         app,
         "UPDATE shipments SET created_at = created_at - interval '6 hours'",
@@ -200,8 +216,17 @@ fn vn_date(d: chrono::DateTime<Utc>) -> String {
         .to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn staff_use_the_console_in_a_browser() {
+/// One test's gateway, ledger and browser.
+struct Console<'a> {
+    app: &'a TestApp,
+    l: &'a Ledger,
+    b: Browser<'a>,
+    http: reqwest::Client,
+    _driver: Driver,
+}
+
+/// A gateway with the ledger above.
+async fn start() -> (TestApp, Ledger) {
     let app = TestApp::spawn_with("[console]\nquiet_after = \"2h\"\n").await;
     let l = ledger(&app).await;
     assert_eq!(
@@ -213,18 +238,152 @@ async fn staff_use_the_console_in_a_browser() {
             .await,
         1
     );
-    let (_driver, client) = Driver::start().await;
-    let b = Browser {
-        c: client,
-        app: &app,
-        shots: std::env::var_os("BCCI_SCREENSHOTS").map(Into::into),
-    };
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let officer = app.staff_token("can-bo-1", &["staff:read", "staff:pii", "staff:act"], None);
+    (app, l)
+}
 
+impl<'a> Console<'a> {
+    async fn open(app: &'a TestApp, l: &'a Ledger) -> Console<'a> {
+        let (_driver, client) = Driver::start().await;
+        let b = Browser {
+            c: client,
+            app,
+            shots: std::env::var_os("BCCI_SCREENSHOTS").map(Into::into),
+        };
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Console {
+            app,
+            l,
+            b,
+            http,
+            _driver,
+        }
+    }
+
+    /// Signs in as the officer (every staff scope), landing on the search page.
+    async fn sign_in_officer(&self) {
+        self.b.sign_in(&officer(self.app)).await;
+        self.b.wait_path("/console/search").await;
+    }
+
+    async fn close(self) {
+        self.b.c.close().await.unwrap();
+    }
+}
+
+fn officer(app: &TestApp) -> String {
+    app.staff_token("can-bo-1", &["staff:read", "staff:pii", "staff:act"], None)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_takes_a_staff_token() {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    signing_in(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_finds_by_dossier_phone_and_name() {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    c.sign_in_officer().await;
+    searching(&c).await;
+    phone_screen(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attention_lists_each_problem_with_its_action() {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    c.sign_in_officer().await;
+    needing_attention(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_pickup_is_retried_with_a_corrected_address() {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    c.sign_in_officer().await;
+    retrying_the_rejected_pickup(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_result_gets_an_apology_letter() {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    c.sign_in_officer().await;
+    writing_the_apology_letter(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_counts_the_week() {
+    let (app, l) = start().await;
+    let mut c = Console::open(&app, &l).await;
+    c.sign_in_officer().await;
+    // the report counts what is rejected now: the retry first (its screenshots are the retry
+    // test's)
+    let shots = c.b.shots.take();
+    retrying_the_rejected_pickup(&c).await;
+    c.b.shots = shots;
+    reading_the_report(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_without_the_anti_forgery_token_is_refused() {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    c.sign_in_officer().await;
+    forging_a_form(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_ends_the_session() {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    c.sign_in_officer().await;
+    signing_out(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_read_sees_masked_data_and_no_action() {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    reading_only(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_and_expired_sessions_are_refused() {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    forging_or_expiring_the_cookie(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+/// Sign-in: a dossier system's token is refused; staff land on the page first asked for.
+async fn signing_in(c: &Console<'_>) {
+    let Console { app, l, b, .. } = c;
+    let officer = officer(app);
     // Not signed in: the console sends the browser to the sign-in page, and back afterwards.
     b.goto(&format!("/console/shipments/{}", l.waiting)).await;
     b.wait_path("/console/sign-in").await;
@@ -263,7 +422,11 @@ async fn staff_use_the_console_in_a_browser() {
     assert!(b.text("header .user").await.contains("Nguyễn Thị Cán Bộ"));
     b.goto("/console/search").await;
     assert_eq!(b.count("table.list tbody tr").await, 5);
+}
 
+/// Search by dossier code, by the last digits of a phone, by a name without diacritics.
+async fn searching(c: &Console<'_>) {
+    let Console { b, .. } = c;
     // Search by dossier code: exactly that dossier.
     b.fill("form[role=search]", "q", &dossier(502)).await;
     b.click("#search-submit").await;
@@ -287,7 +450,23 @@ async fn staff_use_the_console_in_a_browser() {
     b.goto("/console/search?q=tran+binh").await;
     assert!(b.text("table.list tbody").await.contains(&dossier(502)));
     b.shot("02-tim-kiem").await;
+}
 
+/// A phone-sized screen (only for the screenshots).
+async fn phone_screen(c: &Console<'_>) {
+    let Console { b, .. } = c;
+    // A phone-sized screen: the same pages, tables as cards.
+    if b.shots.is_some() {
+        b.c.set_window_size(390, 844).await.unwrap();
+        b.goto("/console/search?q=5678").await;
+        b.shot("09-dien-thoai").await;
+        b.c.set_window_size(1280, 1000).await.unwrap();
+    }
+}
+
+/// Needs attention: each item, with the action that resolves it.
+async fn needing_attention(c: &Console<'_>) {
+    let Console { app, l, b, .. } = c;
     // Needs attention: each item, with the action that resolves it.
     b.goto("/console/attention").await;
     let section = |id: &'static str| b.text(id);
@@ -347,7 +526,11 @@ async fn staff_use_the_console_in_a_browser() {
             .await,
         1
     );
+}
 
+/// The rejected pickup: a wrong commune refused on the form, then retried.
+async fn retrying_the_rejected_pickup(c: &Console<'_>) {
+    let Console { app, l, b, .. } = c;
     // The rejected pickup: its timeline, then a retry with a corrected address.
     b.goto(&format!("/console/search?q={}", dossier(501))).await;
     b.click("a.dossier").await;
@@ -419,7 +602,11 @@ async fn staff_use_the_console_in_a_browser() {
     // Nothing is rejected any more.
     b.goto("/console/attention").await;
     assert!(b.text("#rejected").await.contains("Không có."));
+}
 
+/// Late results and the apology letter.
+async fn writing_the_apology_letter(c: &Console<'_>) {
+    let Console { app, l, b, .. } = c;
     // Late results: the late delivery, and its apology letter.
     b.goto("/console/late").await;
     let late = b.text("#late-list").await;
@@ -495,7 +682,11 @@ async fn staff_use_the_console_in_a_browser() {
             .await,
         1
     );
+}
 
+/// The last week's report, its charts and its CSV.
+async fn reading_the_report(c: &Console<'_>) {
+    let Console { app, b, http, .. } = c;
     // The report for the last week: numbers, charts and the CSV.
     let today = Utc::now().with_timezone(&FixedOffset::east_opt(7 * 3600).unwrap());
     b.goto(&format!(
@@ -554,7 +745,14 @@ async fn staff_use_the_console_in_a_browser() {
     ] {
         assert!(csv.contains(row), "{row:?} not in\n{csv}");
     }
+}
 
+/// Forms without the anti-forgery token.
+async fn forging_a_form(c: &Console<'_>) {
+    let Console {
+        app, l, b, http, ..
+    } = c;
+    let session = b.cookie().await.unwrap();
     // A form without the session's anti-forgery token is refused, and changes nothing.
     let cancel = app.url(&format!("/console/shipments/{}/cancel", l.waiting));
     for form in [
@@ -586,15 +784,12 @@ async fn staff_use_the_console_in_a_browser() {
             .await,
         0
     );
+}
 
-    // A phone-sized screen: the same pages, tables as cards.
-    if b.shots.is_some() {
-        b.c.set_window_size(390, 844).await.unwrap();
-        b.goto("/console/search?q=5678").await;
-        b.shot("09-dien-thoai").await;
-        b.c.set_window_size(1280, 1000).await.unwrap();
-    }
-
+/// Sign-out ends the session.
+async fn signing_out(c: &Console<'_>) {
+    let Console { app, b, http, .. } = c;
+    let session = b.cookie().await.unwrap();
     // Sign-out ends the session: the old cookie opens nothing.
     b.click("#sign-out").await;
     b.wait_path("/console/sign-in").await;
@@ -616,7 +811,14 @@ async fn staff_use_the_console_in_a_browser() {
         app.db.count("SELECT count(*) FROM console_sessions").await,
         0
     );
+}
 
+/// staff:read: masked, no action.
+async fn reading_only(c: &Console<'_>) {
+    let Console {
+        app, l, b, http, ..
+    } = c;
+    let cancel = app.url(&format!("/console/shipments/{}/cancel", l.waiting));
     // staff:read: names and phones masked, no action anywhere.
     let reader = app.staff_token("can-bo-2", &["staff:read"], None);
     b.sign_in(&reader).await;
@@ -668,7 +870,12 @@ async fn staff_use_the_console_in_a_browser() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 403);
+}
 
+/// A forged cookie and an expired session.
+async fn forging_or_expiring_the_cookie(c: &Console<'_>) {
+    let Console { app, l, b, .. } = c;
+    let reader = app.staff_token("can-bo-2", &["staff:read"], None);
     // A forged cookie is refused…
     b.c.delete_cookie("bcci_console").await.unwrap();
     let forged = fantoccini::cookies::Cookie::parse(
@@ -690,7 +897,4 @@ async fn staff_use_the_console_in_a_browser() {
     .await;
     b.goto(&format!("/console/shipments/{}", l.on_time)).await;
     b.wait_path("/console/sign-in").await;
-
-    b.c.close().await.unwrap();
-    app.stop().await;
 }
