@@ -19,7 +19,9 @@ pub fn datetime(t: DateTime<Utc>) -> String {
 
 /// To the second: where two times share a minute, their order shows.
 pub fn datetime_s(t: DateTime<Utc>) -> String {
-    t.with_timezone(&vn()).format("%d/%m/%Y %H:%M:%S").to_string()
+    t.with_timezone(&vn())
+        .format("%d/%m/%Y %H:%M:%S")
+        .to_string()
 }
 
 pub fn opt_datetime(t: Option<DateTime<Utc>>) -> String {
@@ -268,6 +270,7 @@ pub fn duration(seconds: f64) -> String {
     let (d, h, m) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60);
     match (d, h, m) {
         (0, 0, m) => format!("{m} phút"),
+        (0, h, 0) => format!("{h} giờ"),
         (0, h, m) => format!("{h} giờ {m} phút"),
         (d, 0, _) => format!("{d} ngày"),
         (d, h, _) => format!("{d} ngày {h} giờ"),
@@ -321,7 +324,10 @@ mod tests {
         assert_eq!(tel("+84 912 345 678"), "tel:+84912345678");
         assert_eq!(tel("0912345678"), "tel:0912345678");
         assert_eq!(datetime_s(t), "01/12/2026 01:30:00");
-        assert_eq!(status_of(Kind::Pickup, Status::Delivered), "Cơ quan đã nhận hồ sơ");
+        assert_eq!(
+            status_of(Kind::Pickup, Status::Delivered),
+            "Cơ quan đã nhận hồ sơ"
+        );
         assert_eq!(status_of(Kind::Delivery, Status::Delivered), "Đã giao");
     }
 
@@ -331,6 +337,7 @@ mod tests {
         assert_eq!(duration(3.0 * 3600.0 + 120.0), "3 giờ 2 phút");
         assert_eq!(duration(2.0 * 86_400.0 + 3600.0), "2 ngày 1 giờ");
         assert_eq!(duration(3.0 * 86_400.0), "3 ngày");
+        assert_eq!(duration(7200.0), "2 giờ");
         assert_eq!(percent(0.8734), "87,3%");
         assert_eq!(vnd(0), "0 đ");
         assert_eq!(vnd(30_000), "30.000 đ");

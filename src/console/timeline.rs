@@ -126,7 +126,9 @@ pub fn rejection(reason: &str, kind: Kind, office: &str) -> Rejection {
         let text = if office_side {
             office_text(format!("Bưu điện từ chối đơn: {words}."))
         } else {
-            format!("Bưu điện từ chối đơn: {words}. Hãy kiểm tra và sửa thông tin của công dân rồi gửi lại.")
+            format!(
+                "Bưu điện từ chối đơn: {words}. Hãy kiểm tra và sửa thông tin của công dân rồi gửi lại."
+            )
         };
         return Rejection {
             text,
@@ -225,10 +227,7 @@ fn gateway_sentence(e: &Event, note: &str, kind: Kind, office: &str) -> (String,
     if note.is_empty() {
         return match (e.applied, status) {
             (true, Some(Status::Requested)) => ("Nhận yêu cầu từ hệ thống một cửa.".into(), false),
-            (true, Some(s)) => (
-                format!("Đơn chuyển sang \"{}\".", format::status(s)),
-                false,
-            ),
+            (true, Some(s)) => (format!("Đơn chuyển sang \"{}\".", format::status(s)), false),
             _ => ("Cổng ghi nhận.".into(), false),
         };
     }
@@ -270,7 +269,9 @@ fn gateway_sentence(e: &Event, note: &str, kind: Kind, office: &str) -> (String,
         };
         return (
             if asked_cancel {
-                format!("{base}{item}, nhưng đơn đã kết thúc trước đó: cổng đề nghị bưu điện hủy đơn này.")
+                format!(
+                    "{base}{item}, nhưng đơn đã kết thúc trước đó: cổng đề nghị bưu điện hủy đơn này."
+                )
             } else {
                 format!("{base}{item}.")
             },
@@ -298,7 +299,10 @@ fn gateway_sentence(e: &Event, note: &str, kind: Kind, office: &str) -> (String,
     if let Some(r) = note.strip_prefix("gave up confirming a carrier push by tracking: ") {
         let how = gave_up(r, "bưu điện").unwrap_or_default();
         return (
-            format!("Cổng thôi tra cứu để xác nhận tin báo của bưu điện{}.", colon(&how)),
+            format!(
+                "Cổng thôi tra cứu để xác nhận tin báo của bưu điện{}.",
+                colon(&how)
+            ),
             true,
         );
     }
@@ -313,7 +317,10 @@ fn gateway_sentence(e: &Event, note: &str, kind: Kind, office: &str) -> (String,
         let r = rejection(note, kind, office);
         return (r.text, !r.technical.is_empty());
     }
-    ("Cổng ghi nhận một sự kiện (xem chi tiết kỹ thuật).".into(), true)
+    (
+        "Cổng ghi nhận một sự kiện (xem chi tiết kỹ thuật).".into(),
+        true,
+    )
 }
 
 fn colon(text: &str) -> String {
@@ -400,7 +407,10 @@ pub fn build(
         let title = if n == 1 {
             format!("{what}: {}", format::outcome(&last.outcome))
         } else {
-            format!("{what}: {n} lần, lần cuối {}", format::outcome(&last.outcome).to_lowercase())
+            format!(
+                "{what}: {n} lần, lần cuối {}",
+                format::outcome(&last.outcome).to_lowercase()
+            )
         };
         let detail = if n == 1 {
             format!("{}.", attempt_outcome(last, peer))
@@ -506,7 +516,13 @@ mod tests {
         }
     }
 
-    fn attempt(job: i64, n: i32, t: DateTime<Utc>, outcome: &str, class: Option<&str>) -> AttemptRow {
+    fn attempt(
+        job: i64,
+        n: i32,
+        t: DateTime<Utc>,
+        outcome: &str,
+        class: Option<&str>,
+    ) -> AttemptRow {
         AttemptRow {
             job_id: job,
             job_kind: "callback".into(),
@@ -524,7 +540,14 @@ mod tests {
 
     /// English words the gateway writes, which must never be a row's sentence.
     const ENGLISH: [&str; 8] = [
-        "order", "carrier", "created", "late: due", "gave up", "Submitted {", "error sending", "+00:00",
+        "order",
+        "carrier",
+        "created",
+        "late: due",
+        "gave up",
+        "Submitted {",
+        "error sending",
+        "+00:00",
     ];
 
     fn no_english(text: &str) {
@@ -536,20 +559,49 @@ mod tests {
     #[test]
     fn sources_read_as_words() {
         assert_eq!(source("gateway", Some("gateway")), "Cổng kết nối");
-        assert_eq!(source("carrier_push", Some("vnpost")), "Bưu điện báo (tự động)");
-        assert_eq!(source("carrier_poll", Some("vnpost")), "Bưu điện trả lời tra cứu");
+        assert_eq!(
+            source("carrier_push", Some("vnpost")),
+            "Bưu điện báo (tự động)"
+        );
+        assert_eq!(
+            source("carrier_poll", Some("vnpost")),
+            "Bưu điện trả lời tra cứu"
+        );
         assert_eq!(source("staff", Some("can-bo-1")), "Cán bộ can-bo-1");
-        assert_eq!(source("gateway", Some("motcua-tq")), "Hệ thống một cửa (motcua-tq)");
+        assert_eq!(
+            source("gateway", Some("motcua-tq")),
+            "Hệ thống một cửa (motcua-tq)"
+        );
     }
 
     #[test]
     fn gateway_notes_become_vietnamese_in_vietnam_time() {
         let cases = [
-            (Some("submitted"), "order created at the carrier: EB123456789VN", "Bưu điện đã nhận đơn, số hiệu bưu gửi EB123456789VN."),
-            (Some("submitted"), "order found at the carrier by its reference: EB1VN", "Cổng tìm thấy đơn đã có ở bưu điện (theo mã đơn của cổng), số hiệu bưu gửi EB1VN."),
-            (None, "late: due 2026-11-29T17:40:19+00:00", "Quá ngày hẹn trả kết quả (hạn 30/11/2026 00:40, giờ Việt Nam)."),
-            (None, "the cancellation awaits VNPost's approval (case C-7)", "Yêu cầu hủy đơn đang chờ VNPost duyệt (hồ sơ yêu cầu số C-7)."),
-            (None, "the carrier cancelled the order", "Bưu điện đã hủy đơn."),
+            (
+                Some("submitted"),
+                "order created at the carrier: EB123456789VN",
+                "Bưu điện đã nhận đơn, số hiệu bưu gửi EB123456789VN.",
+            ),
+            (
+                Some("submitted"),
+                "order found at the carrier by its reference: EB1VN",
+                "Cổng tìm thấy đơn đã có ở bưu điện (theo mã đơn của cổng), số hiệu bưu gửi EB1VN.",
+            ),
+            (
+                None,
+                "late: due 2026-11-29T17:40:19+00:00",
+                "Quá ngày hẹn trả kết quả (hạn 30/11/2026 00:40, giờ Việt Nam).",
+            ),
+            (
+                None,
+                "the cancellation awaits VNPost's approval (case C-7)",
+                "Yêu cầu hủy đơn đang chờ VNPost duyệt (hồ sơ yêu cầu số C-7).",
+            ),
+            (
+                None,
+                "the carrier cancelled the order",
+                "Bưu điện đã hủy đơn.",
+            ),
         ];
         for (status, note, want) in cases {
             let e = event("gateway", status, status.is_some(), Some(note));
@@ -558,27 +610,63 @@ mod tests {
             no_english(&text);
             assert_eq!(technical, note, "the raw note stays reachable");
         }
-        let e = event("gateway", None, false, Some("order created at the carrier (EB9VN) after the shipment became cancelled; asking the carrier to cancel it"));
+        let e = event(
+            "gateway",
+            None,
+            false,
+            Some(
+                "order created at the carrier (EB9VN) after the shipment became cancelled; asking the carrier to cancel it",
+            ),
+        );
         let (text, _) = event_sentence(&e, Kind::Pickup, "O1");
-        assert!(text.contains("EB9VN") && text.contains("đề nghị bưu điện hủy"), "{text}");
+        assert!(
+            text.contains("EB9VN") && text.contains("đề nghị bưu điện hủy"),
+            "{text}"
+        );
         no_english(&text);
-        let e = event("gateway", None, false, Some("gave up confirming a carrier push by tracking: gave up after 7 attempts over 1day: connect: error sending request"));
+        let e = event(
+            "gateway",
+            None,
+            false,
+            Some(
+                "gave up confirming a carrier push by tracking: gave up after 7 attempts over 1day: connect: error sending request",
+            ),
+        );
         let (text, _) = event_sentence(&e, Kind::Pickup, "O1");
-        assert!(text.contains("7 lần") && text.contains("không kết nối được tới bưu điện"), "{text}");
+        assert!(
+            text.contains("7 lần") && text.contains("không kết nối được tới bưu điện"),
+            "{text}"
+        );
         no_english(&text);
     }
 
     #[test]
     fn carrier_reports_and_staff_reasons() {
-        let mut e = event("carrier_push", Some("attempt_failed"), true, Some("Người nhận vắng nhà"));
+        let mut e = event(
+            "carrier_push",
+            Some("attempt_failed"),
+            true,
+            Some("Người nhận vắng nhà"),
+        );
         e.carrier_code = Some(15);
         e.carrier_text = Some("Phát không thành công".into());
         let (text, technical) = event_sentence(&e, Kind::Delivery, "O1");
-        assert_eq!(text, "Bưu điện báo mã 15: Phát không thành công. Lý do: Người nhận vắng nhà.");
+        assert_eq!(
+            text,
+            "Bưu điện báo mã 15: Phát không thành công. Lý do: Người nhận vắng nhà."
+        );
         assert!(technical.is_empty());
-        let e = event("staff", Some("cancelled"), true, Some("cancellation requested from the carrier: công dân không cần nữa"));
+        let e = event(
+            "staff",
+            Some("cancelled"),
+            true,
+            Some("cancellation requested from the carrier: công dân không cần nữa"),
+        );
         let (text, _) = event_sentence(&e, Kind::Delivery, "O1");
-        assert_eq!(text, "Cán bộ đề nghị bưu điện hủy đơn. Lý do: công dân không cần nữa");
+        assert_eq!(
+            text,
+            "Cán bộ đề nghị bưu điện hủy đơn. Lý do: công dân không cần nữa"
+        );
     }
 
     #[test]
@@ -589,7 +677,11 @@ mod tests {
             "VPDKDD-TQ",
         );
         assert!(r.office_side);
-        assert!(r.text.contains("[[offices]]") && r.text.contains("VPDKDD-TQ"), "{}", r.text);
+        assert!(
+            r.text.contains("[[offices]]") && r.text.contains("VPDKDD-TQ"),
+            "{}",
+            r.text
+        );
         assert!(!r.text.contains("informationOrder"), "{}", r.text);
         no_english(&r.text);
         // the same field is the citizen's on a pickup
@@ -600,7 +692,11 @@ mod tests {
         );
         assert!(!r.office_side);
         assert!(r.text.contains("thông tin của công dân"), "{}", r.text);
-        let r = rejection("office VP-OLD is no longer configured", Kind::Pickup, "VP-OLD");
+        let r = rejection(
+            "office VP-OLD is no longer configured",
+            Kind::Pickup,
+            "VP-OLD",
+        );
         assert!(r.office_side && r.text.contains("[[offices]]"));
         let r = rejection(
             "gave up after 30 attempts over 1day: connect: error sending request for url",
@@ -610,7 +706,11 @@ mod tests {
         assert!(!r.office_side);
         assert!(r.text.contains("30 lần trong 1 ngày"), "{}", r.text);
         no_english(&r.text);
-        let r = rejection("the carrier refused the order: HTTP 400 without a message", Kind::Pickup, "O");
+        let r = rejection(
+            "the carrier refused the order: HTTP 400 without a message",
+            Kind::Pickup,
+            "O",
+        );
         assert!(r.text.contains("HTTP 400 mà không nêu lý do"), "{}", r.text);
         let staff = rejection("Công dân rút hồ sơ", Kind::Pickup, "O");
         assert_eq!(staff.text, "Công dân rút hồ sơ");
@@ -629,10 +729,25 @@ mod tests {
         report.recorded_at = report.occurred_at;
         let rows = build(&[report], &attempts, false, Kind::Delivery, "O");
         assert_eq!(rows.len(), 3, "{rows:#?}");
-        let grouped = rows.iter().find(|r| r.count == 30).expect("one row for 30 attempts");
+        let grouped = rows
+            .iter()
+            .find(|r| r.count == 30)
+            .expect("one row for 30 attempts");
         assert!(grouped.title.contains("30 lần"), "{}", grouped.title);
-        assert!(grouped.detail.contains("từ 29/11/2026 17:01:05 đến 29/11/2026 17:30:05"), "{}", grouped.detail);
-        assert!(grouped.detail.contains("không kết nối được tới hệ thống một cửa"), "{}", grouped.detail);
+        assert!(
+            grouped
+                .detail
+                .contains("từ 29/11/2026 17:01:05 đến 29/11/2026 17:30:05"),
+            "{}",
+            grouped.detail
+        );
+        assert!(
+            grouped
+                .detail
+                .contains("không kết nối được tới hệ thống một cửa"),
+            "{}",
+            grouped.detail
+        );
         no_english(&grouped.detail);
         // excerpts only with staff:pii
         assert!(!grouped.technical.contains("error sending"));
@@ -643,6 +758,13 @@ mod tests {
     #[test]
     fn seconds_only_where_a_minute_is_shared() {
         let shown = times_shown(&[at(10, 0, 5), at(10, 0, 40), at(10, 1, 0)]);
-        assert_eq!(shown, ["29/11/2026 17:00:05", "29/11/2026 17:00:40", "29/11/2026 17:01"]);
+        assert_eq!(
+            shown,
+            [
+                "29/11/2026 17:00:05",
+                "29/11/2026 17:00:40",
+                "29/11/2026 17:01"
+            ]
+        );
     }
 }

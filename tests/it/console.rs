@@ -278,6 +278,16 @@ fn officer(app: &TestApp) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timeline_speaks_plain_vietnamese() {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    c.sign_in_officer().await;
+    reading_the_timeline(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_in_takes_a_staff_token() {
     let (app, l) = start().await;
     let c = Console::open(&app, &l).await;
@@ -489,6 +499,20 @@ async fn needing_attention(c: &Console<'_>) {
         "{quiet}"
     );
     assert!(section("#late").await.contains(&dossier(505)));
+    // worklists name the citizen, with the phone to call
+    let late = section("#late").await;
+    assert!(
+        late.contains("Hoàng Văn Em") && late.contains("0966555444"),
+        "{late}"
+    );
+    assert_eq!(b.count("#late a[href='tel:0966555444']").await, 1);
+    assert_eq!(b.count("#quiet a[href='tel:0966555444']").await, 1);
+    assert_eq!(b.count("#rejected a[href='tel:0912345678']").await, 1);
+    assert!(
+        section("#quiet h2")
+            .await
+            .contains("Không có tin mới quá 2 giờ")
+    );
     assert_eq!(
         b.count(&format!(
             "#rejected a[href='/console/shipments/{}#retry-form']",
@@ -539,7 +563,7 @@ async fn retrying_the_rejected_pickup(c: &Console<'_>) {
     assert_eq!(b.text("#status").await, "Bị từ chối");
     let timeline = b.text("#timeline").await;
     assert!(
-        timeline.contains("Mã bưu điện 5: Thu gom không thành công"),
+        timeline.contains("Bưu điện báo mã 5: Thu gom không thành công."),
         "{timeline}"
     );
     assert!(
@@ -556,6 +580,12 @@ async fn retrying_the_rejected_pickup(c: &Console<'_>) {
     let error = b.text("#commune-error").await;
     assert!(error.contains("không thuộc"), "{error}");
     assert_eq!(b.text("#status").await, "Bị từ chối");
+    // POST-redirect-GET: the browser is back on the page (F5 re-posts nothing), scrolled to
+    // the message, which is in the refused form itself
+    let url = b.c.current_url().await.unwrap();
+    assert_eq!(url.path(), format!("/console/shipments/{}", l.rejected));
+    assert_eq!(url.fragment(), Some("refused"), "{url}");
+    assert_eq!(b.count("#retry-form #refused").await, 1);
     b.shot("04-sua-dia-chi-loi").await;
     b.fill("#retry-form", "address_line", "Số 45, tổ 7").await;
     b.fill("#retry-form", "commune_code", "00691").await;
@@ -623,7 +653,7 @@ async fn writing_the_apology_letter(c: &Console<'_>) {
         "new_date",
         &new_date
             .with_timezone(&FixedOffset::east_opt(7 * 3600).unwrap())
-            .format("%Y-%m-%d")
+            .format("%d/%m/%Y")
             .to_string(),
     )
     .await;
@@ -691,17 +721,18 @@ async fn reading_the_report(c: &Console<'_>) {
     let today = Utc::now().with_timezone(&FixedOffset::east_opt(7 * 3600).unwrap());
     b.goto(&format!(
         "/console/reports?from={}&to={}",
-        (today - Duration::days(6)).format("%Y-%m-%d"),
-        today.format("%Y-%m-%d")
+        (today - Duration::days(6)).format("%d/%m/%Y"),
+        today.format("%d/%m/%Y")
     ))
     .await;
     assert_eq!(b.count("svg.chart").await, 3);
     let summary = b.text("#summary").await;
     for line in [
         "Số yêu cầu 2 3 5",
-        "Đã giao 0 2 2",
-        "Giao đúng hạn 0 1 1",
-        "Tỷ lệ giao đúng hạn (%) – 50,0% 50,0%",
+        // a pickup is collected, not delivered
+        "Đã nhận hồ sơ / Đã giao 0 2 2",
+        "Nhận đúng hạn / Giao đúng hạn 0 1 1",
+        "Tỷ lệ đúng hạn (%) – 50,0% 50,0%",
         "Bị từ chối 0 0 0",
     ] {
         assert!(summary.contains(line), "{line:?} not in\n{summary}");
@@ -739,7 +770,7 @@ async fn reading_the_report(c: &Console<'_>) {
     for row in [
         "Mục,Chỉ tiêu,Thu gom hồ sơ,Trả kết quả,Tổng",
         "Tổng hợp,Số yêu cầu,2,3,5",
-        "Tổng hợp,Tỷ lệ giao đúng hạn (%),,50.0,50.0",
+        "Tổng hợp,Tỷ lệ đúng hạn (%),,50.0,50.0",
         "Không thành công,Mã 15 – Phát không thành công: Người nhận vắng nhà,,,1",
         "Không thành công,Mã 5 – Thu gom không thành công: Không liên lạc được người gửi,,,1",
     ] {
@@ -843,6 +874,15 @@ async fn reading_only(c: &Console<'_>) {
     );
     b.goto("/console/late").await;
     assert_eq!(b.count("a[href$='/letter']").await, 0);
+    // worklists mask the phone for staff:read, and offer no number to call
+    let late = b.text("#late-list").await;
+    assert!(
+        late.contains("096****444") && !late.contains("0966555444"),
+        "{late}"
+    );
+    b.goto("/console/attention").await;
+    assert_eq!(b.count("a[href^='tel:']").await, 0);
+    assert!(!b.text("#late").await.contains("0966555444"));
     b.goto(&format!("/console/shipments/{}", l.waiting)).await;
     assert_eq!(b.count("#cancel-form").await, 0);
     // and the action itself is refused, even with the right token
@@ -897,4 +937,175 @@ async fn forging_or_expiring_the_cookie(c: &Console<'_>) {
     .await;
     b.goto(&format!("/console/shipments/{}", l.on_time)).await;
     b.wait_path("/console/sign-in").await;
+}
+
+/// The timeline in words (issue 10 §2): typed sentences, no English or Rust debug text, Vietnam
+/// time, a job's retries as one row with a count; a refusal of the office's data points to
+/// the configuration; dates typed dd/mm/yyyy.
+async fn reading_the_timeline(c: &Console<'_>) {
+    let Console {
+        app, l, b, http, ..
+    } = c;
+    // the submission of `waiting` failed 30 times before it gave up, and once it succeeded
+    // the answer was kept as Rust debug text
+    sql(
+        app,
+        &format!(
+            "INSERT INTO job_attempts (job_id, attempt, worker, started_at, duration_ms, outcome, error_class, excerpt) \
+             SELECT j.id, g, 1, now() - interval '5 hours' + g * interval '20 seconds', 5, 'transient', 'connect', \
+                    'cannot connect: error sending request for url' \
+             FROM jobs j, generate_series(1, 30) g \
+             WHERE j.shipment_id = '{}' AND j.kind = 'carrier_submit'",
+            l.waiting
+        ),
+    )
+    .await;
+    b.goto(&format!("/console/shipments/{}", l.waiting)).await;
+    let timeline = b.text("#timeline").await;
+    for english in [
+        "Submitted {",
+        "order created",
+        "cannot connect",
+        "error sending",
+        "late: due",
+        "+00:00",
+        "Cổng gateway",
+        "(tự báo)",
+    ] {
+        assert!(!timeline.contains(english), "{english:?} in\n{timeline}");
+    }
+    assert_eq!(b.count("#timeline tr.grouped").await, 1, "{timeline}");
+    let grouped = b.text("#timeline tr.grouped").await;
+    assert!(grouped.contains("30 lần"), "{grouped}");
+    assert!(
+        grouped.contains("không kết nối được tới bưu điện"),
+        "{grouped}"
+    );
+    // seconds where attempts share a minute
+    assert!(
+        regex_lite_seconds(&grouped),
+        "times to the second: {grouped}"
+    );
+    assert!(
+        b.count("#timeline tbody tr").await <= 6,
+        "the retries do not bury the reports: {timeline}"
+    );
+    assert!(timeline.contains("Bưu điện báo (tự động)"), "{timeline}");
+    assert!(
+        timeline.contains("Bưu điện báo mã 99: Trạng thái thử nghiệm."),
+        "{timeline}"
+    );
+    // the technical text is behind a disclosure
+    assert_eq!(
+        b.count("#timeline tr.grouped details.technical summary")
+            .await,
+        1
+    );
+
+    // the late delivery: lateness in Vietnam time, never a UTC timestamp
+    b.goto(&format!("/console/shipments/{}", l.late)).await;
+    let timeline = b.text("#timeline").await;
+    assert!(
+        timeline.contains("Quá ngày hẹn trả kết quả (hạn"),
+        "{timeline}"
+    );
+    assert!(
+        !timeline.contains("+00:00") && !timeline.contains("late:"),
+        "{timeline}"
+    );
+    assert!(timeline.contains("Cổng kết nối"), "{timeline}");
+
+    // the carrier refuses the office's own data (the sender of a delivery): no citizen form,
+    // the configuration named instead
+    sql(
+        app,
+        &format!(
+            "UPDATE shipments SET status = 'rejected', status_reason = \
+             'the carrier refused the order: Số điện thoại người gửi không hợp lệ (informationOrder.senderPhone)' \
+             WHERE id = '{}'",
+            l.on_time
+        ),
+    )
+    .await;
+    b.goto(&format!("/console/shipments/{}", l.on_time)).await;
+    let reason = b.text("#status-reason").await;
+    assert!(
+        reason.contains("Số điện thoại người gửi không hợp lệ") && !reason.contains("the carrier"),
+        "{reason}"
+    );
+    assert!(b.text("#office-config").await.contains("[[offices]]"));
+    assert_eq!(b.count("#retry-form").await, 0);
+    assert_eq!(b.count("#retry-office-form").await, 1);
+    b.shot("11-tu-choi-don-vi").await;
+
+    // a refused POST answers with a redirect (F5 then re-posts nothing)
+    let session = b.cookie().await.unwrap();
+    let page = http
+        .get(app.url(&format!("/console/shipments/{}", l.waiting)))
+        .header("Cookie", format!("bcci_console={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let resp = http
+        .post(app.url(&format!("/console/shipments/{}/cancel", l.waiting)))
+        .header("Cookie", format!("bcci_console={session}"))
+        .form(&[("reason", "   "), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let to = resp.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.ends_with("form=cancel&err=reason#refused"), "{to}");
+    b.goto(&to).await;
+    assert!(
+        b.text("#cancel-form #refused")
+            .await
+            .contains("Chưa gửi được")
+    );
+
+    // dates typed dd/mm/yyyy, whatever the browser's language
+    // every shipment was created six hours ago: that Vietnamese day finds them all, the next
+    // day none
+    let created = Utc::now() - Duration::hours(6);
+    let vn = FixedOffset::east_opt(7 * 3600).unwrap();
+    let day = created.with_timezone(&vn).format("%d/%m/%Y").to_string();
+    let next = (created + Duration::days(1))
+        .with_timezone(&vn)
+        .format("%d/%m/%Y")
+        .to_string();
+    b.goto("/console/search").await;
+    b.fill("form[role=search]", "from", &day).await;
+    b.fill("form[role=search]", "to", &day).await;
+    b.click("#search-submit").await;
+    assert_eq!(b.count("p.notice.bad").await, 0);
+    assert_eq!(b.count("table.list tbody tr").await, 5);
+    let from = b.c.find(Locator::Css("#from")).await.unwrap();
+    assert_eq!(from.attr("type").await.unwrap().as_deref(), Some("text"));
+    assert_eq!(
+        from.prop("value").await.unwrap().as_deref(),
+        Some(day.as_str())
+    );
+    b.goto(&format!("/console/search?from={next}")).await;
+    assert_eq!(b.count("table.list tbody tr").await, 0);
+    b.goto("/console/search?from=31/02/2026").await;
+    assert!(b.text("p.notice.bad").await.contains("dd/mm/yyyy"));
+}
+
+/// `dd/mm/yyyy HH:MM:SS` somewhere in `text`.
+fn regex_lite_seconds(text: &str) -> bool {
+    text.split_whitespace().any(|w| {
+        let p: Vec<&str> = w.trim_end_matches([',', '.', ')']).split(':').collect();
+        p.len() == 3
+            && p.iter()
+                .all(|x| x.len() == 2 && x.chars().all(|c| c.is_ascii_digit()))
+    })
 }
