@@ -916,7 +916,8 @@ async fn reading_only(c: &Console<'_>) {
 async fn forging_or_expiring_the_cookie(c: &Console<'_>) {
     let Console { app, l, b, .. } = c;
     let reader = app.staff_token("can-bo-2", &["staff:read"], None);
-    // A forged cookie is refused…
+    // A forged cookie is refused… (a cookie is set for the page's own host: be on one first)
+    b.goto("/console/sign-in").await;
     b.c.delete_cookie("bcci_console").await.unwrap();
     let forged = fantoccini::cookies::Cookie::parse(
         "bcci_console=Zm9yZ2VkLXNlc3Npb24taWQ; Domain=127.0.0.1; Path=/console; SameSite=Strict; HttpOnly",
