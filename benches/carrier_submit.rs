@@ -9,6 +9,9 @@
 //! BENCH_LATENCY_MS (default 50), BENCH_IN_FLIGHT (default 128), BENCH_PUSHES (1: the sandbox
 //! pushes its "created" report back, as by default; 0: pushes dropped), TEST_DATABASE_SERVER.
 
+#[path = "common/seed.rs"]
+mod seed;
+
 use bcci_gateway::carrier::sandbox::{self, SandboxConfig};
 use bcci_gateway::carrier::{Carrier, OrderRequest, Party, VnPost};
 use bcci_gateway::config::{Config, Secret};
@@ -69,20 +72,6 @@ async fn sandbox_capacity(carrier: &VnPost, in_flight: usize, seconds: u64) -> f
         / started.elapsed().as_secs_f64()
 }
 
-/// The backlog: `n` requested shipments and their queued submission jobs, as the API would
-/// have left them.
-const BACKLOG_SQL: &str = r#"
-INSERT INTO shipments (id, kind, status, client_id, office_code, dossier_code, procedure_code, procedure_name,
-    person_name, person_phone, address_line, province_code, commune_code, sale_order_code)
-SELECT gen_random_uuid(), 'pickup', 'requested', 'motcua-tq', 'VPDKDD-TQ',
-    format('000.00.14.H61-261127-%s', lpad(g::text, 6, '0')), '1.004227', 'Đăng ký biến động quyền sử dụng đất',
-    'Nguyễn Văn An', '0912345678', 'Số 12, tổ 5', '08', '02215', 'BENCH' || g
-FROM generate_series(1, $N) g;
-INSERT INTO shipment_events (shipment_id, seq, status, applied, occurred_at, source, actor)
-SELECT id, 1, 'requested', true, now(), 'gateway', 'motcua-tq' FROM shipments;
-INSERT INTO jobs (kind, shipment_id) SELECT 'carrier_submit', id FROM shipments;
-"#;
-
 #[tokio::main]
 async fn main() {
     let backlog: u64 = env_or("BENCH_BACKLOG", 20_000);
@@ -141,14 +130,9 @@ callback_secret = "whsec_ZGV2LW9ubHktY2FsbGJhY2stc2VjcmV0LWNoYW5nZS1tZQ=="
         .await
         .unwrap();
     bcci_gateway::ledger::migrate(&db_url).await.unwrap();
+    // The backlog: requested shipments and their queued submission jobs, as the API leaves them.
+    seed::pickups(&config, &db_url, "motcua-tq", 1, backlog as u32).await;
     let mut conn = AsyncPgConnection::establish(&db_url).await.unwrap();
-    for stmt in BACKLOG_SQL
-        .replace("$N", &backlog.to_string())
-        .split(';')
-        .filter(|s| !s.trim().is_empty())
-    {
-        diesel::sql_query(stmt).execute(&mut conn).await.unwrap();
-    }
 
     // the sandbox's own capacity, measured with a sandbox of the same settings
     let sb_cfg = SandboxConfig {

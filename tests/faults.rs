@@ -12,13 +12,14 @@
 #[path = "it/support/mod.rs"]
 mod support;
 
-use bcci_gateway::carrier::sandbox::{self, SandboxConfig, SandboxHandle};
+use bcci_gateway::carrier::sandbox::SandboxHandle;
 use futures::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::process::{Gateway, Tuning, orders_per_reference, start_sandbox};
 use support::*;
 
 /// `FAULTS_SHORT=1`: smaller counts and durations, for CI.
@@ -131,161 +132,22 @@ impl Drop for PgStopped {
 // ---------------------------------------------------------------------------------------------
 // The gateway binary and the sandbox carrier
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The sandbox carrier in this process, so that it outlives the gateways and counts orders.
-async fn start_sandbox() -> SandboxHandle {
-    let cfg = SandboxConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        step: Duration::ZERO,
-        latency: Duration::from_millis(20),
-        ..SandboxConfig::default()
-    };
-    let listener = std::net::TcpListener::bind(cfg.listen).unwrap();
-    sandbox::start(cfg, listener).await.unwrap()
-}
-
-fn config_file(db: &TestDb, port: u16, sandbox: &SandboxHandle) -> std::path::PathBuf {
-    let root = env!("CARGO_MANIFEST_DIR");
-    let text = format!(
-        r#"
-[server]
-listen = "127.0.0.1:{port}"
-public_url = "http://127.0.0.1:{port}"
-workers = 2
-shutdown_timeout = "10s"
-[database]
-url = "{url}"
-create_if_missing = false
-pool_size = 16
-acquire_timeout = "{acquire}s"
-[carrier]
-kind = "vnpost"
-base_url = "{base}"
-connect_timeout = "1s"
-timeout = "2s"
-webhook_public_key_pem = "file:{root}/config/sandbox/carrier-push-public.pem"
-[jobs]
-poll_interval = "100ms"
-lease = "30s"
-reap_interval = "300ms"
-retry_min = "100ms"
-retry_max = "1s"
-shutdown_grace = "10s"
-[tracking]
-enabled = false
-"#,
-        url = db.url,
-        base = sandbox.base_url(),
-        acquire = ACQUIRE_TIMEOUT.as_secs(),
-    );
-    let path = std::env::temp_dir().join(format!("bcci-faults-{}-{port}.toml", db.name));
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// A gateway process, killed if still running when dropped.
-struct Gateway {
-    child: Child,
-    config: std::path::PathBuf,
-    base: String,
-}
-
-impl Gateway {
-    async fn start(db: &TestDb, sandbox: &SandboxHandle) -> Gateway {
-        let port = free_port();
-        let config = config_file(db, port, sandbox);
-        let g = Gateway {
-            child: spawn(&config),
-            config,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        wait_healthy(&g.base).await;
-        g
-    }
-
-    /// SIGTERM, and the time it took to exit (successfully).
-    async fn terminate(&mut self) -> Duration {
-        let t = Instant::now();
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "exit status after SIGTERM: {status}");
-                return t.elapsed();
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "no exit after SIGTERM"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Starts the process again on the same port and configuration.
-    async fn restart(&mut self) {
-        self.child = spawn(&self.config);
-        wait_healthy(&self.base).await;
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(config: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_bcci-gateway"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env(
-            "BCCI_LOG",
-            std::env::var("FAULTS_LOG").unwrap_or("error".into()),
-        )
-        .stdout(Stdio::null())
-        .stderr(if std::env::var("FAULTS_LOG").is_ok() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .spawn()
-        .expect("start the gateway binary")
-}
-
-async fn wait_healthy(base: &str) {
-    let http = reqwest::Client::new();
-    let until = Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < until, "the gateway did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+/// The gateways of these tests: two workers, a short wait for a database connection, logs
+/// shown with `FAULTS_LOG=<level>`.
+fn tuning() -> Tuning {
+    Tuning {
+        workers: 2,
+        shutdown_timeout: "10s",
+        pool_size: 16,
+        acquire_timeout: "2s", // ACQUIRE_TIMEOUT
+        shutdown_grace: "10s",
+        log: std::env::var("FAULTS_LOG").unwrap_or("error".into()),
+        show_log: std::env::var("FAULTS_LOG").is_ok(),
     }
 }
 
 fn client_token() -> String {
-    let cfg = bcci_gateway::config::Config::from_overlay("").unwrap();
-    bcci_gateway::auth::mint(
-        &cfg.auth,
-        &bcci_gateway::auth::claims_for(
-            &cfg.auth,
-            "motcua-tq",
-            &["shipments:write", "shipments:read"],
-            None,
-            None,
-            chrono::Duration::hours(2),
-        ),
-    )
-    .unwrap()
+    default_token("motcua-tq", &["shipments:write", "shipments:read"])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -316,10 +178,7 @@ async fn check_dispatch(db: &TestDb, sandbox: &SandboxHandle) -> (i64, usize, us
         .count("SELECT count(*) FROM jobs WHERE kind = 'carrier_submit'")
         .await;
     assert_eq!(jobs, shipments, "one submission job per shipment");
-    let mut per_reference: HashMap<String, usize> = HashMap::new();
-    for o in sandbox.orders() {
-        *per_reference.entry(o.sale_order_code).or_default() += 1;
-    }
+    let per_reference = orders_per_reference(sandbox);
     let orders: usize = per_reference.values().sum();
     let duplicates = orders - per_reference.len();
     (shipments, orders, duplicates)
@@ -426,7 +285,7 @@ async fn postgresql_restarted_under_load() {
     };
     let sandbox = start_sandbox().await;
     let db = TestDb::new().await;
-    let gw = Gateway::start(&db, &sandbox).await;
+    let gw = Gateway::start(&db, &sandbox, &tuning()).await;
     let token = client_token();
     let http = reqwest::Client::new();
     let log = Arc::new(Mutex::new(Vec::<Sample>::new()));
@@ -623,7 +482,7 @@ async fn clients_disconnecting_mid_request() {
     };
     let sandbox = start_sandbox().await;
     let db = TestDb::new().await;
-    let gw = Gateway::start(&db, &sandbox).await;
+    let gw = Gateway::start(&db, &sandbox, &tuning()).await;
     let token = client_token();
     let sent = Arc::new(Mutex::new(Vec::<(String, serde_json::Value)>::new()));
     let answered = Arc::new(Mutex::new(HashMap::<String, String>::new()));
@@ -766,8 +625,8 @@ async fn rolling_restart_of_two_processes() {
     let sandbox = start_sandbox().await;
     let db = TestDb::new().await;
     let mut gws = [
-        Gateway::start(&db, &sandbox).await,
-        Gateway::start(&db, &sandbox).await,
+        Gateway::start(&db, &sandbox, &tuning()).await,
+        Gateway::start(&db, &sandbox, &tuning()).await,
     ];
     let bases: Vec<String> = gws.iter().map(|g| g.base.clone()).collect();
     let token = client_token();

@@ -7,7 +7,9 @@ use actix_web::{HttpResponse, get, web};
 
 /// Prometheus metrics: job queue depth by state, job attempts by kind and outcome, carrier
 /// latency by call, carrier reports ingested by source.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+#[utoipa::path(tag = "operations", responses(
+    (status = 200, description = "Prometheus text format", content_type = "text/plain"),
+    (status = 503, description = "The database is unreachable or busy (the job gauges read it); see `Retry-After`", body = crate::error::Problem, content_type = "application/problem+json")))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;

@@ -1,5 +1,5 @@
 //! The HTTP surface: the dossier-system API (SPEC §3), operations endpoints (SPEC §9) and the
-//! OpenAPI document generated from the handlers' annotations.
+//! OpenAPI document generated from the handlers' annotations (`openapi`).
 
 pub mod dto;
 pub mod extract;
@@ -7,6 +7,7 @@ pub mod headers;
 pub mod health;
 pub mod limits;
 pub mod metrics;
+pub mod openapi;
 pub mod quotes;
 pub mod shipments;
 pub mod staff;
@@ -14,42 +15,8 @@ pub mod webhook;
 
 use crate::error::ApiError;
 use actix_web::{HttpResponse, web};
+pub use openapi::ApiDoc;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "bcci-gateway", description = "Gateway between a one-stop-shop dossier system and the public postal carrier (dịch vụ bưu chính công ích)."),
-    paths(
-        shipments::create_pickup, shipments::create_delivery, shipments::get_shipment,
-        shipments::list_shipments, shipments::list_events, shipments::cancel,
-        quotes::quote, shipments::waybill,
-        webhook::vnpost_webhook,
-        staff::retry, staff::replay, staff::enable_client,
-        health::healthz, health::readyz, metrics::metrics,
-    ),
-    components(schemas(crate::error::Problem, crate::error::FieldError, crate::domain::callback::CallbackBody)),
-    modifiers(&BearerAuth),
-    tags((name = "shipments", description = "Pickups and deliveries"), (name = "staff", description = "Staff actions (scope staff:act), audited"), (name = "operations", description = "Health and readiness")),
-)]
-pub struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
 
 async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())

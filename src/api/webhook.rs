@@ -105,6 +105,7 @@ pub struct PushAnswer {
         (status = 400, description = "Malformed: not JSON, `data` missing, empty or not a list of objects, the first record lacking `itemCode` or `status`; `field` names it", body = PushAnswer),
         (status = 401, description = "Not authentic: `signature` missing or not checking with a configured key, or `sendDate` unreadable or more than 10 minutes from now; nothing is written", body = PushAnswer),
         (status = 413, description = "Body larger than `carrier.webhook_body_limit_bytes`", body = PushAnswer),
+        (status = 429, description = "Over `limits.webhook_per_minute`; see `Retry-After`", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 500, description = "Not recorded (database unavailable): the carrier should send it again", body = PushAnswer)))]
 #[post("/v1/carrier/vnpost/webhook")]
 pub async fn vnpost_webhook(

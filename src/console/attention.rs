@@ -69,6 +69,8 @@ struct AttentionPage {
     can_act: bool,
     csrf: String,
     done: bool,
+    /// The section whose form was refused (its reason missing), after the redirect.
+    refused: &'static str,
     rejected: Vec<Row>,
     dead_jobs: Vec<DeadJobView>,
     /// Jobs still retried whose last carrier answer could not be read.
@@ -103,6 +105,13 @@ fn job_view(j: DeadJob, pii: bool) -> DeadJobView {
 pub struct Done {
     #[serde(default)]
     done: String,
+    #[serde(default)]
+    refused: String,
+}
+
+/// A refused form of this page: POST-redirect-GET, to the message in its own section.
+fn refused(section: &'static str) -> HttpResponse {
+    see_other(&format!("/console/attention?refused={section}#refused"))
 }
 
 pub async fn page(
@@ -169,6 +178,12 @@ pub async fn page(
         can_act: staff.can_act(),
         csrf: staff.csrf.clone(),
         done: !q.done.is_empty(),
+        refused: match q.refused.as_str() {
+            "clients" => "clients",
+            "unknown-shipments" => "unknown-shipments",
+            "unknown-codes" => "unknown-codes",
+            _ => "",
+        },
         rejected: rows(rejected),
         dead_jobs: dead_jobs.into_iter().map(|j| job_view(j, pii)).collect(),
         unreadable: unreadable.into_iter().map(|j| job_view(j, pii)).collect(),
@@ -243,7 +258,14 @@ pub async fn acknowledge(
 ) -> Result<HttpResponse, ConsoleError> {
     staff.check_csrf(&form.csrf)?;
     staff.require_act()?;
-    let reason = check_reason(&form.reason).map_err(|_| ConsoleError::reason_needed())?;
+    let section = if form.item.starts_with("push:") {
+        "unknown-shipments"
+    } else {
+        "unknown-codes"
+    };
+    let Ok(reason) = check_reason(&form.reason) else {
+        return Ok(refused(section));
+    };
     let (kind, id) = form
         .item
         .split_once(':')
@@ -291,7 +313,9 @@ pub async fn enable_client(
     if state.config.client(&client).is_none() {
         return Err(ConsoleError::NotFound);
     }
-    let reason = check_reason(form.reason()).map_err(|_| ConsoleError::reason_needed())?;
+    let Ok(reason) = check_reason(form.reason()) else {
+        return Ok(refused("clients"));
+    };
     let mut conn = state.pool.get().await?;
     ledger::enable_client(&mut conn, &client, &staff.actor(), &reason).await?;
     Ok(see_other("/console/attention?done=enabled"))

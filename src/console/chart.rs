@@ -106,12 +106,52 @@ pub fn columns(title: &str, labels: &[String], series: &[Series<'_>]) -> String 
     svg
 }
 
-/// Horizontal bars, one per labelled value (e.g. reasons of failed attempts).
+/// Characters of a bar's label per line: longer labels wrap, never cut.
+const LABEL_CHARS: usize = 50;
+
+/// `text` in lines of at most `width` characters, broken between words (a word longer than
+/// a line is broken inside).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let mut word: Vec<char> = word.chars().collect();
+        while word.len() > width {
+            if !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            lines.push(word.drain(..width).collect());
+        }
+        let word: String = word.into_iter().collect();
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// Horizontal bars, one per labelled value (e.g. reasons of failed attempts); a long label
+/// wraps onto more lines and its row grows.
 pub fn bars(title: &str, items: &[(String, f64)], class: &str) -> String {
     const W: f64 = BARS_W;
-    let row = 26.0;
+    const LINE: f64 = 15.0;
     let (label_w, top) = (380.0, 8.0);
-    let h = top * 2.0 + row * items.len().max(1) as f64;
+    let wrapped: Vec<Vec<String>> = items.iter().map(|i| wrap(&i.0, LABEL_CHARS)).collect();
+    let row_h = |lines: usize| (LINE * lines as f64 + 11.0).max(26.0);
+    let h = top * 2.0
+        + if items.is_empty() {
+            26.0
+        } else {
+            wrapped.iter().map(|l| row_h(l.len())).sum()
+        };
     let max = items.iter().map(|i| i.1).fold(0.0_f64, f64::max).max(1.0);
     let plot_w = W - label_w - 60.0;
     let mut svg = String::new();
@@ -120,33 +160,45 @@ pub fn bars(title: &str, items: &[(String, f64)], class: &str) -> String {
         r#"<svg class="chart" width="{W}" viewBox="0 0 {W} {h}" role="img" aria-label="{t}" xmlns="http://www.w3.org/2000/svg"><title>{t}</title>"#,
         t = esc(title)
     );
-    for (i, (label, v)) in items.iter().enumerate() {
-        let y = top + row * i as f64;
+    let mut y = top;
+    for ((label, v), lines) in items.iter().zip(&wrapped) {
+        let rh = row_h(lines.len());
         let bw = plot_w * v / max;
-        let short: String = if label.chars().count() > 52 {
-            label.chars().take(51).chain(['…']).collect()
-        } else {
-            label.clone()
-        };
+        let bh = 18.0;
+        let by = y + (rh - bh) / 2.0;
+        // the label's lines centred on the bar
+        let first = y + rh / 2.0 - LINE * (lines.len() as f64 - 1.0) / 2.0 + 4.0;
         let _ = write!(
             svg,
-            r#"<text class="axis" x="{lx}" y="{ty:.1}" text-anchor="end">{l}</text><rect class="{c}" x="{label_w}" y="{y:.1}" width="{bw:.1}" height="{bh}"><title>{full}: {v}</title></rect><text class="value" x="{vx:.1}" y="{ty:.1}">{v}</text>"#,
-            lx = label_w - 8.0,
-            ty = y + row * 0.6,
-            l = esc(&short),
+            r#"<text class="axis" x="{lx}" y="{first:.1}" text-anchor="end">"#,
+            lx = label_w - 8.0
+        );
+        for (i, line) in lines.iter().enumerate() {
+            let _ = write!(
+                svg,
+                r#"<tspan x="{lx}" dy="{dy}">{l}</tspan>"#,
+                lx = label_w - 8.0,
+                dy = if i == 0 { 0.0 } else { LINE },
+                l = esc(line)
+            );
+        }
+        let _ = write!(
+            svg,
+            r#"</text><rect class="{c}" x="{label_w}" y="{by:.1}" width="{bw:.1}" height="{bh}"><title>{full}: {v}</title></rect><text class="value" x="{vx:.1}" y="{ty:.1}">{v}</text>"#,
             c = esc(class),
-            bh = row - 8.0,
             full = esc(label),
             vx = label_w + bw + 6.0,
+            ty = by + bh * 0.75,
             v = number(*v)
         );
+        y += rh;
     }
     if items.is_empty() {
         let _ = write!(
             svg,
             r#"<text class="axis" x="{x}" y="{y}">Không có dữ liệu</text>"#,
             x = 10.0,
-            y = top + row * 0.6
+            y = top + 26.0 * 0.6
         );
     }
     svg.push_str("</svg>");
@@ -210,5 +262,21 @@ mod tests {
         let svg = bars("Lý do", &[("Người nhận vắng nhà".into(), 2.0)], "s2");
         assert!(svg.contains("Người nhận vắng nhà"));
         assert!(svg.contains(">2</text>"));
+    }
+
+    #[test]
+    fn long_labels_wrap_and_are_not_cut() {
+        let label = "Thu gom không thành công – Không liên lạc được người gửi sau ba lần gọi";
+        let lines = wrap(label, LABEL_CHARS);
+        assert!(lines.len() > 1, "{lines:?}");
+        assert!(lines.iter().all(|l| l.chars().count() <= LABEL_CHARS));
+        assert_eq!(lines.join(" "), label);
+        let svg = bars("Lý do", &[(label.into(), 1.0)], "s3");
+        assert!(!svg.contains('…'));
+        for l in &lines {
+            assert!(svg.contains(l.as_str()), "{l} in {svg}");
+        }
+        assert_eq!(wrap("abcdef", 4), ["abcd", "ef"]);
+        assert_eq!(wrap("", 4), [""]);
     }
 }

@@ -64,7 +64,25 @@ pub async fn refuse_controls<B: MessageBody>(
         }
         req.set_payload(body.freeze().into());
     }
-    Ok(next.call(req).await?.map_into_left_body())
+    Ok(quiet_sign_in(next.call(req).await?).map_into_left_body())
+}
+
+/// The redirect to the sign-in page is the normal answer to a missing or expired session, not
+/// a failure: the response keeps its status and headers but no longer carries the error, which
+/// the request logger would report at ERROR (a 303 is not a client error to it).
+fn quiet_sign_in<B>(res: ServiceResponse<B>) -> ServiceResponse<B> {
+    let sign_in = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<ConsoleError>())
+        .is_some_and(|e| matches!(e, ConsoleError::SignIn { .. }));
+    if !sign_in {
+        return res;
+    }
+    tracing::debug!("console: no session, redirected to sign-in");
+    let (req, resp) = res.into_parts();
+    let plain = actix_web::HttpResponse::from(actix_web::dev::Response::from(resp));
+    ServiceResponse::new(req, plain)
 }
 
 #[cfg(test)]

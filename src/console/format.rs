@@ -17,6 +17,13 @@ pub fn datetime(t: DateTime<Utc>) -> String {
     t.with_timezone(&vn()).format("%d/%m/%Y %H:%M").to_string()
 }
 
+/// To the second: where two times share a minute, their order shows.
+pub fn datetime_s(t: DateTime<Utc>) -> String {
+    t.with_timezone(&vn())
+        .format("%d/%m/%Y %H:%M:%S")
+        .to_string()
+}
+
 pub fn opt_datetime(t: Option<DateTime<Utc>>) -> String {
     t.map(datetime).unwrap_or_default()
 }
@@ -38,12 +45,24 @@ pub fn start_of(day: NaiveDate) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-/// `YYYY-MM-DD` (an HTML date input) or `dd/mm/yyyy`.
+/// `dd/mm/yyyy` (the console's date fields are text, so that no browser locale turns them
+/// into mm/dd/yyyy), or `yyyy-mm-dd` (old links, and what a date picker sends).
 pub fn parse_date(text: &str) -> Option<NaiveDate> {
     let t = text.trim();
-    NaiveDate::parse_from_str(t, "%Y-%m-%d")
-        .or_else(|_| NaiveDate::parse_from_str(t, "%d/%m/%Y"))
+    NaiveDate::parse_from_str(t, "%d/%m/%Y")
+        .or_else(|_| NaiveDate::parse_from_str(t, "%Y-%m-%d"))
         .ok()
+}
+
+/// A date as the date fields show it.
+pub fn input_date(d: Option<NaiveDate>) -> String {
+    d.map(|d| d.format("%d/%m/%Y").to_string())
+        .unwrap_or_default()
+}
+
+/// A date field's value shown again: a date it understood in `dd/mm/yyyy`, else as typed.
+pub fn input_again(raw: &str) -> String {
+    parse_date(raw).map_or_else(|| raw.to_owned(), |d| input_date(Some(d)))
 }
 
 pub fn kind(k: Kind) -> &'static str {
@@ -69,6 +88,18 @@ pub fn status(s: Status) -> &'static str {
     }
 }
 
+/// A status in the words of the shipment's kind: a pickup ends with the office receiving the
+/// dossier, not with something "delivered".
+pub fn status_of(k: Kind, s: Status) -> &'static str {
+    match (k, s) {
+        (Kind::Pickup, Status::Delivered) => "Cơ quan đã nhận hồ sơ",
+        (Kind::Pickup, Status::PickedUp) => "Bưu tá đã nhận hồ sơ",
+        (Kind::Pickup, Status::AttemptFailed) => "Thu gom không thành công",
+        (Kind::Delivery, Status::AttemptFailed) => "Phát không thành công",
+        _ => status(s),
+    }
+}
+
 /// The CSS class of a status badge.
 pub fn status_class(s: Status) -> &'static str {
     match s {
@@ -76,16 +107,6 @@ pub fn status_class(s: Status) -> &'static str {
         Status::Rejected | Status::AttemptFailed => "bad",
         Status::Returning | Status::Returned | Status::Cancelled => "warn",
         _ => "info",
-    }
-}
-
-pub fn source(s: &str) -> &'static str {
-    match s {
-        "gateway" => "Cổng",
-        "carrier_push" => "Bưu điện (tự báo)",
-        "carrier_poll" => "Bưu điện (tra cứu)",
-        "staff" => "Cán bộ",
-        _ => "Khác",
     }
 }
 
@@ -115,6 +136,7 @@ pub fn outcome(o: &str) -> &'static str {
         "ok" => "Thành công",
         "transient" => "Lỗi tạm thời, sẽ thử lại",
         "permanent" => "Bị từ chối",
+        "gone" => "Hệ thống một cửa ngừng nhận (410)",
         "gave_up" => "Đã thôi thử lại",
         _ => "Khác",
     }
@@ -226,13 +248,31 @@ pub fn phone(p: &str, pii: bool) -> String {
     if pii { p.to_owned() } else { mask::phone(p) }
 }
 
+/// A phone as a `tel:` link target: digits and a leading `+` only.
+pub fn tel(p: &str) -> String {
+    let t: String = p
+        .trim()
+        .chars()
+        .enumerate()
+        .filter(|(i, c)| c.is_ascii_digit() || (*i == 0 && *c == '+'))
+        .map(|(_, c)| c)
+        .collect();
+    if t.is_empty() {
+        String::new()
+    } else {
+        format!("tel:{t}")
+    }
+}
+
 /// "2 ngày 3 giờ", "45 phút".
 pub fn duration(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as i64;
     let (d, h, m) = (s / 86_400, (s % 86_400) / 3600, (s % 3600) / 60);
     match (d, h, m) {
         (0, 0, m) => format!("{m} phút"),
+        (0, h, 0) => format!("{h} giờ"),
         (0, h, m) => format!("{h} giờ {m} phút"),
+        (d, 0, _) => format!("{d} ngày"),
         (d, h, _) => format!("{d} ngày {h} giờ"),
     }
 }
@@ -278,6 +318,17 @@ mod tests {
         assert_eq!(parse_date("2026-12-01"), Some(day));
         assert_eq!(parse_date("01/12/2026"), Some(day));
         assert_eq!(parse_date("tomorrow"), None);
+        assert_eq!(parse_date(" 1/12/2026 "), Some(day));
+        assert_eq!(parse_date("31/02/2026"), None);
+        assert_eq!(input_date(Some(day)), "01/12/2026");
+        assert_eq!(tel("+84 912 345 678"), "tel:+84912345678");
+        assert_eq!(tel("0912345678"), "tel:0912345678");
+        assert_eq!(datetime_s(t), "01/12/2026 01:30:00");
+        assert_eq!(
+            status_of(Kind::Pickup, Status::Delivered),
+            "Cơ quan đã nhận hồ sơ"
+        );
+        assert_eq!(status_of(Kind::Delivery, Status::Delivered), "Đã giao");
     }
 
     #[test]
@@ -285,6 +336,8 @@ mod tests {
         assert_eq!(duration(90.0), "1 phút");
         assert_eq!(duration(3.0 * 3600.0 + 120.0), "3 giờ 2 phút");
         assert_eq!(duration(2.0 * 86_400.0 + 3600.0), "2 ngày 1 giờ");
+        assert_eq!(duration(3.0 * 86_400.0), "3 ngày");
+        assert_eq!(duration(7200.0), "2 giờ");
         assert_eq!(percent(0.8734), "87,3%");
         assert_eq!(vnd(0), "0 đ");
         assert_eq!(vnd(30_000), "30.000 đ");

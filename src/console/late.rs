@@ -184,11 +184,6 @@ async fn letter_form_page(
         .map(|a| (a.id, format::datetime(a.at)))
         .collect();
     drop(conn);
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
     html_status(
         &LetterForm {
             layout: Layout::staff("Lập thư xin lỗi", staff, "late"),
@@ -204,27 +199,46 @@ async fn letter_form_page(
             errors,
             issued,
         },
-        status,
+        StatusCode::OK,
     )
+}
+
+/// A refused letter form, after its POST was redirected: codes and the date only (never the
+/// reason typed, which may name the citizen).
+#[derive(Debug, Default, Deserialize)]
+pub struct LetterRefused {
+    #[serde(default)]
+    err: String,
+    #[serde(default)]
+    new_date: String,
 }
 
 pub async fn letter_form(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<String>,
+    q: web::Query<LetterRefused>,
 ) -> Result<HttpResponse, ConsoleError> {
     require_letters(&staff)?;
     let id = parse_id(&path)?;
     let suggested = format::today() + chrono::Duration::days(3);
-    letter_form_page(
-        &state,
-        &staff,
-        id,
-        suggested.format("%Y-%m-%d").to_string(),
-        String::new(),
-        Vec::new(),
-    )
-    .await
+    let errors = q
+        .err
+        .split(',')
+        .filter_map(|code| match code {
+            "past" => Some("Ngày hẹn mới không được trước ngày hôm nay."),
+            "date" => Some("Hãy ghi ngày hẹn mới theo dạng dd/mm/yyyy."),
+            "reason" => Some("Hãy ghi lý do chậm trễ (1 đến 500 ký tự)."),
+            _ => None,
+        })
+        .map(str::to_owned)
+        .collect();
+    let new_date = if q.new_date.is_empty() {
+        format::input_date(Some(suggested))
+    } else {
+        format::input_again(&q.new_date)
+    };
+    letter_form_page(&state, &staff, id, new_date, String::new(), errors).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -250,28 +264,28 @@ pub async fn issue_letter(
     let new_date = match format::parse_date(&form.new_date) {
         Some(d) if d >= format::today() => Some(d),
         Some(_) => {
-            errors.push("Ngày hẹn mới không được trước ngày hôm nay.".to_owned());
+            errors.push("past");
             None
         }
         None => {
-            errors.push("Hãy chọn ngày hẹn mới (dd/mm/yyyy).".to_owned());
+            errors.push("date");
             None
         }
     };
     let reason = check_reason(&form.reason);
     if reason.is_err() {
-        errors.push("Hãy ghi lý do chậm trễ (1 đến 500 ký tự).".to_owned());
+        errors.push("reason");
     }
     let (Some(new_date), Ok(reason), true) = (new_date, reason, errors.is_empty()) else {
-        return letter_form_page(
-            &state,
-            &staff,
-            id,
-            form.new_date.clone(),
-            form.reason.clone(),
-            errors,
-        )
-        .await;
+        // POST-redirect-GET: F5 on the answer does not post again.
+        let date = format::parse_date(&form.new_date)
+            .map(|d| d.format("%d/%m/%Y").to_string())
+            .unwrap_or_default();
+        let q = serde_urlencoded::to_string([("err", errors.join(",")), ("new_date", date)])
+            .unwrap_or_default();
+        return Ok(see_other(&format!(
+            "/console/shipments/{id}/letter?{q}#refused"
+        )));
     };
     let mut conn = state.pool.get().await?;
     let s = shipments::find(&mut conn, id, &staff.who.visibility())

@@ -25,6 +25,7 @@ mod session;
 mod shipment;
 mod sign_in;
 mod statistics;
+mod timeline;
 mod waybills;
 
 pub use error::ConsoleError;

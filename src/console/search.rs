@@ -21,6 +21,8 @@ pub struct Row {
     pub status_class: &'static str,
     pub name: String,
     pub phone: String,
+    /// The phone as a `tel:` target, only when shown unmasked.
+    pub tel: String,
     pub tracking: String,
     pub office: String,
     pub office_name: String,
@@ -37,10 +39,15 @@ impl Row {
             id: h.id,
             dossier_code: h.dossier_code.clone(),
             kind: format::kind(h.kind()),
-            status: format::status(h.status()),
+            status: format::status_of(h.kind(), h.status()),
             status_class: format::status_class(h.status()),
             name: format::name(&h.person_name, pii),
             phone: format::phone(&h.person_phone, pii),
+            tel: if pii {
+                format::tel(&h.person_phone)
+            } else {
+                String::new()
+            },
             tracking: h.tracking_number.clone().unwrap_or_default(),
             office: h.office_code.clone(),
             office_name: config
@@ -48,10 +55,14 @@ impl Row {
                 .map(|o| o.name.clone())
                 .unwrap_or_default(),
             created: format::datetime(h.created_at),
-            due: format::opt_date(h.due_at),
+            due: format::opt_datetime(h.due_at),
             late: h.late,
             last_report: format::opt_datetime(h.last_report_at),
-            reason: h.status_reason.clone().unwrap_or_default(),
+            reason: h
+                .status_reason
+                .as_deref()
+                .map(|r| super::timeline::rejection(r, h.kind(), &h.office_code).text)
+                .unwrap_or_default(),
         }
     }
 }
@@ -191,6 +202,9 @@ impl Params {
 struct SearchPage {
     layout: Layout,
     p: Params,
+    /// The date fields as they show: `dd/mm/yyyy`.
+    from_shown: String,
+    to_shown: String,
     kinds: Vec<Choice>,
     statuses: Vec<Choice>,
     offices: Vec<Choice>,
@@ -251,6 +265,8 @@ pub async fn page(
         searched: !p.is_empty(),
         next_href,
         first_href,
+        from_shown: format::input_again(&p.from),
+        to_shown: format::input_again(&p.to),
         p,
     })
 }

@@ -19,7 +19,6 @@ use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -50,6 +49,10 @@ struct Summary {
     picked_up: String,
     delivered: String,
     reason: String,
+    /// The stored reason as it is, behind "chi tiết kỹ thuật".
+    reason_technical: String,
+    /// The carrier refused the office's data: the fix is in the configuration.
+    office_side: bool,
     procedure: String,
     name: String,
     phone: String,
@@ -94,12 +97,16 @@ impl Summary {
                     .collect()
             })
             .unwrap_or_default();
+        let rejection = s
+            .status_reason
+            .as_deref()
+            .map(|r| super::timeline::rejection(r, s.kind(), &s.office_code));
         Summary {
             id: s.id,
             dossier_code: s.dossier_code.clone(),
             kind: format::kind(s.kind()),
             is_delivery: s.kind() == crate::domain::Kind::Delivery,
-            status: format::status(s.status()),
+            status: format::status_of(s.kind(), s.status()),
             status_class: format::status_class(s.status()),
             late: s.late,
             office: s.office_code.clone(),
@@ -127,7 +134,15 @@ impl Summary {
             due: format::opt_datetime(s.due_at),
             picked_up: format::opt_datetime(s.picked_up_at),
             delivered: format::opt_datetime(s.delivered_at),
-            reason: s.status_reason.clone().unwrap_or_default(),
+            reason: rejection
+                .as_ref()
+                .map(|r| r.text.clone())
+                .unwrap_or_default(),
+            reason_technical: rejection
+                .as_ref()
+                .map(|r| r.technical.clone())
+                .unwrap_or_default(),
+            office_side: rejection.as_ref().is_some_and(|r| r.office_side),
             procedure: format!("{} – {}", s.procedure_code, s.procedure_name),
             name: format::name(&s.person_name, pii),
             phone: format::phone(&s.person_phone, pii),
@@ -190,93 +205,6 @@ impl Summary {
             },
         }
     }
-}
-
-struct TimelineRow {
-    at: String,
-    source: String,
-    title: String,
-    detail: String,
-    class: &'static str,
-}
-
-fn timeline(events: &[Event], attempts: &[AttemptRow], pii: bool) -> Vec<TimelineRow> {
-    let mut rows: Vec<(DateTime<Utc>, u8, TimelineRow)> = Vec::new();
-    for e in events {
-        let status = e.status.as_deref().and_then(|s| s.parse::<Status>().ok());
-        let title = match (e.applied, status) {
-            (true, Some(s)) => format!("→ {}", format::status(s)),
-            _ => "Ghi nhận, không đổi trạng thái".to_owned(),
-        };
-        let mut detail = Vec::new();
-        if let Some(code) = e.carrier_code {
-            detail.push(format!(
-                "Mã bưu điện {code}: {}",
-                e.carrier_text.as_deref().unwrap_or("")
-            ));
-        }
-        if e.unknown_code {
-            detail.push("Mã lạ, cần cán bộ xem xét".into());
-        }
-        if let Some(n) = e.note.as_deref().filter(|n| !n.is_empty()) {
-            detail.push(n.to_owned());
-        }
-        if e.recorded_at != e.occurred_at {
-            detail.push(format!("ghi nhận lúc {}", format::datetime(e.recorded_at)));
-        }
-        let actor = e.actor.as_deref().unwrap_or("");
-        rows.push((
-            e.recorded_at,
-            0,
-            TimelineRow {
-                at: format::datetime(e.occurred_at),
-                source: format!("{} {actor}", format::source(&e.source))
-                    .trim()
-                    .to_owned(),
-                title,
-                detail: detail.join(" · "),
-                class: if e.unknown_code { "bad" } else { "" },
-            },
-        ));
-    }
-    for a in attempts {
-        let what = match (&a.callback_type, a.callback_sequence) {
-            (Some(t), Some(seq)) => format!(
-                "{} ({}, thứ tự {seq})",
-                format::job_kind(&a.job_kind),
-                format::callback_type(t)
-            ),
-            _ => format::job_kind(&a.job_kind).to_owned(),
-        };
-        let mut detail = vec![format!("{} ms", a.duration_ms)];
-        if let Some(h) = a.http_status {
-            detail.push(format!("HTTP {h}"));
-        }
-        if let Some(c) = &a.error_class {
-            detail.push(format!("lỗi: {c}"));
-        }
-        // An answer may echo the order's personal data.
-        if pii && let Some(x) = a.excerpt.as_deref().filter(|x| !x.is_empty()) {
-            detail.push(x.to_owned());
-        }
-        rows.push((
-            a.started_at,
-            1,
-            TimelineRow {
-                at: format::datetime(a.started_at),
-                source: "Cổng (gọi ra)".into(),
-                title: format!(
-                    "{what} – lần {}: {}",
-                    a.attempt,
-                    format::outcome(&a.outcome)
-                ),
-                detail: detail.join(" · "),
-                class: format::outcome_class(&a.outcome),
-            },
-        ));
-    }
-    rows.sort_by_key(|(at, order, _)| (*at, *order));
-    rows.into_iter().map(|(_, _, r)| r).collect()
 }
 
 struct JobView {
@@ -345,7 +273,7 @@ struct Forms {
 struct ShipmentPage {
     layout: Layout,
     s: Summary,
-    timeline: Vec<TimelineRow>,
+    timeline: Vec<super::timeline::Row>,
     jobs: Vec<JobView>,
     callbacks: Vec<CallbackView>,
     audit: Vec<AuditView>,
@@ -394,8 +322,9 @@ fn view(
 ) -> Result<HttpResponse, ConsoleError> {
     let pii = staff.sees_pii();
     let s = &l.shipment;
-    if f.open.is_empty() && pii {
-        // Prefilled so that only what changes needs typing.
+    if pii {
+        // Prefilled so that only what changes needs typing (a refused form comes back
+        // through a redirect that carries no personal data, so the same).
         f.phone = s.person_phone.clone();
         f.address_line = s.address_line.clone();
         f.province_code = s.province_code.clone();
@@ -411,7 +340,7 @@ fn view(
         &ShipmentPage {
             layout: Layout::staff(&format!("Hồ sơ {}", s.dossier_code), staff, "search"),
             s: Summary::new(s, pii, &state.config),
-            timeline: timeline(&l.events, &l.attempts, pii),
+            timeline: super::timeline::build(&l.events, &l.attempts, pii, s.kind(), &s.office_code),
             jobs: l
                 .jobs
                 .iter()
@@ -467,6 +396,22 @@ pub struct Done {
     done: String,
     #[serde(default)]
     n: Option<u32>,
+    /// A refused form (`retry`, `cancel`, `replay`), after its POST was redirected here:
+    /// the query holds codes only, never what was typed.
+    #[serde(default)]
+    form: String,
+    /// Comma-separated codes of what was refused.
+    #[serde(default)]
+    err: String,
+    /// The typed validation errors of a refused retry (JSON): field paths and kinds only.
+    #[serde(default)]
+    inv: String,
+    /// The status that made a retry pointless.
+    #[serde(default)]
+    st: String,
+    /// The other active shipment of the dossier.
+    #[serde(default)]
+    other: String,
 }
 
 fn done_message(d: &Done) -> String {
@@ -484,6 +429,62 @@ fn done_message(d: &Done) -> String {
     }
 }
 
+/// The refused form of a redirect, its messages in words.
+fn refused_form(d: &Done) -> Forms {
+    let open = match d.form.as_str() {
+        "retry" => "retry",
+        "cancel" => "cancel",
+        "replay" => "replay",
+        _ => return Forms::default(),
+    };
+    let mut f = Forms {
+        open,
+        ..Default::default()
+    };
+    for code in d.err.split(',').filter(|c| !c.is_empty()) {
+        match code {
+            "reason" => {
+                f.reason_error = match open {
+                    "cancel" => "Hãy ghi lý do hủy (1 đến 500 ký tự).",
+                    _ => "Hãy ghi lý do (1 đến 500 ký tự).",
+                }
+                .into()
+            }
+            "invalid" => match serde_json::from_str::<Vec<Invalid>>(&d.inv) {
+                Ok(errors) => field_errors(&mut f, &errors),
+                Err(_) => f.errors.push("Dữ liệu sửa không hợp lệ.".into()),
+            },
+            "nothing" => f.errors.push(format!(
+                "Không có gì để gửi lại: đơn đang ở trạng thái \"{}\" và không có công việc nào thất bại.",
+                d.st.parse::<Status>().map(format::status).unwrap_or("?")
+            )),
+            "corrections" => f
+                .errors
+                .push("Chỉ sửa được thông tin của đơn bị từ chối.".into()),
+            "duplicate" => f.errors.push(format!(
+                "Hồ sơ này đã có một đơn khác cùng loại đang thực hiện (mã {}): hãy xử lý đơn đó.",
+                Uuid::parse_str(&d.other).map(|u| u.to_string()).unwrap_or_default()
+            )),
+            "too_late" => f
+                .errors
+                .push("Không hủy được: bưu tá đã nhận hoặc đơn đã kết thúc.".into()),
+            _ => f.errors.push("Dữ liệu sửa không hợp lệ.".into()),
+        }
+    }
+    f
+}
+
+/// Where a refused form's POST sends the browser (POST-redirect-GET): the page, scrolled to
+/// the message beside the form, so that F5 does not post again.
+fn refused(id: Uuid, form: &str, codes: &[&str], extra: &[(&str, String)]) -> HttpResponse {
+    let mut q: Vec<(&str, String)> = vec![("form", form.to_owned()), ("err", codes.join(","))];
+    q.extend(extra.iter().cloned());
+    see_other(&format!(
+        "/console/shipments/{id}?{}#refused",
+        serde_urlencoded::to_string(&q).unwrap_or_default()
+    ))
+}
+
 pub async fn page(
     state: web::Data<AppState>,
     staff: Staff,
@@ -496,7 +497,7 @@ pub async fn page(
         &state,
         &staff,
         loaded,
-        Forms::default(),
+        refused_form(&q),
         done_message(&q),
         StatusCode::OK,
     )
@@ -575,19 +576,15 @@ pub async fn retry(
     staff.check_csrf(&form.csrf)?;
     staff.require_act()?;
     let id = parse_id(&path)?;
-    let loaded = load(&state, &staff, id).await?;
-    let mut f = Forms {
-        open: "retry",
-        reason: form.reason.clone(),
-        phone: form.phone.clone(),
-        address_line: form.address_line.clone(),
-        province_code: form.province_code.clone(),
-        commune_code: form.commune_code.clone(),
-        ..Default::default()
+    let shipment = {
+        let mut conn = state.pool.get().await?;
+        shipments::find(&mut conn, id, &staff.who.visibility())
+            .await?
+            .ok_or(ConsoleError::NotFound)?
     };
     let checked = match (
         check_reason(&form.reason),
-        validate_corrections(corrections(&form, &loaded.shipment)),
+        validate_corrections(corrections(&form, &shipment)),
     ) {
         (Ok(reason), Ok(fixes)) => Ok((reason, fixes)),
         (reason, fixes) => Err(reason
@@ -599,15 +596,10 @@ pub async fn retry(
     let (reason, fixes) = match checked {
         Ok(ok) => ok,
         Err(errors) => {
-            field_errors(&mut f, &errors);
-            return view(
-                &state,
-                &staff,
-                loaded,
-                f,
-                String::new(),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            );
+            // The typed errors travel in the redirect (no value typed is in them), to be
+            // said in Vietnamese beside their fields.
+            let typed = serde_json::to_string(&errors).unwrap_or_default();
+            return Ok(refused(id, "retry", &["invalid"], &[("inv", typed)]));
         }
     };
     let mut conn = state.pool.get().await?;
@@ -621,31 +613,18 @@ pub async fn retry(
     )
     .await;
     drop(conn);
-    let message = match outcome {
-        Ok(_) => return Ok(see_other(&format!("/console/shipments/{id}?done=retry"))),
+    Ok(match outcome {
+        Ok(_) => see_other(&format!("/console/shipments/{id}?done=retry")),
         Err(RetryError::NotFound) => return Err(ConsoleError::NotFound),
         Err(RetryError::Db(e)) => return Err(e.into()),
-        Err(RetryError::NothingToRetry(status)) => format!(
-            "Không có gì để gửi lại: đơn đang ở trạng thái \"{}\" và không có công việc nào thất bại.",
-            status.parse::<Status>().map(format::status).unwrap_or("?")
-        ),
-        Err(RetryError::CorrectionsNeedRejected) => {
-            "Chỉ sửa được thông tin của đơn bị từ chối.".into()
+        Err(RetryError::NothingToRetry(status)) => {
+            refused(id, "retry", &["nothing"], &[("st", status)])
         }
-        Err(RetryError::DuplicateActive(other)) => format!(
-            "Hồ sơ này đã có một đơn khác cùng loại đang thực hiện (mã {other}): hãy xử lý đơn đó."
-        ),
-    };
-    f.errors.push(message);
-    let loaded = load(&state, &staff, id).await?;
-    view(
-        &state,
-        &staff,
-        loaded,
-        f,
-        String::new(),
-        StatusCode::CONFLICT,
-    )
+        Err(RetryError::CorrectionsNeedRejected) => refused(id, "retry", &["corrections"], &[]),
+        Err(RetryError::DuplicateActive(other)) => {
+            refused(id, "retry", &["duplicate"], &[("other", other.to_string())])
+        }
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -665,42 +644,6 @@ impl ReasonForm {
     }
 }
 
-/// Why a reason-only form is shown again.
-enum Refusal {
-    /// The reason is missing or too long (422).
-    Reason(&'static str),
-    /// The action is not possible now (409).
-    Conflict(&'static str),
-}
-
-/// Shows the page again with the form's error.
-async fn refuse(
-    state: &AppState,
-    staff: &Staff,
-    id: Uuid,
-    open: &'static str,
-    form: &ReasonForm,
-    why: Refusal,
-) -> Result<HttpResponse, ConsoleError> {
-    let loaded = load(state, staff, id).await?;
-    let mut f = Forms {
-        open,
-        reason: form.reason.clone(),
-        ..Default::default()
-    };
-    let status = match why {
-        Refusal::Reason(text) => {
-            f.reason_error = text.into();
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-        Refusal::Conflict(text) => {
-            f.errors.push(text.into());
-            StatusCode::CONFLICT
-        }
-    };
-    view(state, staff, loaded, f, String::new(), status)
-}
-
 pub async fn cancel(
     state: web::Data<AppState>,
     staff: Staff,
@@ -711,15 +654,7 @@ pub async fn cancel(
     staff.require_act()?;
     let id = parse_id(&path)?;
     let Ok(reason) = check_reason(&form.reason) else {
-        return refuse(
-            &state,
-            &staff,
-            id,
-            "cancel",
-            &form,
-            Refusal::Reason("Hãy ghi lý do hủy (1 đến 500 ký tự)."),
-        )
-        .await;
+        return Ok(refused(id, "cancel", &["reason"], &[]));
     };
     let mut conn = state.pool.get().await?;
     let outcome = shipments::cancel(
@@ -740,17 +675,7 @@ pub async fn cancel(
         ))),
         Err(ActionError::NotFound) => Err(ConsoleError::NotFound),
         Err(ActionError::Db(e)) => Err(e.into()),
-        Err(ActionError::Transition(_)) => {
-            refuse(
-                &state,
-                &staff,
-                id,
-                "cancel",
-                &form,
-                Refusal::Conflict("Không hủy được: bưu tá đã nhận hoặc đơn đã kết thúc."),
-            )
-            .await
-        }
+        Err(ActionError::Transition(_)) => Ok(refused(id, "cancel", &["too_late"], &[])),
     }
 }
 
@@ -764,15 +689,7 @@ pub async fn replay(
     staff.require_act()?;
     let id = parse_id(&path)?;
     let Ok(reason) = check_reason(&form.reason) else {
-        return refuse(
-            &state,
-            &staff,
-            id,
-            "replay",
-            &form,
-            Refusal::Reason("Hãy ghi lý do (1 đến 500 ký tự)."),
-        )
-        .await;
+        return Ok(refused(id, "replay", &["reason"], &[]));
     };
     let mut conn = state.pool.get().await?;
     match shipments::replay_callbacks(
@@ -795,6 +712,8 @@ pub async fn replay(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::request::InvalidKind;
+    use chrono::Utc;
 
     fn shipment() -> Shipment {
         Shipment {
@@ -873,5 +792,51 @@ mod tests {
             ("Số 12", "08", "00691")
         );
         assert!(c.phone.is_none());
+    }
+
+    #[test]
+    fn refused_forms_come_back_from_codes() {
+        let d = Done {
+            form: "retry".into(),
+            err: "invalid".into(),
+            inv: serde_json::to_string(&[
+                Invalid::new("corrections.phone", InvalidKind::Phone),
+                Invalid::new(
+                    "corrections.address.commune_code",
+                    InvalidKind::UnknownCommune,
+                ),
+            ])
+            .unwrap(),
+            ..Default::default()
+        };
+        let f = refused_form(&d);
+        assert_eq!(f.open, "retry");
+        assert!(!f.phone_error.is_empty() && !f.commune_code_error.is_empty());
+        assert!(f.errors.is_empty() && f.reason_error.is_empty());
+        let d = Done {
+            form: "retry".into(),
+            err: "nothing".into(),
+            st: "submitted".into(),
+            ..Default::default()
+        };
+        assert!(refused_form(&d).errors[0].contains("Bưu điện đã nhận đơn"));
+        let d = Done {
+            form: "evil".into(),
+            err: "reason".into(),
+            ..Default::default()
+        };
+        assert_eq!(refused_form(&d).open, "");
+        let r = refused(Uuid::nil(), "cancel", &["too_late"], &[]);
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let at = r.headers().get("Location").unwrap().to_str().unwrap();
+        assert!(at.ends_with("?form=cancel&err=too_late#refused"), "{at}");
+        // a forged or cut list of errors still says something
+        let d = Done {
+            form: "retry".into(),
+            err: "invalid".into(),
+            inv: "[{".into(),
+            ..Default::default()
+        };
+        assert_eq!(refused_form(&d).errors, ["Dữ liệu sửa không hợp lệ."]);
     }
 }

@@ -90,7 +90,7 @@ fn share_line(k: &[KindFigures; 2]) -> Line {
     let text = |s: Option<f64>| s.map(format::percent).unwrap_or_else(|| "–".into());
     let raw = |s: Option<f64>| s.map(|s| format!("{:.1}", s * 100.0)).unwrap_or_default();
     Line {
-        label: "Tỷ lệ giao đúng hạn (%)",
+        label: "Tỷ lệ đúng hạn (%)",
         pickup: text(shares[0]),
         delivery: text(shares[1]),
         total: text(shares[2]),
@@ -176,8 +176,9 @@ async fn compute(
     let lines = vec![
         count_line("Số yêu cầu", |f| f.requested, &k),
         count_line("Bưu tá đã nhận", |f| f.picked_up, &k),
-        count_line("Đã giao", |f| f.delivered, &k),
-        count_line("Giao đúng hạn", |f| f.on_time, &k),
+        // Pickups end when the office receives the dossier: "X / Y" follows the columns.
+        count_line("Đã nhận hồ sơ / Đã giao", |f| f.delivered, &k),
+        count_line("Nhận đúng hạn / Giao đúng hạn", |f| f.on_time, &k),
         share_line(&k),
         median_line(
             "Thời gian trung vị: yêu cầu → bưu tá nhận",
@@ -185,7 +186,7 @@ async fn compute(
             &k,
         ),
         median_line(
-            "Thời gian trung vị: bưu tá nhận → giao",
+            "Thời gian trung vị: bưu tá nhận → cơ quan nhận hồ sơ / giao",
             |f| f.median_to_delivery_s,
             &k,
         ),
@@ -289,8 +290,8 @@ pub async fn page(
         Err(errors) => {
             return html(&ReportsPage {
                 layout,
-                from: p.from.clone(),
-                to: p.to.clone(),
+                from: format::input_again(&p.from),
+                to: format::input_again(&p.to),
                 offices,
                 errors,
                 lines: Vec::new(),
@@ -321,7 +322,7 @@ pub async fn page(
         ],
     );
     let chart_on_time = chart::columns(
-        "Giao đúng hạn và trễ hạn",
+        "Đúng hạn và trễ hạn",
         &["Thu gom hồ sơ".to_owned(), "Trả kết quả".to_owned()],
         &[
             Series {
@@ -352,8 +353,8 @@ pub async fn page(
     };
     html(&ReportsPage {
         layout,
-        from: query.from.clone(),
-        to: query.to.clone(),
+        from: format::input_date(Some(report.from)),
+        to: format::input_date(Some(report.to)),
         offices,
         errors: Vec::new(),
         period: format!(

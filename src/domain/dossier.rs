@@ -4,7 +4,9 @@
 
 use chrono::NaiveDate;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize,
+)]
 pub enum DossierCodeError {
     #[error("must look like 000.00.14.H61-230512-0001 (agency code, -YYMMDD-, sequence)")]
     Shape,

@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 pub const MAX_FEE_VND: i64 = 100_000_000;
 
 /// What is wrong with one field.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InvalidKind {
     Empty,
     /// Longer than `max` characters: `got`.
@@ -64,7 +64,7 @@ pub enum InvalidKind {
 
 /// One invalid field: its path in the request (`citizen.phone`, `documents[0].name`) and
 /// what is wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invalid {
     pub field: String,
     pub kind: InvalidKind,

@@ -2,7 +2,7 @@
 //! message with an independent implementation of Standard Webhooks (the `standardwebhooks`
 //! crate); lateness and staff actions (SPEC §3, §4).
 
-use crate::carrier_loop::{LOOP, wait_for};
+use crate::carrier_loop::LOOP;
 use crate::support::*;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
@@ -168,24 +168,11 @@ callback_secret = "{SECRET}"
     )
 }
 
-async fn create_pickup(app: &TestApp, n: u32) -> String {
-    let resp = app
-        .create(
-            "pickups",
-            &app.client_token(),
-            &format!("cb-{n}"),
-            &pickup_body(&dossier(n)),
-        )
-        .await;
-    assert_eq!(resp.status(), 201);
-    json(resp).await["id"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_status_change_is_called_back_signed_and_in_sequence() {
     let rx = Receiver::start(&[SECRET]).await;
     let app = TestApp::spawn_with(&overlay(&rx.url, None, "")).await;
-    let id = create_pickup(&app, 1).await;
+    let id = app.create_pickup(1).await;
     wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
     // one carrier step at a time, each seen by the ledger before the next
     for status in ["picked_up", "in_transit", "out_for_delivery", "delivered"] {
@@ -267,7 +254,7 @@ async fn a_rotation_signs_with_both_secrets() {
     // the receiver accepts only messages that verify with the old secret AND the new one
     let rx = Receiver::start(&[SECRET, NEXT_SECRET]).await;
     let app = TestApp::spawn_with(&overlay(&rx.url, Some(NEXT_SECRET), "")).await;
-    create_pickup(&app, 2).await;
+    app.create_pickup(2).await;
     rx.wait_until("a callback", Duration::from_secs(10), |all| !all.is_empty())
         .await;
     assert!(
@@ -281,8 +268,7 @@ async fn a_receiver_down_for_a_while_gets_every_message_with_stable_ids() {
     let rx = Receiver::start(&[SECRET]).await;
     rx.set(Mode::Down);
     let app = TestApp::spawn_with(&overlay(&rx.url, None, "")).await;
-    let ids: Vec<String> =
-        futures::future::join_all((10..15).map(|n| create_pickup(&app, n))).await;
+    let ids: Vec<String> = futures::future::join_all((10..15).map(|n| app.create_pickup(n))).await;
     for id in &ids {
         wait_for(&app, id, "submitted", Duration::from_secs(10)).await;
     }
@@ -317,7 +303,7 @@ async fn gone_stops_callbacks_until_staff_re_enable_the_client() {
     let rx = Receiver::start(&[SECRET]).await;
     rx.set(Mode::Gone);
     let app = TestApp::spawn_with(&overlay(&rx.url, None, "")).await;
-    let id = create_pickup(&app, 20).await;
+    let id = app.create_pickup(20).await;
     wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
     rx.wait_until("the 410", Duration::from_secs(10), |all| !all.is_empty())
         .await;
@@ -360,7 +346,7 @@ async fn a_dead_lettered_callback_replays() {
     let rx = Receiver::start(&[SECRET]).await;
     rx.set(Mode::Down);
     let app = TestApp::spawn_with(&overlay(&rx.url, None, "give_up_after = \"1s\"")).await;
-    let id = create_pickup(&app, 30).await;
+    let id = app.create_pickup(30).await;
     let until = Instant::now() + Duration::from_secs(15);
     while app
         .db
@@ -412,10 +398,7 @@ async fn a_late_delivery_becomes_late_once_with_a_callback() {
     let app = TestApp::spawn_with(&overlay(&rx.url, None, "")).await;
     let mut body = delivery_body(&dossier(40));
     body["due_at"] = json!((chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339());
-    let resp = app
-        .create("deliveries", &app.client_token(), "late-1", &body)
-        .await;
-    let id = json(resp).await["id"].as_str().unwrap().to_owned();
+    let id = app.create_ok("deliveries", "late-1", &body).await;
     rx.wait_until("the late callback", Duration::from_secs(10), |all| {
         all.iter().any(|r| r.body["type"] == "shipment.late")
     })
@@ -451,7 +434,7 @@ async fn rejected_then_retried_with_a_corrected_address() {
         error_rate: Some(Chance::ALWAYS),
         ..Default::default()
     });
-    let id = create_pickup(&app, 50).await;
+    let id = app.create_pickup(50).await;
     let mut conn = app.db.conn().await;
     use diesel_async::RunQueryDsl;
     diesel::sql_query(format!(

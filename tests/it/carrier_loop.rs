@@ -2,10 +2,10 @@
 //! carrier over real HTTP, tracking polls progress back, failures are retried or end in
 //! `rejected`, cancellation goes through the carrier.
 
+use crate::support::process::orders_per_reference;
 use crate::support::*;
 use bcci_gateway::carrier::sandbox::{Chance, FaultsPatch};
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Jobs and tracking on, fast retries and polls; the sandbox moves orders only when told.
@@ -33,49 +33,11 @@ return_chance = 0.0
 push_drop_rate = 1.0
 "#;
 
-pub async fn wait_for(app: &TestApp, id: &str, status: &str, within: Duration) -> Value {
-    let token = app.staff_token("watcher", &["staff:read", "staff:pii"], None);
-    let until = Instant::now() + within;
-    loop {
-        let s = json(app.get(&format!("/v1/shipments/{id}"), &token).await).await;
-        if s["status"] == status {
-            return s;
-        }
-        assert!(
-            Instant::now() < until,
-            "shipment {id} did not become {status} within {within:?}; it is {}",
-            s["status"]
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-pub async fn create(app: &TestApp, kind: &str, n: u32) -> String {
-    let body = if kind == "pickups" {
-        pickup_body(&dossier(n))
-    } else {
-        delivery_body(&dossier(n))
-    };
-    let resp = app
-        .create(kind, &app.client_token(), &format!("{kind}-{n}"), &body)
-        .await;
-    assert_eq!(resp.status(), 201);
-    json(resp).await["id"].as_str().unwrap().to_owned()
-}
-
-fn orders_by_reference(app: &TestApp) -> HashMap<String, usize> {
-    let mut m = HashMap::new();
-    for o in app.sandbox().orders() {
-        *m.entry(o.sale_order_code.clone()).or_insert(0) += 1;
-    }
-    m
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pickup_and_delivery_reach_delivered_through_the_polled_journey() {
     let app = TestApp::spawn_with(LOOP).await;
-    let pickup = create(&app, "pickups", 1).await;
-    let delivery = create(&app, "deliveries", 2).await;
+    let pickup = app.create_numbered("pickups", 1).await;
+    let delivery = app.create_numbered("deliveries", 2).await;
     let p = wait_for(&app, &pickup, "submitted", Duration::from_secs(10)).await;
     wait_for(&app, &delivery, "submitted", Duration::from_secs(10)).await;
     assert!(p["tracking_number"].as_str().unwrap().ends_with("VN"));
@@ -135,8 +97,12 @@ async fn pickup_and_delivery_reach_delivered_through_the_polled_journey() {
         .count("SELECT count(*) FROM (SELECT 1 FROM shipment_events WHERE carrier_code IS NOT NULL GROUP BY shipment_id, carrier_code, occurred_at HAVING count(*) > 1) d")
         .await;
     assert_eq!(dupes, 0);
-    assert_eq!(orders_by_reference(&app).len(), 2);
-    assert!(orders_by_reference(&app).values().all(|n| *n == 1));
+    assert_eq!(orders_per_reference(app.sandbox()).len(), 2);
+    assert!(
+        orders_per_reference(app.sandbox())
+            .values()
+            .all(|n| *n == 1)
+    );
     // delivered shipments are no longer polled
     assert_eq!(
         app.db
@@ -153,7 +119,7 @@ async fn a_failing_carrier_is_retried_then_the_order_goes_through() {
         error_rate: Some(Chance::ALWAYS),
         ..Default::default()
     });
-    let id = create(&app, "pickups", 3).await;
+    let id = app.create_numbered("pickups", 3).await;
     let until = Instant::now() + Duration::from_secs(10);
     while app.db.count("SELECT count(*) FROM job_attempts WHERE outcome = 'transient' AND error_class = 'server'").await < 3 {
         assert!(Instant::now() < until, "no retries seen");
@@ -171,7 +137,7 @@ async fn a_failing_carrier_is_retried_then_the_order_goes_through() {
     });
     wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
     assert_eq!(
-        orders_by_reference(&app)
+        orders_per_reference(app.sandbox())
             .values()
             .copied()
             .collect::<Vec<_>>(),
@@ -238,7 +204,7 @@ async fn created_then_timed_out_a_hundred_times_makes_a_hundred_orders() {
         assert!(Instant::now() < until, "not all submitted");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let orders = orders_by_reference(&app);
+    let orders = orders_per_reference(app.sandbox());
     assert_eq!(orders.len(), 100);
     assert!(
         orders.values().all(|n| *n == 1),
@@ -269,7 +235,7 @@ async fn a_permanent_refusal_rejects_the_shipment_with_the_reason() {
         error_rate: Some(Chance::ALWAYS),
         ..Default::default()
     });
-    let id = create(&app, "pickups", 4).await;
+    let id = app.create_numbered("pickups", 4).await;
     let mut conn = app.db.conn().await;
     use diesel_async::RunQueryDsl;
     diesel::sql_query(format!(
@@ -315,7 +281,7 @@ async fn giving_up_is_visible_and_rejects_the_shipment() {
         error_rate: Some(Chance::ALWAYS),
         ..Default::default()
     });
-    let id = create(&app, "pickups", 5).await;
+    let id = app.create_numbered("pickups", 5).await;
     let s = wait_for(&app, &id, "rejected", Duration::from_secs(10)).await;
     assert!(
         s["status_reason"]
@@ -342,12 +308,12 @@ async fn giving_up_is_visible_and_rejects_the_shipment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_means_one_new_login() {
     let app = TestApp::spawn_with(LOOP).await;
-    let a = create(&app, "pickups", 6).await;
+    let a = app.create_numbered("pickups", 6).await;
     wait_for(&app, &a, "submitted", Duration::from_secs(10)).await;
     let logins = app.gateway.as_ref().unwrap().carrier.logins();
     assert_eq!(logins, 1);
     app.sandbox().expire_tokens();
-    let b = create(&app, "pickups", 7).await;
+    let b = app.create_numbered("pickups", 7).await;
     wait_for(&app, &b, "submitted", Duration::from_secs(10)).await;
     assert_eq!(app.gateway.as_ref().unwrap().carrier.logins(), 2);
     // no attempt failed: the re-login happened inside the call
@@ -367,7 +333,7 @@ async fn cancel_before_pickup_goes_through_the_carrier_and_after_pickup_is_refus
     )
     .await;
     let token = app.client_token();
-    let a = create(&app, "pickups", 8).await;
+    let a = app.create_numbered("pickups", 8).await;
     wait_for(&app, &a, "submitted", Duration::from_secs(10)).await;
     let resp = app
         .post(
@@ -380,7 +346,7 @@ async fn cancel_before_pickup_goes_through_the_carrier_and_after_pickup_is_refus
     let s = wait_for(&app, &a, "cancelled", Duration::from_secs(10)).await;
     assert_eq!(s["status_reason"], "cancelled at the carrier");
 
-    let b = create(&app, "pickups", 9).await;
+    let b = app.create_numbered("pickups", 9).await;
     wait_for(&app, &b, "submitted", Duration::from_secs(10)).await;
     // the postal worker collects it (codes 2, 4, 6) before the ledger knows
     for _ in 0..4 {
@@ -427,7 +393,7 @@ async fn an_order_confirmed_by_push_after_a_lost_answer_can_still_be_cancelled()
         withhold_for: Some(Duration::from_secs(3)),
         ..Default::default()
     });
-    let id = create(&app, "pickups", 60).await;
+    let id = app.create_numbered("pickups", 60).await;
     wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
     let until = Instant::now() + Duration::from_secs(10);
     while app
@@ -454,7 +420,7 @@ async fn an_order_confirmed_by_push_after_a_lost_answer_can_still_be_cancelled()
     assert_eq!(resp.status(), 202);
     wait_for(&app, &id, "cancelled", Duration::from_secs(10)).await;
     assert_eq!(
-        orders_by_reference(&app)
+        orders_per_reference(app.sandbox())
             .values()
             .copied()
             .collect::<Vec<_>>(),

@@ -2,10 +2,12 @@
 //! chromedriver (Debian's `chromium` and `chromium-driver`, installed by `.ci/run`) with
 //! fantoccini, against the real gateway and PostgreSQL.
 //!
-//! One browser session walks through the console as staff would; a few checks that a browser
-//! cannot make (a form posted without its anti-forgery token, a signed-out cookie used again)
-//! use plain HTTP with the browser's cookie. With `BCCI_SCREENSHOTS=<dir>` the walk saves
-//! screenshots there (the README's come from `BCCI_SCREENSHOTS=docs/screenshots`).
+//! Each test starts its own gateway (with the same small ledger) and its own browser, and walks
+//! through one part of the console as staff would, so that one failure does not hide the rest.
+//! A few checks that a browser cannot make (a form posted without its anti-forgery token, a
+//! signed-out cookie used again) use plain HTTP with the browser's cookie. With
+//! `BCCI_SCREENSHOTS=<dir>` the tests save screenshots there (the README's come from
+//! `BCCI_SCREENSHOTS=docs/screenshots`).
 
 use crate::support::browser::{Browser, Driver};
 use crate::support::*;
@@ -17,12 +19,6 @@ use diesel_async::RunQueryDsl;
 use fantoccini::Locator;
 use serde_json::json;
 use uuid::Uuid;
-
-async fn create(app: &TestApp, kind: &str, body: serde_json::Value, key: &str) -> Uuid {
-    let resp = app.create(kind, &app.client_token(), key, &body).await;
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
-    json(resp).await["id"].as_str().unwrap().parse().unwrap()
-}
 
 fn report(code: i32, text: &str, note: Option<&str>, ago_minutes: i64) -> CarrierReport {
     CarrierReport {
@@ -51,19 +47,39 @@ struct Ledger {
 }
 
 async fn ledger(app: &TestApp) -> Ledger {
-    let rejected = create(app, "pickups", pickup_body(&dossier(501)), "c-501").await;
+    let rejected = app
+        .create_ok("pickups", "c-501", &pickup_body(&dossier(501)))
+        .await
+        .parse()
+        .unwrap();
     let mut late_body = delivery_body(&dossier(502));
     late_body["recipient"]["phone"] = json!("0987654321");
-    let late = create(app, "deliveries", late_body, "c-502").await;
+    let late = app
+        .create_ok("deliveries", "c-502", &late_body)
+        .await
+        .parse()
+        .unwrap();
     let mut on_time_body = delivery_body(&dossier(503));
     on_time_body["recipient"] = json!({"full_name": "Lê Văn Cường", "phone": "0901112233"});
-    let on_time = create(app, "deliveries", on_time_body, "c-503").await;
+    let on_time = app
+        .create_ok("deliveries", "c-503", &on_time_body)
+        .await
+        .parse()
+        .unwrap();
     let mut waiting_body = pickup_body(&dossier(504));
     waiting_body["citizen"] = json!({"full_name": "Phạm Thị Dung", "phone": "0977000111"});
-    let waiting = create(app, "pickups", waiting_body, "c-504").await;
+    let waiting = app
+        .create_ok("pickups", "c-504", &waiting_body)
+        .await
+        .parse()
+        .unwrap();
     let mut quiet_body = delivery_body(&dossier(505));
     quiet_body["recipient"] = json!({"full_name": "Hoàng Văn Em", "phone": "0966555444"});
-    let quiet = create(app, "deliveries", quiet_body, "c-505").await;
+    let quiet = app
+        .create_ok("deliveries", "c-505", &quiet_body)
+        .await
+        .parse()
+        .unwrap();
     sql(
         app,
         "UPDATE shipments SET created_at = created_at - interval '6 hours'",
@@ -200,8 +216,17 @@ fn vn_date(d: chrono::DateTime<Utc>) -> String {
         .to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn staff_use_the_console_in_a_browser() {
+/// One test's gateway, ledger and browser.
+struct Console<'a> {
+    app: &'a TestApp,
+    l: &'a Ledger,
+    b: Browser<'a>,
+    http: reqwest::Client,
+    _driver: Driver,
+}
+
+/// A gateway with the ledger above.
+async fn start() -> (TestApp, Ledger) {
     let app = TestApp::spawn_with("[console]\nquiet_after = \"2h\"\n").await;
     let l = ledger(&app).await;
     assert_eq!(
@@ -213,18 +238,162 @@ async fn staff_use_the_console_in_a_browser() {
             .await,
         1
     );
-    let (_driver, client) = Driver::start().await;
-    let b = Browser {
-        c: client,
-        app: &app,
-        shots: std::env::var_os("BCCI_SCREENSHOTS").map(Into::into),
-    };
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let officer = app.staff_token("can-bo-1", &["staff:read", "staff:pii", "staff:act"], None);
+    (app, l)
+}
 
+impl<'a> Console<'a> {
+    async fn open(app: &'a TestApp, l: &'a Ledger) -> Console<'a> {
+        let (_driver, client) = Driver::start().await;
+        let b = Browser {
+            c: client,
+            app,
+            shots: std::env::var_os("BCCI_SCREENSHOTS").map(Into::into),
+        };
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Console {
+            app,
+            l,
+            b,
+            http,
+            _driver,
+        }
+    }
+
+    /// Signs in as the officer (every staff scope), landing on the search page.
+    async fn sign_in_officer(&self) {
+        self.b.sign_in(&officer(self.app)).await;
+        self.b.wait_path("/console/search").await;
+    }
+
+    async fn close(self) {
+        self.b.c.close().await.unwrap();
+    }
+}
+
+fn officer(app: &TestApp) -> String {
+    app.staff_token("can-bo-1", &["staff:read", "staff:pii", "staff:act"], None)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timeline_speaks_plain_vietnamese() {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    c.sign_in_officer().await;
+    reading_the_timeline(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_takes_a_staff_token() {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    signing_in(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_finds_by_dossier_phone_and_name() {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    c.sign_in_officer().await;
+    searching(&c).await;
+    phone_screen(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attention_lists_each_problem_with_its_action() {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    c.sign_in_officer().await;
+    needing_attention(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_pickup_is_retried_with_a_corrected_address() {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    c.sign_in_officer().await;
+    retrying_the_rejected_pickup(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_result_gets_an_apology_letter() {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    c.sign_in_officer().await;
+    writing_the_apology_letter(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_counts_the_week() {
+    let (app, l) = start().await;
+    let mut c = Console::open(&app, &l).await;
+    c.sign_in_officer().await;
+    // the report counts what is rejected now: the retry first (its screenshots are the retry
+    // test's)
+    let shots = c.b.shots.take();
+    retrying_the_rejected_pickup(&c).await;
+    c.b.shots = shots;
+    reading_the_report(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_without_the_anti_forgery_token_is_refused() {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    c.sign_in_officer().await;
+    forging_a_form(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_ends_the_session() {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    c.sign_in_officer().await;
+    signing_out(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_read_sees_masked_data_and_no_action() {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    reading_only(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_and_expired_sessions_are_refused() {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    forging_or_expiring_the_cookie(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+/// Sign-in: a dossier system's token is refused; staff land on the page first asked for.
+async fn signing_in(c: &Console<'_>) {
+    let Console { app, l, b, .. } = c;
+    let officer = officer(app);
     // Not signed in: the console sends the browser to the sign-in page, and back afterwards.
     b.goto(&format!("/console/shipments/{}", l.waiting)).await;
     b.wait_path("/console/sign-in").await;
@@ -263,7 +432,11 @@ async fn staff_use_the_console_in_a_browser() {
     assert!(b.text("header .user").await.contains("Nguyễn Thị Cán Bộ"));
     b.goto("/console/search").await;
     assert_eq!(b.count("table.list tbody tr").await, 5);
+}
 
+/// Search by dossier code, by the last digits of a phone, by a name without diacritics.
+async fn searching(c: &Console<'_>) {
+    let Console { b, .. } = c;
     // Search by dossier code: exactly that dossier.
     b.fill("form[role=search]", "q", &dossier(502)).await;
     b.click("#search-submit").await;
@@ -287,7 +460,23 @@ async fn staff_use_the_console_in_a_browser() {
     b.goto("/console/search?q=tran+binh").await;
     assert!(b.text("table.list tbody").await.contains(&dossier(502)));
     b.shot("02-tim-kiem").await;
+}
 
+/// A phone-sized screen (only for the screenshots).
+async fn phone_screen(c: &Console<'_>) {
+    let Console { b, .. } = c;
+    // A phone-sized screen: the same pages, tables as cards.
+    if b.shots.is_some() {
+        b.c.set_window_size(390, 844).await.unwrap();
+        b.goto("/console/search?q=5678").await;
+        b.shot("09-dien-thoai").await;
+        b.c.set_window_size(1280, 1000).await.unwrap();
+    }
+}
+
+/// Needs attention: each item, with the action that resolves it.
+async fn needing_attention(c: &Console<'_>) {
+    let Console { app, l, b, .. } = c;
     // Needs attention: each item, with the action that resolves it.
     b.goto("/console/attention").await;
     let section = |id: &'static str| b.text(id);
@@ -310,6 +499,20 @@ async fn staff_use_the_console_in_a_browser() {
         "{quiet}"
     );
     assert!(section("#late").await.contains(&dossier(505)));
+    // worklists name the citizen, with the phone to call
+    let late = section("#late").await;
+    assert!(
+        late.contains("Hoàng Văn Em") && late.contains("0966555444"),
+        "{late}"
+    );
+    assert_eq!(b.count("#late a[href='tel:0966555444']").await, 1);
+    assert_eq!(b.count("#quiet a[href='tel:0966555444']").await, 1);
+    assert_eq!(b.count("#rejected a[href='tel:0912345678']").await, 1);
+    assert!(
+        section("#quiet h2")
+            .await
+            .contains("Không có tin mới quá 2 giờ")
+    );
     assert_eq!(
         b.count(&format!(
             "#rejected a[href='/console/shipments/{}#retry-form']",
@@ -347,7 +550,11 @@ async fn staff_use_the_console_in_a_browser() {
             .await,
         1
     );
+}
 
+/// The rejected pickup: a wrong commune refused on the form, then retried.
+async fn retrying_the_rejected_pickup(c: &Console<'_>) {
+    let Console { app, l, b, .. } = c;
     // The rejected pickup: its timeline, then a retry with a corrected address.
     b.goto(&format!("/console/search?q={}", dossier(501))).await;
     b.click("a.dossier").await;
@@ -356,7 +563,7 @@ async fn staff_use_the_console_in_a_browser() {
     assert_eq!(b.text("#status").await, "Bị từ chối");
     let timeline = b.text("#timeline").await;
     assert!(
-        timeline.contains("Mã bưu điện 5: Thu gom không thành công"),
+        timeline.contains("Bưu điện báo mã 5: Thu gom không thành công."),
         "{timeline}"
     );
     assert!(
@@ -373,6 +580,12 @@ async fn staff_use_the_console_in_a_browser() {
     let error = b.text("#commune-error").await;
     assert!(error.contains("không thuộc"), "{error}");
     assert_eq!(b.text("#status").await, "Bị từ chối");
+    // POST-redirect-GET: the browser is back on the page (F5 re-posts nothing), scrolled to
+    // the message, which is in the refused form itself
+    let url = b.c.current_url().await.unwrap();
+    assert_eq!(url.path(), format!("/console/shipments/{}", l.rejected));
+    assert_eq!(url.fragment(), Some("refused"), "{url}");
+    assert_eq!(b.count("#retry-form #refused").await, 1);
     b.shot("04-sua-dia-chi-loi").await;
     b.fill("#retry-form", "address_line", "Số 45, tổ 7").await;
     b.fill("#retry-form", "commune_code", "00691").await;
@@ -419,7 +632,11 @@ async fn staff_use_the_console_in_a_browser() {
     // Nothing is rejected any more.
     b.goto("/console/attention").await;
     assert!(b.text("#rejected").await.contains("Không có."));
+}
 
+/// Late results and the apology letter.
+async fn writing_the_apology_letter(c: &Console<'_>) {
+    let Console { app, l, b, .. } = c;
     // Late results: the late delivery, and its apology letter.
     b.goto("/console/late").await;
     let late = b.text("#late-list").await;
@@ -436,7 +653,7 @@ async fn staff_use_the_console_in_a_browser() {
         "new_date",
         &new_date
             .with_timezone(&FixedOffset::east_opt(7 * 3600).unwrap())
-            .format("%Y-%m-%d")
+            .format("%d/%m/%Y")
             .to_string(),
     )
     .await;
@@ -495,22 +712,27 @@ async fn staff_use_the_console_in_a_browser() {
             .await,
         1
     );
+}
 
+/// The last week's report, its charts and its CSV.
+async fn reading_the_report(c: &Console<'_>) {
+    let Console { app, b, http, .. } = c;
     // The report for the last week: numbers, charts and the CSV.
     let today = Utc::now().with_timezone(&FixedOffset::east_opt(7 * 3600).unwrap());
     b.goto(&format!(
         "/console/reports?from={}&to={}",
-        (today - Duration::days(6)).format("%Y-%m-%d"),
-        today.format("%Y-%m-%d")
+        (today - Duration::days(6)).format("%d/%m/%Y"),
+        today.format("%d/%m/%Y")
     ))
     .await;
     assert_eq!(b.count("svg.chart").await, 3);
     let summary = b.text("#summary").await;
     for line in [
         "Số yêu cầu 2 3 5",
-        "Đã giao 0 2 2",
-        "Giao đúng hạn 0 1 1",
-        "Tỷ lệ giao đúng hạn (%) – 50,0% 50,0%",
+        // a pickup is collected, not delivered
+        "Đã nhận hồ sơ / Đã giao 0 2 2",
+        "Nhận đúng hạn / Giao đúng hạn 0 1 1",
+        "Tỷ lệ đúng hạn (%) – 50,0% 50,0%",
         "Bị từ chối 0 0 0",
     ] {
         assert!(summary.contains(line), "{line:?} not in\n{summary}");
@@ -548,13 +770,20 @@ async fn staff_use_the_console_in_a_browser() {
     for row in [
         "Mục,Chỉ tiêu,Thu gom hồ sơ,Trả kết quả,Tổng",
         "Tổng hợp,Số yêu cầu,2,3,5",
-        "Tổng hợp,Tỷ lệ giao đúng hạn (%),,50.0,50.0",
+        "Tổng hợp,Tỷ lệ đúng hạn (%),,50.0,50.0",
         "Không thành công,Mã 15 – Phát không thành công: Người nhận vắng nhà,,,1",
         "Không thành công,Mã 5 – Thu gom không thành công: Không liên lạc được người gửi,,,1",
     ] {
         assert!(csv.contains(row), "{row:?} not in\n{csv}");
     }
+}
 
+/// Forms without the anti-forgery token.
+async fn forging_a_form(c: &Console<'_>) {
+    let Console {
+        app, l, b, http, ..
+    } = c;
+    let session = b.cookie().await.unwrap();
     // A form without the session's anti-forgery token is refused, and changes nothing.
     let cancel = app.url(&format!("/console/shipments/{}/cancel", l.waiting));
     for form in [
@@ -586,15 +815,12 @@ async fn staff_use_the_console_in_a_browser() {
             .await,
         0
     );
+}
 
-    // A phone-sized screen: the same pages, tables as cards.
-    if b.shots.is_some() {
-        b.c.set_window_size(390, 844).await.unwrap();
-        b.goto("/console/search?q=5678").await;
-        b.shot("09-dien-thoai").await;
-        b.c.set_window_size(1280, 1000).await.unwrap();
-    }
-
+/// Sign-out ends the session.
+async fn signing_out(c: &Console<'_>) {
+    let Console { app, b, http, .. } = c;
+    let session = b.cookie().await.unwrap();
     // Sign-out ends the session: the old cookie opens nothing.
     b.click("#sign-out").await;
     b.wait_path("/console/sign-in").await;
@@ -616,7 +842,14 @@ async fn staff_use_the_console_in_a_browser() {
         app.db.count("SELECT count(*) FROM console_sessions").await,
         0
     );
+}
 
+/// staff:read: masked, no action.
+async fn reading_only(c: &Console<'_>) {
+    let Console {
+        app, l, b, http, ..
+    } = c;
+    let cancel = app.url(&format!("/console/shipments/{}/cancel", l.waiting));
     // staff:read: names and phones masked, no action anywhere.
     let reader = app.staff_token("can-bo-2", &["staff:read"], None);
     b.sign_in(&reader).await;
@@ -641,6 +874,15 @@ async fn staff_use_the_console_in_a_browser() {
     );
     b.goto("/console/late").await;
     assert_eq!(b.count("a[href$='/letter']").await, 0);
+    // worklists mask the phone for staff:read, and offer no number to call
+    let late = b.text("#late-list").await;
+    assert!(
+        late.contains("096****444") && !late.contains("0966555444"),
+        "{late}"
+    );
+    b.goto("/console/attention").await;
+    assert_eq!(b.count("a[href^='tel:']").await, 0);
+    assert!(!b.text("#late").await.contains("0966555444"));
     b.goto(&format!("/console/shipments/{}", l.waiting)).await;
     assert_eq!(b.count("#cancel-form").await, 0);
     // and the action itself is refused, even with the right token
@@ -668,8 +910,14 @@ async fn staff_use_the_console_in_a_browser() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 403);
+}
 
-    // A forged cookie is refused…
+/// A forged cookie and an expired session.
+async fn forging_or_expiring_the_cookie(c: &Console<'_>) {
+    let Console { app, l, b, .. } = c;
+    let reader = app.staff_token("can-bo-2", &["staff:read"], None);
+    // A forged cookie is refused… (a cookie is set for the page's own host: be on one first)
+    b.goto("/console/sign-in").await;
     b.c.delete_cookie("bcci_console").await.unwrap();
     let forged = fantoccini::cookies::Cookie::parse(
         "bcci_console=Zm9yZ2VkLXNlc3Npb24taWQ; Domain=127.0.0.1; Path=/console; SameSite=Strict; HttpOnly",
@@ -684,13 +932,181 @@ async fn staff_use_the_console_in_a_browser() {
     b.sign_in(&reader).await;
     b.wait_path("/console/search").await;
     sql(
-        &app,
+        app,
         "UPDATE console_sessions SET expires_at = now() - interval '1 second'",
     )
     .await;
     b.goto(&format!("/console/shipments/{}", l.on_time)).await;
     b.wait_path("/console/sign-in").await;
+}
 
-    b.c.close().await.unwrap();
-    app.stop().await;
+/// The timeline in words (issue 10 §2): typed sentences, no English or Rust debug text, Vietnam
+/// time, a job's retries as one row with a count; a refusal of the office's data points to
+/// the configuration; dates typed dd/mm/yyyy.
+async fn reading_the_timeline(c: &Console<'_>) {
+    let Console {
+        app, l, b, http, ..
+    } = c;
+    // the submission of `waiting` failed 30 times before it gave up, and once it succeeded
+    // the answer was kept as Rust debug text
+    sql(
+        app,
+        &format!(
+            "INSERT INTO job_attempts (job_id, attempt, worker, started_at, duration_ms, outcome, error_class, excerpt) \
+             SELECT j.id, g, 1, now() - interval '5 hours' + g * interval '20 seconds', 5, 'transient', 'connect', \
+                    'cannot connect: error sending request for url' \
+             FROM jobs j, generate_series(1, 30) g \
+             WHERE j.shipment_id = '{}' AND j.kind = 'carrier_submit'",
+            l.waiting
+        ),
+    )
+    .await;
+    b.goto(&format!("/console/shipments/{}", l.waiting)).await;
+    let timeline = b.text("#timeline").await;
+    for english in [
+        "Submitted {",
+        "order created",
+        "cannot connect",
+        "error sending",
+        "late: due",
+        "+00:00",
+        "Cổng gateway",
+        "(tự báo)",
+    ] {
+        assert!(!timeline.contains(english), "{english:?} in\n{timeline}");
+    }
+    assert_eq!(b.count("#timeline tr.grouped").await, 1, "{timeline}");
+    let grouped = b.text("#timeline tr.grouped").await;
+    assert!(grouped.contains("30 lần"), "{grouped}");
+    assert!(
+        grouped.contains("không kết nối được tới bưu điện"),
+        "{grouped}"
+    );
+    // seconds where attempts share a minute
+    assert!(
+        regex_lite_seconds(&grouped),
+        "times to the second: {grouped}"
+    );
+    assert!(
+        b.count("#timeline tbody tr").await <= 6,
+        "the retries do not bury the reports: {timeline}"
+    );
+    assert!(timeline.contains("Bưu điện báo (tự động)"), "{timeline}");
+    assert!(
+        timeline.contains("Bưu điện báo mã 99: Trạng thái thử nghiệm."),
+        "{timeline}"
+    );
+    // the technical text is behind a disclosure
+    assert_eq!(
+        b.count("#timeline tr.grouped details.technical summary")
+            .await,
+        1
+    );
+
+    // the late delivery: lateness in Vietnam time, never a UTC timestamp
+    b.goto(&format!("/console/shipments/{}", l.late)).await;
+    let timeline = b.text("#timeline").await;
+    assert!(
+        timeline.contains("Quá ngày hẹn trả kết quả (hạn"),
+        "{timeline}"
+    );
+    assert!(
+        !timeline.contains("+00:00") && !timeline.contains("late:"),
+        "{timeline}"
+    );
+    assert!(timeline.contains("Cổng kết nối"), "{timeline}");
+
+    // the carrier refuses the office's own data (the sender of a delivery): no citizen form,
+    // the configuration named instead
+    sql(
+        app,
+        &format!(
+            "UPDATE shipments SET status = 'rejected', status_reason = \
+             'the carrier refused the order: Số điện thoại người gửi không hợp lệ (informationOrder.senderPhone)' \
+             WHERE id = '{}'",
+            l.on_time
+        ),
+    )
+    .await;
+    b.goto(&format!("/console/shipments/{}", l.on_time)).await;
+    let reason = b.text("#status-reason").await;
+    assert!(
+        reason.contains("Số điện thoại người gửi không hợp lệ") && !reason.contains("the carrier"),
+        "{reason}"
+    );
+    assert!(b.text("#office-config").await.contains("[[offices]]"));
+    assert_eq!(b.count("#retry-form").await, 0);
+    assert_eq!(b.count("#retry-office-form").await, 1);
+    b.shot("11-tu-choi-don-vi").await;
+
+    // a refused POST answers with a redirect (F5 then re-posts nothing)
+    let session = b.cookie().await.unwrap();
+    let page = http
+        .get(app.url(&format!("/console/shipments/{}", l.waiting)))
+        .header("Cookie", format!("bcci_console={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let resp = http
+        .post(app.url(&format!("/console/shipments/{}/cancel", l.waiting)))
+        .header("Cookie", format!("bcci_console={session}"))
+        .form(&[("reason", "   "), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    let to = resp.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.ends_with("form=cancel&err=reason#refused"), "{to}");
+    b.goto(&to).await;
+    assert!(
+        b.text("#cancel-form #refused")
+            .await
+            .contains("Chưa gửi được")
+    );
+
+    // dates typed dd/mm/yyyy, whatever the browser's language
+    // every shipment was created six hours ago: that Vietnamese day finds them all, the next
+    // day none
+    let created = Utc::now() - Duration::hours(6);
+    let vn = FixedOffset::east_opt(7 * 3600).unwrap();
+    let day = created.with_timezone(&vn).format("%d/%m/%Y").to_string();
+    let next = (created + Duration::days(1))
+        .with_timezone(&vn)
+        .format("%d/%m/%Y")
+        .to_string();
+    b.goto("/console/search").await;
+    b.fill("form[role=search]", "from", &day).await;
+    b.fill("form[role=search]", "to", &day).await;
+    b.click("#search-submit").await;
+    assert_eq!(b.count("p.notice.bad").await, 0);
+    assert_eq!(b.count("table.list tbody tr").await, 5);
+    let from = b.c.find(Locator::Css("#from")).await.unwrap();
+    assert_eq!(from.attr("type").await.unwrap().as_deref(), Some("text"));
+    assert_eq!(
+        from.prop("value").await.unwrap().as_deref(),
+        Some(day.as_str())
+    );
+    b.goto(&format!("/console/search?from={next}")).await;
+    assert_eq!(b.count("table.list tbody tr").await, 0);
+    b.goto("/console/search?from=31/02/2026").await;
+    assert!(b.text("p.notice.bad").await.contains("dd/mm/yyyy"));
+}
+
+/// `dd/mm/yyyy HH:MM:SS` somewhere in `text`.
+fn regex_lite_seconds(text: &str) -> bool {
+    text.split_whitespace().any(|w| {
+        let p: Vec<&str> = w.trim_end_matches([',', '.', ')']).split(':').collect();
+        p.len() == 3
+            && p.iter()
+                .all(|x| x.len() == 2 && x.chars().all(|c| c.is_ascii_digit()))
+    })
 }

@@ -2,25 +2,11 @@
 //! gateway and the sandbox carrier over real HTTP: postage quotes, waybills, the fees VNPost
 //! reports, cancellations VNPost must approve, `sendType`, and `carrier check`.
 
-use crate::carrier_loop::{LOOP, create, wait_for};
+use crate::carrier_loop::LOOP;
 use crate::support::*;
 use bcci_gateway::carrier::sandbox::{Chance, FaultsPatch, PendingOutcome};
 use serde_json::{Value, json};
-use std::time::{Duration, Instant};
-
-/// Polls the shipment (as its dossier system sees it) until `done` says so.
-async fn wait_until(app: &TestApp, id: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let token = app.client_token();
-    let until = Instant::now() + Duration::from_secs(15);
-    loop {
-        let s = json(app.get(&format!("/v1/shipments/{id}"), &token).await).await;
-        if done(&s) {
-            return s;
-        }
-        assert!(Instant::now() < until, "never {what}: {s}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quotes_come_from_the_carrier_and_are_never_guessed() {
@@ -126,7 +112,7 @@ async fn quotes_come_from_the_carrier_and_are_never_guessed() {
 async fn a_waybill_once_the_carrier_has_the_order() {
     let app = TestApp::spawn_with(LOOP).await;
     let token = app.client_token();
-    let id = create(&app, "deliveries", 1).await;
+    let id = app.create_numbered("deliveries", 1).await;
     // Before VNPost has the order there is nothing to print: 409, or already a PDF.
     let resp = app
         .get(&format!("/v1/shipments/{id}/waybill"), &token)
@@ -160,7 +146,7 @@ async fn no_waybill_without_a_tracking_number() {
     // No jobs: the shipment stays `requested`.
     let app = TestApp::spawn().await;
     let token = app.client_token();
-    let id = create(&app, "deliveries", 2).await;
+    let id = app.create_numbered("deliveries", 2).await;
     let resp = app
         .get(&format!("/v1/shipments/{id}/waybill"), &token)
         .await;
@@ -179,8 +165,8 @@ async fn the_fee_vnpost_reports_is_kept_and_send_type_follows_the_office() {
          address = {{ line = \"Số 1, đường 17/8\", province_code = \"08\", commune_code = \"02215\" }}\n"
     );
     let app = TestApp::spawn_with(&overlay).await;
-    let pickup = create(&app, "pickups", 3).await;
-    let delivery = create(&app, "deliveries", 4).await;
+    let pickup = app.create_numbered("pickups", 3).await;
+    let delivery = app.create_numbered("deliveries", 4).await;
     let p = wait_for(&app, &pickup, "submitted", Duration::from_secs(10)).await;
     let d = wait_for(&app, &delivery, "submitted", Duration::from_secs(10)).await;
     let orders = app.sandbox().orders();
@@ -219,7 +205,7 @@ async fn pending_cancel(outcome: PendingOutcome) -> (TestApp, String, Value) {
         ..Default::default()
     });
     let token = app.client_token();
-    let id = create(&app, "pickups", 5).await;
+    let id = app.create_numbered("pickups", 5).await;
     wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
     let resp = app
         .post(
@@ -230,7 +216,7 @@ async fn pending_cancel(outcome: PendingOutcome) -> (TestApp, String, Value) {
         .await;
     assert_eq!(resp.status(), 202);
     // While VNPost decides, the shipment says so.
-    let awaiting = wait_until(&app, &id, "awaiting VNPost", |s| {
+    let awaiting = wait_until(&app, &id, "awaiting VNPost", Duration::from_secs(15), |s| {
         s["cancellation"]["state"] == "awaiting_carrier"
     })
     .await;
@@ -268,7 +254,7 @@ async fn a_cancellation_vnpost_approves_later_ends_cancelled() {
 async fn a_cancellation_vnpost_refuses_keeps_the_status_and_says_why() {
     let (app, id, _) = pending_cancel(PendingOutcome::Refuse).await;
     let token = app.client_token();
-    let s = wait_until(&app, &id, "refused", |s| {
+    let s = wait_until(&app, &id, "refused", Duration::from_secs(15), |s| {
         s["cancellation"]["state"] == "refused"
     })
     .await;
@@ -341,51 +327,12 @@ fn carrier_check_reports_the_catalogue_and_fails_for_an_office_vnpost_does_not_k
     assert!(mapped.status.success(), "{text}");
 }
 
-/// The cookies a response sets, as one `Cookie` header value (added to `jar`).
-fn keep_cookies(jar: &mut Vec<String>, resp: &reqwest::Response) {
-    for v in resp.headers().get_all("set-cookie") {
-        let pair = v.to_str().unwrap().split(';').next().unwrap().to_owned();
-        let name = pair.split('=').next().unwrap().to_owned();
-        jar.retain(|c| !c.starts_with(&format!("{name}=")));
-        jar.push(pair);
-    }
-}
-
-/// The value of the first `<input name="{name}" value="…">` of a page.
-fn input_value(html: &str, name: &str) -> String {
-    let at = html.find(&format!("name=\"{name}\" value=\"")).unwrap() + name.len() + 15;
-    html[at..].split('"').next().unwrap().to_owned()
-}
-
-/// A console session opened as a person would, without a browser: the sign-in page's check,
-/// then the token. Returns the client and the `Cookie` header to send.
-async fn console_session(app: &TestApp, token: &str) -> (reqwest::Client, String) {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let mut jar = Vec::new();
-    let resp = http.get(app.url("/console/sign-in")).send().await.unwrap();
-    keep_cookies(&mut jar, &resp);
-    let check = input_value(&resp.text().await.unwrap(), "check");
-    let resp = http
-        .post(app.url("/console/sign-in"))
-        .header("cookie", jar.join("; "))
-        .form(&[("token", token), ("check", &check), ("next", "")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 303, "signed in");
-    keep_cookies(&mut jar, &resp);
-    (http, jar.join("; "))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_print_an_offices_waybills_as_one_pdf() {
     let app = TestApp::spawn_with(LOOP).await;
     let mut ids = Vec::new();
     for n in 10..13 {
-        ids.push(create(&app, "deliveries", n).await);
+        ids.push(app.create_numbered("deliveries", n).await);
     }
     for id in &ids {
         wait_for(&app, id, "submitted", Duration::from_secs(10)).await;
@@ -543,15 +490,18 @@ async fn listed_as_unreadable(app: &TestApp) -> String {
 async fn an_order_answer_in_no_known_shape_is_a_visible_protocol_error_not_nothing() {
     let (base, carrier) = strange_carrier(false).await;
     let app = TestApp::spawn_with(&strange_loop(&base)).await;
-    let id = create(&app, "pickups", 20).await;
-    let until = Instant::now() + Duration::from_secs(15);
-    while unreadable_attempts(&app, &id, "carrier_submit").await < 2 {
-        assert!(
-            Instant::now() < until,
-            "no retried protocol errors recorded"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let id = app.create_numbered("pickups", 20).await;
+    poll(
+        Duration::from_secs(15),
+        Duration::from_millis(100),
+        async || {
+            let n = unreadable_attempts(&app, &id, "carrier_submit").await;
+            (n >= 2)
+                .then_some(())
+                .ok_or(format!("{n} protocol error(s) recorded, not retried"))
+        },
+    )
+    .await;
     // Neither accepted nor refused: still waiting for an answer it can read.
     let s = json(
         app.get(&format!("/v1/shipments/{id}"), &app.client_token())
@@ -568,14 +518,20 @@ async fn an_order_answer_in_no_known_shape_is_a_visible_protocol_error_not_nothi
 async fn a_tracking_answer_in_no_known_shape_becomes_a_retried_visible_confirmation() {
     let (base, carrier) = strange_carrier(true).await;
     let app = TestApp::spawn_with(&strange_loop(&base)).await;
-    let id = create(&app, "pickups", 21).await;
+    let id = app.create_numbered("pickups", 21).await;
     wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
     // Tracking polls the quiet shipment, cannot read the answer, and hands it to a job.
-    let until = Instant::now() + Duration::from_secs(15);
-    while unreadable_attempts(&app, &id, "carrier_confirm").await < 2 {
-        assert!(Instant::now() < until, "no retried confirmation recorded");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    poll(
+        Duration::from_secs(15),
+        Duration::from_millis(100),
+        async || {
+            let n = unreadable_attempts(&app, &id, "carrier_confirm").await;
+            (n >= 2)
+                .then_some(())
+                .ok_or(format!("{n} unreadable confirmation(s), not retried"))
+        },
+    )
+    .await;
     assert_eq!(
         app.db
             .count(&format!(

@@ -281,15 +281,9 @@ async fn a_mistyped_field_is_named_without_its_value() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_address_line_is_masked_without_staff_pii() {
     let app = TestApp::spawn_with("[jobs]\nenabled = false\n").await;
-    let resp = app
-        .create(
-            "pickups",
-            &app.client_token(),
-            "m-1",
-            &pickup_body(&dossier(1)),
-        )
+    let id = app
+        .create_ok("pickups", "m-1", &pickup_body(&dossier(1)))
         .await;
-    let id = json(resp).await["id"].as_str().unwrap().to_owned();
     let reader = app.staff_token("xem", &["staff:read"], None);
     let pii = app.staff_token("pii", &["staff:read", "staff:pii"], None);
     let masked = json(app.get(&format!("/v1/shipments/{id}"), &reader).await).await;

@@ -3,7 +3,7 @@
 //! of the test's database. The full outage, with PostgreSQL really stopped, is in
 //! tests/faults.rs.
 
-use crate::carrier_loop::{LOOP, wait_for};
+use crate::carrier_loop::LOOP;
 use crate::support::*;
 use diesel_async::RunQueryDsl;
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ async fn lost_connections_give_503_with_retry_after_and_the_job_worker_comes_bac
     let app = TestApp::spawn_with(LOOP).await;
     let token = app.client_token();
     // warm the pool and let the worker take its liveness connection
-    let first = crate::carrier_loop::create(&app, "pickups", 1).await;
+    let first = app.create_numbered("pickups", 1).await;
     wait_for(&app, &first, "submitted", Duration::from_secs(20)).await;
 
     let cut = cut_connections(&app.db).await;

@@ -4,9 +4,9 @@
 //! load as enums and refuse unknown words.
 
 use crate::support::*;
-use bcci_gateway::domain::{AuditAction, Kind, Source, Status};
 use bcci_gateway::domain::callback::{CallbackState, CallbackType};
 use bcci_gateway::domain::outbox::{JobKind, JobState};
+use bcci_gateway::domain::{AuditAction, Kind, Source, Status};
 use bcci_gateway::ledger::models::CancelState;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
@@ -279,8 +279,16 @@ fn vocabularies() -> Vec<(&'static str, &'static str, BTreeSet<String>)> {
         ),
         ("jobs", "kind", names(&JobKind::ALL, JobKind::as_str)),
         ("jobs", "state", names(&JobState::ALL, JobState::as_str)),
-        ("callbacks", "type", names(&CallbackType::ALL, CallbackType::as_str)),
-        ("callbacks", "state", names(&CallbackState::ALL, CallbackState::as_str)),
+        (
+            "callbacks",
+            "type",
+            names(&CallbackType::ALL, CallbackType::as_str),
+        ),
+        (
+            "callbacks",
+            "state",
+            names(&CallbackState::ALL, CallbackState::as_str),
+        ),
     ]
 }
 

@@ -5,7 +5,6 @@
 //! confirming tracking query, which the carrier's own tracking answers; duplicated, shuffled,
 //! concurrent or dropped pushes leave every shipment where its latest report says.
 
-use crate::carrier_loop::wait_for;
 use crate::support::*;
 use bcci_gateway::api::webhook::PATH;
 use bcci_gateway::carrier::push::{
@@ -154,16 +153,9 @@ async fn text(app: &TestApp, sql: &str) -> String {
 /// A pickup created through the API, then accepted by the carrier (status `submitted`,
 /// tracking number set) as the job worker would record it.
 async fn submitted(app: &TestApp, n: u32) -> Known {
-    let resp = app
-        .create(
-            "pickups",
-            &app.client_token(),
-            &format!("wh-{n}"),
-            &pickup_body(&dossier(n)),
-        )
+    let id = app
+        .create_ok("pickups", &format!("wh-{n}"), &pickup_body(&dossier(n)))
         .await;
-    assert_eq!(resp.status(), 201);
-    let id = json(resp).await["id"].as_str().unwrap().to_owned();
     let tracking_number = format!("EB{:09}VN", 500_000_000 + n);
     let mut conn = app.db.conn().await;
     let sale_order_code = diesel::sql_query(
@@ -987,8 +979,8 @@ async fn hints_in_the_first_record_and_other_records_only_queue_confirmations() 
 async fn a_forged_second_record_changes_nothing_the_carriers_tracking_does_not_confirm() {
     // jobs and tracking on, pushes from the sandbox dropped: only the forged push speaks
     let app = TestApp::spawn_with(&push_loop(true, "push_drop_rate = 1.0")).await;
-    let a = create_pickup(&app, 40).await;
-    let b = create_pickup(&app, 41).await;
+    let a = app.create_pickup(40).await;
+    let b = app.create_pickup(41).await;
     wait_for(&app, &a, "submitted", Duration::from_secs(10)).await;
     wait_for(&app, &b, "submitted", Duration::from_secs(10)).await;
     let tracking = |id: String| {
@@ -1037,7 +1029,7 @@ async fn a_forged_second_record_changes_nothing_the_carriers_tracking_does_not_c
 async fn the_confirming_job_asks_the_carrier_and_applies_its_answer() {
     // jobs on, no polling round, no pushes from the sandbox
     let app = TestApp::spawn_with(&push_loop(false, "push_drop_rate = 1.0")).await;
-    let id = create_pickup(&app, 42).await;
+    let id = app.create_pickup(42).await;
     wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
     let item = text(
         &app,
@@ -1258,19 +1250,6 @@ return_chance = 0.0
     )
 }
 
-async fn create_pickup(app: &TestApp, n: u32) -> String {
-    let resp = app
-        .create(
-            "pickups",
-            &app.client_token(),
-            &format!("loop-{n}"),
-            &pickup_body(&dossier(n)),
-        )
-        .await;
-    assert_eq!(resp.status(), 201);
-    json(resp).await["id"].as_str().unwrap().to_owned()
-}
-
 /// Advances the sandbox until the shipment is delivered.
 async fn walk_to_delivered(app: &TestApp, id: &str) {
     let until = Instant::now() + Duration::from_secs(30);
@@ -1295,7 +1274,7 @@ fn carrier_sources(evs: &[Value]) -> HashSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_pushes_are_caught_up_by_polling() {
     let app = TestApp::spawn_with(&push_loop(true, "push_drop_rate = 1.0")).await;
-    let id = create_pickup(&app, 20).await;
+    let id = app.create_pickup(20).await;
     wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
     walk_to_delivered(&app, &id).await;
     let evs = events(&app, &id).await;
@@ -1318,7 +1297,7 @@ async fn sandbox_pushes_move_the_shipment_without_polling() {
         "push_duplicate_rate = 0.5\npush_reorder = true",
     ))
     .await;
-    let id = create_pickup(&app, 21).await;
+    let id = app.create_pickup(21).await;
     wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
     walk_to_delivered(&app, &id).await;
     // the last report may still be held back by the reordering: wait for all nine
@@ -1407,15 +1386,9 @@ async fn the_webhook_is_in_the_openapi_document() {
 async fn a_push_before_the_order_is_confirmed_is_confirmed_by_tracking() {
     let app = TestApp::spawn().await;
     // requested, no tracking number yet: the CreateOrder answer has not been processed
-    let resp = app
-        .create(
-            "pickups",
-            &app.client_token(),
-            "early",
-            &pickup_body(&dossier(30)),
-        )
+    let id = app
+        .create_ok("pickups", "early", &pickup_body(&dossier(30)))
         .await;
-    let id = json(resp).await["id"].as_str().unwrap().to_owned();
     let sale_order_code = text(
         &app,
         &format!("SELECT sale_order_code FROM shipments WHERE id = '{id}'"),
@@ -1450,7 +1423,7 @@ async fn a_push_before_the_order_is_confirmed_is_confirmed_by_tracking() {
 async fn a_failed_confirmation_is_an_attempt_kept_for_staff_and_retried() {
     use bcci_gateway::carrier::sandbox::{Chance, FaultsPatch};
     let app = TestApp::spawn_with(&push_loop(false, "push_drop_rate = 1.0")).await;
-    let id = create_pickup(&app, 43).await;
+    let id = app.create_pickup(43).await;
     wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
     let item = text(
         &app,

@@ -19,7 +19,13 @@ pub struct Driver {
     port: u16,
     session: Option<String>,
     _profile: TempDir,
+    // dropped after the browser has exited (fields drop after `Drop::drop`)
+    _slot: tokio::sync::SemaphorePermit<'static>,
 }
+
+/// At most two browsers at once: each page test has its own, and Chromium is heavy beside the
+/// rest of the suite on a small machine (the tests' 20 s waits must not time out).
+static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 pub struct TempDir(std::path::PathBuf);
 
@@ -51,6 +57,7 @@ impl Drop for Driver {
 
 impl Driver {
     pub async fn start() -> (Driver, Client) {
+        let slot = SLOTS.acquire().await.unwrap();
         let driver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| CHROMEDRIVER.into());
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| CHROMIUM.into());
         assert!(
@@ -78,6 +85,7 @@ impl Driver {
             port,
             session: None,
             _profile: profile,
+            _slot: slot,
         };
         let http = reqwest::Client::new();
         let until = Instant::now() + std::time::Duration::from_secs(30);

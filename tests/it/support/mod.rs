@@ -1,17 +1,24 @@
-//! Test plumbing: databases cloned from a migrated template, the gateway started in-process on
-//! a random port, tokens, request bodies.
+//! Test plumbing, once for every test file: databases cloned from a migrated template, the
+//! gateway started in-process on a random port, tokens, request bodies, shipments created,
+//! polling until something happens, a console session over plain HTTP. `browser`: a real
+//! browser for the page tests; `process`: the real binary (crash and fault tests).
 
 #![allow(dead_code)]
 
+pub mod bodies;
 pub mod browser;
+pub mod process;
+
+pub use bodies::*;
 
 use bcci_gateway::config::{Config, Secret};
 use bcci_gateway::{auth, ledger, server};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
 
 /// The PostgreSQL server the tests use; each test gets its own database on it.
@@ -313,44 +320,143 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Creates a shipment (`kind`: "pickups" or "deliveries") as the test client; asserts 201
+    /// and returns its id.
+    pub async fn create_ok(&self, kind: &str, key: &str, body: &Value) -> String {
+        let resp = self.create(kind, &self.client_token(), key, body).await;
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        assert_eq!(status, 201, "{text}");
+        serde_json::from_str::<Value>(&text).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Creates shipment number `n` of `kind` with the example body of [`pickup_body`] or
+    /// [`delivery_body`] for [`dossier`]`(n)`; returns its id.
+    pub async fn create_numbered(&self, kind: &str, n: u32) -> String {
+        let body = if kind == "pickups" {
+            pickup_body(&dossier(n))
+        } else {
+            delivery_body(&dossier(n))
+        };
+        self.create_ok(kind, &format!("{kind}-{n}"), &body).await
+    }
+
+    pub async fn create_pickup(&self, n: u32) -> String {
+        self.create_numbered("pickups", n).await
+    }
+
     pub async fn stop(mut self) {
         self.gateway.take().unwrap().stop().await.unwrap();
     }
 }
 
-/// A valid pickup body for `dossier` (SPEC §3's example).
-pub fn pickup_body(dossier: &str) -> Value {
-    json!({
-        "dossier_code": dossier,
-        "office_code": "VPDKDD-TQ",
-        "procedure": { "code": "1.004227", "name": "Đăng ký biến động quyền sử dụng đất" },
-        "citizen": { "full_name": "Nguyễn Văn An", "phone": "0912345678", "email": null, "id_number": "008090001234" },
-        "address": { "line": "Số 12, tổ 5", "province_code": "08", "commune_code": "02215" },
-        "documents": [ { "name": "Đơn đăng ký biến động", "copies": 1 } ],
-        "collect_fees_vnd": 0,
-        "note": "Gọi trước khi đến"
-    })
-}
-
-/// A valid delivery body for `dossier`.
-pub fn delivery_body(dossier: &str) -> Value {
-    json!({
-        "dossier_code": dossier,
-        "office_code": "VPDKDD-TQ",
-        "procedure": { "code": "1.004227", "name": "Đăng ký biến động quyền sử dụng đất" },
-        "recipient": { "full_name": "Trần Thị Bình", "phone": "+84 987 654 321", "email": "binh@example.vn", "id_number": null },
-        "address": { "line": "Thôn Nà Mèo", "province_code": "08", "commune_code": "00700" },
-        "result": { "description": "Giấy chứng nhận quyền sử dụng đất", "documents": [ { "name": "Giấy chứng nhận", "copies": 1 } ] },
-        "due_at": "2026-12-01T17:00:00+07:00",
-        "cod_vnd": 30000
-    })
-}
-
-/// A distinct, well-formed dossier code.
-pub fn dossier(n: u32) -> String {
-    format!("000.00.14.H61-261127-{n:04}")
-}
-
 pub async fn json(resp: reqwest::Response) -> Value {
     resp.json().await.unwrap()
+}
+
+/// A token minted with the built-in configuration's secret (config/default.toml), for the
+/// binary started with it (tests/it/crash.rs, tests/faults.rs).
+pub fn default_token(sub: &str, scopes: &[&str]) -> String {
+    let cfg = Config::from_overlay("").unwrap();
+    auth::mint(
+        &cfg.auth,
+        &auth::claims_for(
+            &cfg.auth,
+            sub,
+            scopes,
+            None,
+            None,
+            chrono::Duration::hours(2),
+        ),
+    )
+    .unwrap()
+}
+
+/// Calls `probe` every `every` until it gives a value; fails with its last reason after
+/// `within`.
+pub async fn poll<T>(
+    within: Duration,
+    every: Duration,
+    mut probe: impl AsyncFnMut() -> Result<T, String>,
+) -> T {
+    let until = Instant::now() + within;
+    loop {
+        match probe().await {
+            Ok(v) => return v,
+            Err(why) => assert!(Instant::now() < until, "not within {within:?}: {why}"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Polls the shipment (as staff who see everything see it) until `done` says so; fails
+/// naming `what` after `within`.
+pub async fn wait_until(
+    app: &TestApp,
+    id: &str,
+    what: &str,
+    within: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let token = app.staff_token("watcher", &["staff:read", "staff:pii"], None);
+    poll(within, Duration::from_millis(25), async || {
+        let s = json(app.get(&format!("/v1/shipments/{id}"), &token).await).await;
+        if done(&s) {
+            Ok(s)
+        } else {
+            Err(format!("shipment {id} never {what}: {s}"))
+        }
+    })
+    .await
+}
+
+/// Polls the shipment until its status is `status`.
+pub async fn wait_for(app: &TestApp, id: &str, status: &str, within: Duration) -> Value {
+    wait_until(app, id, &format!("became {status}"), within, |s| {
+        s["status"] == status
+    })
+    .await
+}
+
+/// The cookies a response sets, as one `Cookie` header value (added to `jar`).
+pub fn keep_cookies(jar: &mut Vec<String>, resp: &reqwest::Response) {
+    for v in resp.headers().get_all("set-cookie") {
+        let pair = v.to_str().unwrap().split(';').next().unwrap().to_owned();
+        let name = pair.split('=').next().unwrap().to_owned();
+        jar.retain(|c| !c.starts_with(&format!("{name}=")));
+        jar.push(pair);
+    }
+}
+
+/// The value of the first `<input name="{name}" value="…">` of a page.
+pub fn input_value(html: &str, name: &str) -> String {
+    let at = html.find(&format!("name=\"{name}\" value=\"")).unwrap() + name.len() + 15;
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+/// A console session opened as a person would, without a browser: the sign-in page's check,
+/// then the token. Returns the client (redirects not followed) and the `Cookie` header to
+/// send.
+pub async fn console_session(app: &TestApp, token: &str) -> (reqwest::Client, String) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut jar = Vec::new();
+    let resp = http.get(app.url("/console/sign-in")).send().await.unwrap();
+    keep_cookies(&mut jar, &resp);
+    let check = input_value(&resp.text().await.unwrap(), "check");
+    let resp = http
+        .post(app.url("/console/sign-in"))
+        .header("cookie", jar.join("; "))
+        .form(&[("token", token), ("check", &check), ("next", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "signed in");
+    keep_cookies(&mut jar, &resp);
+    (http, jar.join("; "))
 }
