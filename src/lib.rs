@@ -7,11 +7,13 @@
 //! - `api`: the HTTP surface; `auth`: bearer tokens; `error`: problem+json.
 //! - `config`: layered configuration; `server`: start-up.
 //! - `console`: the staff web console at `/console`.
+//! - `citizen`: the citizens' tracking page at `/tra-cuu`.
 
 pub mod api;
 pub mod auth;
 pub mod callbacks;
 pub mod carrier;
+pub mod citizen;
 pub mod config;
 pub mod console;
 pub mod doctor;

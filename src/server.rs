@@ -52,6 +52,7 @@ pub fn http(state: web::Data<AppState>, listener: TcpListener) -> anyhow::Result
                 crate::console::logging::PathOnlyRootSpan,
             >::new())
             .configure(crate::console::routes)
+            .configure(crate::citizen::routes)
             .configure(api::routes)
     })
     .workers(workers)

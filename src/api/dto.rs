@@ -459,6 +459,10 @@ pub struct ShipmentView {
     /// awaiting VNPost's approval, or refused. Null otherwise (and once the shipment has
     /// ended).
     pub cancellation: Option<CancellationView>,
+    /// The citizens' tracking page for this shipment, `<server.public_url>/tra-cuu/<token>`
+    /// (no sign-in; shows no personal data): print it on the appointment slip, or its QR
+    /// code from `<tracking_url>/qr.svg`.
+    pub tracking_url: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -475,7 +479,8 @@ pub struct CancellationView {
 
 impl ShipmentView {
     /// `pii`: show names, phones, e-mail, identity numbers and the address line in clear.
-    pub fn new(s: &Shipment, pii: bool) -> ShipmentView {
+    /// `config`: for the `tracking_url`.
+    pub fn new(s: &Shipment, pii: bool, config: &Config) -> ShipmentView {
         let person = PersonView {
             full_name: if pii {
                 s.person_name.clone()
@@ -548,6 +553,7 @@ impl ShipmentView {
             late: s.late,
             sequence: s.sequence,
             status_reason: s.status_reason.clone(),
+            tracking_url: crate::citizen::token::tracking_url(config, s.id),
             created_at: s.created_at,
             updated_at: s.updated_at,
         }

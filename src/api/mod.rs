@@ -32,6 +32,8 @@ pub struct AppState {
     pub carrier: Arc<VnPost>,
     /// Requests a minute per caller (`[limits]`).
     pub limits: limits::RateLimits,
+    /// The citizens' page's form look-ups a minute per client IP (`[citizen]`).
+    pub citizen: crate::citizen::Lookups,
 }
 
 impl AppState {
@@ -40,6 +42,7 @@ impl AppState {
         let carrier = Arc::new(VnPost::new(&config.carrier)?);
         let limits = limits::RateLimits::new(&config.limits);
         Ok(AppState {
+            citizen: crate::citizen::Lookups::new(&config.citizen),
             limits,
             config,
             pool,

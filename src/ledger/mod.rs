@@ -2,6 +2,7 @@
 //! each table (one module per table).
 
 pub mod audit;
+pub mod citizen;
 pub mod console;
 pub mod events;
 pub mod idempotency;
