@@ -95,7 +95,8 @@ async fn create(
         ttl: chrono::Duration::from_std(state.config.idempotency.ttl).expect("ttl fits"),
     };
     let render = |s: &crate::ledger::models::Shipment| {
-        serde_json::to_value(ShipmentView::new(s, true, &state.config)).expect("shipment serialises")
+        serde_json::to_value(ShipmentView::new(s, true, &state.config))
+            .expect("shipment serialises")
     };
     match ledger::create(&mut conn, row, idem, render).await {
         Ok(Created::New { shipment, body }) => Ok(HttpResponse::Created()
@@ -288,7 +289,10 @@ pub async fn list_shipments(
     };
     let pii = who.sees_pii();
     Ok(HttpResponse::Ok().json(ShipmentPage {
-        items: rows.iter().map(|s| ShipmentView::new(s, pii, &state.config)).collect(),
+        items: rows
+            .iter()
+            .map(|s| ShipmentView::new(s, pii, &state.config))
+            .collect(),
         next_cursor,
     }))
 }
@@ -363,7 +367,9 @@ pub async fn cancel(
     let mut conn = state.pool.get().await?;
     let pii = who.sees_pii();
     match ledger::cancel(&mut conn, id, &visibility, &actor, reason).await {
-        Ok(CancelOutcome::Cancelled(s)) => Ok(HttpResponse::Ok().json(ShipmentView::new(&s, pii, &state.config))),
+        Ok(CancelOutcome::Cancelled(s)) => {
+            Ok(HttpResponse::Ok().json(ShipmentView::new(&s, pii, &state.config)))
+        }
         Ok(CancelOutcome::AskedCarrier(s)) => {
             Ok(HttpResponse::Accepted().json(ShipmentView::new(&s, pii, &state.config)))
         }

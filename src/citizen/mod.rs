@@ -354,7 +354,11 @@ fn four_digits(typed: &str) -> Option<[u8; 4]> {
 /// whether the code exists.
 fn matching(typed: &[u8; 4], stored: &[&str]) -> Vec<bool> {
     const DUMMY: [&str; 1] = ["\0\0\0\0"];
-    let candidates = if stored.is_empty() { &DUMMY[..] } else { stored };
+    let candidates = if stored.is_empty() {
+        &DUMMY[..]
+    } else {
+        stored
+    };
     let hits: Vec<bool> = candidates
         .iter()
         .map(|s| {
@@ -432,7 +436,11 @@ async fn lookup(
         .filter_map(|(r, hit)| hit.then_some(r))
         .collect();
     tracing::info!(
-        outcome = if found.is_empty() { "not_found" } else { "found" },
+        outcome = if found.is_empty() {
+            "not_found"
+        } else {
+            "found"
+        },
         shipments = found.len(),
         "citizen lookup"
     );
@@ -465,8 +473,7 @@ fn limited(wait: u64, per_minute: u32) -> HttpResponse {
 
 /// The shipment a link names, if the link is genuine and the shipment still there.
 async fn tracked(state: &AppState, token: &str) -> Result<Option<Tracked>, HttpResponse> {
-    let Some(id) = token::verify(state.config.citizen.token_key.expose().as_bytes(), token)
-    else {
+    let Some(id) = token::verify(state.config.citizen.token_key.expose().as_bytes(), token) else {
         tracing::info!(outcome = "forged", "citizen link");
         return Ok(None);
     };
@@ -616,7 +623,10 @@ mod tests {
     fn configuration_is_checked() {
         for (overlay, key) in [
             ("[citizen]\ntoken_key = \"short\"", "citizen.token_key"),
-            ("[citizen]\nlookups_per_minute = 0", "citizen.lookups_per_minute"),
+            (
+                "[citizen]\nlookups_per_minute = 0",
+                "citizen.lookups_per_minute",
+            ),
             (
                 "[citizen]\ncarrier_tracking_url = \"https://www.vnpost.vn/\"",
                 "citizen.carrier_tracking_url",

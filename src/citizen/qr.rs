@@ -20,8 +20,10 @@ pub fn svg(text: &str) -> Result<String, qrcode::types::QrError> {
 mod tests {
     #[test]
     fn an_svg_document() {
-        let s = super::svg("https://bcci.example.gov.vn/tra-cuu/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
-            .unwrap();
+        let s = super::svg(
+            "https://bcci.example.gov.vn/tra-cuu/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        )
+        .unwrap();
         assert!(s.starts_with("<?xml"), "{}", &s[..40]);
         assert!(s.contains("<svg") && s.contains("</svg>"));
         assert!(!s.contains("<script"));

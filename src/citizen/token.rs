@@ -115,7 +115,9 @@ mod tests {
         let id = Uuid::now_v7();
         c.server.public_url = "https://bcci.example.gov.vn/".parse().unwrap();
         let u = tracking_url(&c, id);
-        let t = u.strip_prefix("https://bcci.example.gov.vn/tra-cuu/").unwrap();
+        let t = u
+            .strip_prefix("https://bcci.example.gov.vn/tra-cuu/")
+            .unwrap();
         assert_eq!(verify(c.citizen.token_key.expose().as_bytes(), t), Some(id));
     }
 }

@@ -44,9 +44,7 @@ pub fn status(k: Kind, s: Status) -> &'static str {
 pub fn status_class(s: Status) -> &'static str {
     match s {
         Status::Delivered => "ok",
-        Status::AttemptFailed | Status::Rejected | Status::Returning | Status::Returned => {
-            "warn"
-        }
+        Status::AttemptFailed | Status::Rejected | Status::Returning | Status::Returned => "warn",
         Status::Cancelled => "muted",
         _ => "info",
     }

@@ -11,7 +11,6 @@ use bcci_gateway::ledger::reports::{self, CarrierReport};
 use bcci_gateway::server;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use diesel_async::RunQueryDsl;
-use fantoccini::Locator;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::process::{Command, Stdio};
@@ -73,7 +72,9 @@ async fn dossier_with_both(app: &TestApp, n: u32) -> Dossier {
         ("pickups", pickup_body(&code)),
         ("deliveries", delivery_body(&code)),
     ] {
-        let resp = app.create(kind, &token, &format!("{kind}-{n}"), &body).await;
+        let resp = app
+            .create(kind, &token, &format!("{kind}-{n}"), &body)
+            .await;
         assert_eq!(resp.status(), StatusCode::CREATED);
         ids.push(json(resp).await["id"].as_str().unwrap().parse().unwrap());
     }
@@ -83,16 +84,20 @@ async fn dossier_with_both(app: &TestApp, n: u32) -> Dossier {
         now - Duration::hours(20),
         now - Duration::minutes(45),
     ];
-    let reps: Vec<CarrierReport> = [(6, "Đã nhận hàng"), (10, "Đang vận chuyển"), (12, "Đang phát")]
-        .iter()
-        .zip(&steps)
-        .map(|((code, text), at)| CarrierReport {
-            code: *code,
-            text: (*text).into(),
-            at: *at,
-            note: Some("Bưu tá Lò Văn Sáng gọi 0911000111".into()),
-        })
-        .collect();
+    let reps: Vec<CarrierReport> = [
+        (6, "Đã nhận hàng"),
+        (10, "Đang vận chuyển"),
+        (12, "Đang phát"),
+    ]
+    .iter()
+    .zip(&steps)
+    .map(|((code, text), at)| CarrierReport {
+        code: *code,
+        text: (*text).into(),
+        at: *at,
+        note: Some("Bưu tá Lò Văn Sáng gọi 0911000111".into()),
+    })
+    .collect();
     let mut conn = app.db.conn().await;
     reports::apply(
         &mut conn,
@@ -160,13 +165,20 @@ async fn citizens_look_up_their_dossier_without_an_oracle() {
     let d = dossier_with_both(&app, 1).await;
 
     // The form.
-    let (status, headers, form) = page(app.http.get(app.url("/tra-cuu")).send().await.unwrap()).await;
+    let (status, headers, form) =
+        page(app.http.get(app.url("/tra-cuu")).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert!(form.contains("<form method=\"post\" action=\"/tra-cuu\""));
     assert!(form.contains("4 số cuối số điện thoại"));
     let csp = headers["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("style-src 'self'") && csp.contains("default-src 'none'"), "{csp}");
-    assert!(!csp.contains("script-src"), "the page runs no script: {csp}");
+    assert!(
+        csp.contains("style-src 'self'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    assert!(
+        !csp.contains("script-src"),
+        "the page runs no script: {csp}"
+    );
     assert_eq!(headers["cache-control"], "no-store");
     assert_eq!(headers["referrer-policy"], "no-referrer");
     let css = form
@@ -181,7 +193,12 @@ async fn citizens_look_up_their_dossier_without_an_oracle() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
 
     // The citizen who sent the dossier sees the pickup; the recipient of the result sees the
     // delivery, with its steps in Vietnam time, tracking number, VNPost's link and the office.
@@ -192,7 +209,8 @@ async fn citizens_look_up_their_dossier_without_an_oracle() {
     assert!(pickup.contains("Đã đăng ký nộp hồ sơ qua bưu điện"));
     assert_nothing_personal(&pickup);
     // typed in small letters, with spaces around
-    let (status, _, lower) = page(post_lookup(&app, &format!(" {} ", d.code.to_lowercase()), " 4321").await).await;
+    let (status, _, lower) =
+        page(post_lookup(&app, &format!(" {} ", d.code.to_lowercase()), " 4321").await).await;
     assert_eq!(status, StatusCode::OK);
     assert!(lower.contains("Nhận kết quả qua bưu điện"), "{lower}");
     assert!(!lower.contains("Nộp hồ sơ qua bưu điện"));
@@ -264,7 +282,10 @@ async fn citizens_look_up_their_dossier_without_an_oracle() {
     assert_eq!(status, StatusCode::OK);
     assert!(by_link.contains("Bưu tá đang mang kết quả đến ông/bà"));
     assert!(!by_link.contains("<form"), "the link's page has no form");
-    assert!(!by_link.contains("Nộp hồ sơ qua bưu điện"), "only this shipment");
+    assert!(
+        !by_link.contains("Nộp hồ sơ qua bưu điện"),
+        "only this shipment"
+    );
     assert_nothing_personal(&by_link);
     let qr = app
         .http
@@ -286,17 +307,16 @@ async fn citizens_look_up_their_dossier_without_an_oracle() {
         d.delivery,
     );
     for t in [forged.as_str(), other_key.as_str(), "x", "AAAA"] {
-        let (status, _, body) = page(
-            app.http
-                .get(format!("{prefix}{t}"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, _, body) =
+            page(app.http.get(format!("{prefix}{t}")).send().await.unwrap()).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{t}");
         assert_eq!(body, wrong_code, "{t}");
-        let qr = app.http.get(format!("{prefix}{t}/qr.svg")).send().await.unwrap();
+        let qr = app
+            .http
+            .get(format!("{prefix}{t}/qr.svg"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(qr.status(), StatusCode::NOT_FOUND);
     }
 
@@ -317,7 +337,10 @@ async fn citizens_look_up_their_dossier_without_an_oracle() {
     let (status, _, body) = page(post_lookup(&app, &d.code, "5678").await).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body, wrong_code);
-    assert_eq!(post_lookup(&app, &d.code, "4321").await.status(), StatusCode::OK);
+    assert_eq!(
+        post_lookup(&app, &d.code, "4321").await.status(),
+        StatusCode::OK
+    );
     app.stop().await;
 }
 
@@ -332,7 +355,11 @@ async fn too_many_lookups_from_one_address_get_429() {
     }
     let resp = post_lookup(&app, &dossier(1), "1234").await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-    let wait: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let wait: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=20).contains(&wait), "{wait}");
     let body = resp.text().await.unwrap();
     assert!(body.contains("Xin thử lại sau"), "{body}");
@@ -350,16 +377,20 @@ async fn too_many_lookups_from_one_address_get_429() {
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     // The form itself and links are not limited.
     assert_eq!(
-        app.http.get(app.url("/tra-cuu")).send().await.unwrap().status(),
+        app.http
+            .get(app.url("/tra-cuu"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
         StatusCode::OK
     );
     app.stop().await;
 
     // Behind a trusted proxy, each client (the proxy's last hop) has its own bucket.
-    let app = TestApp::spawn_with(
-        "[citizen]\nlookups_per_minute = 2\ntrust_forwarded_for = true\n",
-    )
-    .await;
+    let app =
+        TestApp::spawn_with("[citizen]\nlookups_per_minute = 2\ntrust_forwarded_for = true\n")
+            .await;
     let from = async |xff: &str| {
         app.http
             .post(app.url("/tra-cuu"))
@@ -373,7 +404,10 @@ async fn too_many_lookups_from_one_address_get_429() {
     assert_eq!(from("10.0.0.1, 203.0.113.1").await, StatusCode::NOT_FOUND);
     assert_eq!(from("10.0.0.2, 203.0.113.1").await, StatusCode::NOT_FOUND);
     // a client cannot escape its bucket by writing hops of its own in front
-    assert_eq!(from("10.0.0.3, 203.0.113.1").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        from("10.0.0.3, 203.0.113.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     assert_eq!(from("203.0.113.2").await, StatusCode::NOT_FOUND);
     app.stop().await;
 }
@@ -470,11 +504,27 @@ async fn what_citizens_type_stays_out_of_the_logs() {
     let _ = child.wait();
     let text = std::fs::read_to_string(&log).unwrap();
     // It can fail: the look-ups were logged, by outcome and field.
-    let lines: Vec<&str> = text.lines().filter(|l| l.contains("citizen lookup")).collect();
-    assert_eq!(lines.len(), 4, "one line per look-up:\n{}", lines.join("\n"));
-    assert!(lines.iter().any(|l| l.contains("found") && !l.contains("not_found")));
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("citizen lookup"))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        4,
+        "one line per look-up:\n{}",
+        lines.join("\n")
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("found") && !l.contains("not_found"))
+    );
     assert_eq!(lines.iter().filter(|l| l.contains("not_found")).count(), 2);
-    assert!(lines.iter().any(|l| l.contains("invalid") && l.contains("digits")));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("invalid") && l.contains("digits"))
+    );
     assert!(text.contains("/tra-cuu"), "the request spans are logged");
     for typed in [code, "261201-4827", "261201-7713", "6592", "8305", "83x5"] {
         assert!(
@@ -504,10 +554,11 @@ async fn axe(b: &Browser<'_>, what: &str) {
             path.display()
         )
     });
-    b.c.execute(&source, vec![]).await.expect("inject axe-core");
-    let result = b
-        .c
-        .execute_async(
+    fantoccini::Client::execute(&b.c, &source, vec![])
+        .await
+        .expect("inject axe-core");
+    let result =
+        b.c.execute_async(
             "const done = arguments[arguments.length - 1];
              axe.run(document).then(r => done({
                passes: r.passes.length,
@@ -520,7 +571,10 @@ async fn axe(b: &Browser<'_>, what: &str) {
         )
         .await
         .expect("run axe-core");
-    assert!(result.get("error").is_none(), "axe-core failed on {what}: {result}");
+    assert!(
+        result.get("error").is_none(),
+        "axe-core failed on {what}: {result}"
+    );
     assert!(
         result["passes"].as_u64().unwrap_or(0) > 0,
         "axe-core checked nothing on {what}: {result}"
@@ -531,17 +585,19 @@ async fn axe(b: &Browser<'_>, what: &str) {
 
 /// The page is no wider than the window: nothing to scroll sideways.
 async fn fits(b: &Browser<'_>, what: &str) {
-    let v = b
-        .c
-        .execute(
-            "return [document.documentElement.scrollWidth, window.innerWidth]",
-            vec![],
-        )
-        .await
-        .unwrap();
+    let v = fantoccini::Client::execute(
+        &b.c,
+        "return [document.documentElement.scrollWidth, window.innerWidth]",
+        vec![],
+    )
+    .await
+    .unwrap();
     let (scroll, inner) = (v[0].as_u64().unwrap(), v[1].as_u64().unwrap());
     assert!(inner <= 330, "the window is {inner} px wide, not 320");
-    assert!(scroll <= inner, "{what}: {scroll} px wide in a {inner} px window");
+    assert!(
+        scroll <= inner,
+        "{what}: {scroll} px wide in a {inner} px window"
+    );
 }
 
 /// The QR code on the screen, read back: the screenshot decoded (png) and scanned (rqrr).
@@ -592,7 +648,10 @@ async fn citizens_use_the_page_on_a_phone() {
     b.click("#lookup").await;
     let answer = b.text("main").await;
     assert!(answer.contains("Nhận kết quả qua bưu điện"), "{answer}");
-    assert!(answer.contains("Bưu tá đang mang kết quả đến ông/bà"), "{answer}");
+    assert!(
+        answer.contains("Bưu tá đang mang kết quả đến ông/bà"),
+        "{answer}"
+    );
     assert!(answer.contains("EB123456789VN"), "{answer}");
     assert_eq!(b.count("ol.timeline li").await, 4, "{answer}");
     assert_nothing_personal(&b.c.source().await.unwrap());
@@ -608,7 +667,10 @@ async fn citizens_use_the_page_on_a_phone() {
     b.c.set_window_size(320, 800).await.unwrap();
     b.c.goto(&scanned).await.unwrap();
     let by_link = b.text("main").await;
-    assert!(by_link.contains("Bưu tá đang mang kết quả đến ông/bà"), "{by_link}");
+    assert!(
+        by_link.contains("Bưu tá đang mang kết quả đến ông/bà"),
+        "{by_link}"
+    );
     assert_eq!(b.count("form").await, 0, "no form on the link's page");
     assert_eq!(b.path().await, url::Url::parse(&scanned).unwrap().path());
 
@@ -617,7 +679,11 @@ async fn citizens_use_the_page_on_a_phone() {
     b.fill("form.lookup", "code", &d.code).await;
     b.fill("form.lookup", "digits", "0000").await;
     b.click("#lookup").await;
-    assert!(b.text("[role=alert]").await.contains("Không tìm thấy hồ sơ"));
+    assert!(
+        b.text("[role=alert]")
+            .await
+            .contains("Không tìm thấy hồ sơ")
+    );
     fits(&b, "not found").await;
     axe(&b, "not found").await;
     b.shot("tra-cuu-3-khong-tim-thay").await;
@@ -635,7 +701,11 @@ async fn citizens_use_the_page_on_a_phone() {
     for _ in 0..30 {
         let resp = post_lookup(&app, &dossier(9999), "1111").await;
         if resp.status() == StatusCode::TOO_MANY_REQUESTS {
-            let wait: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+            let wait: u64 = resp.headers()["retry-after"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
             if wait >= 5 {
                 refused = true;
                 break;

@@ -240,4 +240,3 @@ impl Browser<'_> {
             .map(|c| c.value().to_owned())
     }
 }
-
