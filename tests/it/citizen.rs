@@ -78,11 +78,12 @@ async fn dossier_with_both(app: &TestApp, n: u32) -> Dossier {
         assert_eq!(resp.status(), StatusCode::CREATED);
         ids.push(json(resp).await["id"].as_str().unwrap().parse().unwrap());
     }
+    // After the request (its event is dated now, and events cannot be backdated).
     let now = Utc::now();
     let steps = vec![
-        now - Duration::hours(30),
-        now - Duration::hours(20),
-        now - Duration::minutes(45),
+        now + Duration::minutes(20),
+        now + Duration::hours(5),
+        now + Duration::hours(20),
     ];
     let reps: Vec<CarrierReport> = [
         (6, "Đã nhận hàng"),
@@ -445,7 +446,9 @@ async fn what_citizens_type_stays_out_of_the_logs() {
         .args(["serve", "--config"])
         .arg(&config)
         .env("BCCI_LOG", "trace")
+        // BCCI_* would be read as configuration (BCCI_SCREENSHOTS is the test's own)
         .env_remove("DATABASE_URL")
+        .env_remove("BCCI_SCREENSHOTS")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -454,6 +457,12 @@ async fn what_citizens_type_stays_out_of_the_logs() {
     let http = reqwest::Client::new();
     let until = Instant::now() + std::time::Duration::from_secs(30);
     while http.get(format!("{base}/healthz")).send().await.is_err() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "the gateway exited ({status}):\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
         assert!(Instant::now() < until, "the gateway did not come up");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
@@ -654,6 +663,17 @@ async fn citizens_use_the_page_on_a_phone() {
     );
     assert!(answer.contains("EB123456789VN"), "{answer}");
     assert_eq!(b.count("ol.timeline li").await, 4, "{answer}");
+    // oldest first: the request, then the carrier's steps
+    assert!(
+        b.text("ol.timeline li:first-child")
+            .await
+            .contains("Cơ quan đã đăng ký gửi kết quả qua bưu điện")
+    );
+    assert!(
+        b.text("ol.timeline li:last-child")
+            .await
+            .contains("Bưu tá đang mang kết quả đến ông/bà")
+    );
     assert_nothing_personal(&b.c.source().await.unwrap());
     fits(&b, "the answer").await;
     axe(&b, "the answer").await;
