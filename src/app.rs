@@ -1,9 +1,9 @@
 //! The HTTP application: the middleware every answer goes through and the routes of the
-//! console and the API, over the shared [`AppState`]. Used by the server at start-up; nothing
-//! else imports it.
+//! console, the citizens' page and the API, over the shared [`AppState`]. Used by the server
+//! at start-up; nothing else imports it.
 
 use crate::state::AppState;
-use crate::{api, console, telemetry};
+use crate::{api, citizen, console, telemetry};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{App, web};
@@ -30,5 +30,6 @@ pub fn build_app(
             telemetry::request_span::PathOnlyRootSpan,
         >::new())
         .configure(console::routes)
+        .configure(citizen::routes)
         .configure(api::routes)
 }

@@ -32,6 +32,23 @@ pub struct Config {
     #[serde(default)]
     pub retention: Retention,
     pub limits: Limits,
+    pub citizen: Citizen,
+}
+
+/// The citizens' tracking page `/tra-cuu` (issue 10 §1).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Citizen {
+    /// HMAC-SHA256 key of the tracking links' tokens (at least 32 bytes). Changing it voids
+    /// every link and QR code already printed.
+    pub token_key: Secret,
+    /// Form look-ups a minute per client IP (at least 1), past which the page answers 429.
+    pub lookups_per_minute: u32,
+    /// Behind a reverse proxy: the client IP is the last `X-Forwarded-For` hop (the one the
+    /// proxy added), not the connection's peer.
+    pub trust_forwarded_for: bool,
+    /// The carrier's public tracking page, `{tracking_number}` replaced.
+    pub carrier_tracking_url: String,
 }
 
 /// Requests a minute, per caller, past which the gateway answers 429 (issue 11 §3). 0 turns
@@ -738,6 +755,7 @@ impl Config {
         if let Err(message) = crate::domain::letter::check_template(&console.apology_template) {
             return Err(invalid("console.apology_template", message));
         }
+        self.citizen.validate()?;
         Ok(())
     }
 
@@ -747,6 +765,29 @@ impl Config {
 
     pub fn client(&self, id: &str) -> Option<&Client> {
         self.clients.iter().find(|c| c.id == id)
+    }
+}
+
+impl Citizen {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.token_key.expose().len() < 32 {
+            return Err(invalid("citizen.token_key", "must be at least 32 bytes"));
+        }
+        if self.lookups_per_minute == 0 {
+            return Err(invalid("citizen.lookups_per_minute", "must be at least 1"));
+        }
+        let example = self
+            .carrier_tracking_url
+            .replace("{tracking_number}", "EB123456789VN");
+        if example == self.carrier_tracking_url
+            || !url::Url::parse(&example).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+        {
+            return Err(invalid(
+                "citizen.carrier_tracking_url",
+                "must be an http(s) URL holding {tracking_number}",
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -10,12 +10,14 @@
 //! - `config`: layered configuration; `state`: what every handler shares (`AppState`);
 //!   `app`: the HTTP application (middleware and routes); `server`: start-up.
 //! - `console`: the staff web console at `/console`.
+//! - `citizen`: the citizens' tracking page at `/tra-cuu`.
 
 pub mod api;
 pub mod app;
 pub mod auth;
 pub mod callbacks;
 pub mod carrier;
+pub mod citizen;
 pub mod config;
 pub mod console;
 pub mod doctor;

@@ -15,8 +15,10 @@ use crate::config::Config;
 use crate::config::Limits;
 use crate::error::ApiError;
 use crate::ledger::Pool;
+use actix_web::HttpRequest;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -102,6 +104,8 @@ pub struct AppState {
     pub carrier: Arc<VnPost>,
     /// Requests a minute per caller (`[limits]`).
     pub limits: RateLimits,
+    /// The citizens' page's form look-ups a minute per client IP (`[citizen]`).
+    pub citizen: CitizenLookups,
 }
 
 impl AppState {
@@ -110,11 +114,78 @@ impl AppState {
         let carrier = Arc::new(VnPost::new(&config.carrier)?);
         let limits = RateLimits::new(&config.limits);
         Ok(AppState {
+            citizen: CitizenLookups::new(&config.citizen),
             limits,
             config,
             pool,
             verifier,
             carrier,
         })
+    }
+}
+
+/// Form look-ups a minute per client IP (`citizen.lookups_per_minute`). Shared by every HTTP
+/// worker of the process (it lives in `AppState`); used by `citizen`.
+pub struct CitizenLookups {
+    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    clock: DefaultClock,
+    checks: AtomicU64,
+    trust_forwarded_for: bool,
+}
+
+impl CitizenLookups {
+    pub fn new(cfg: &crate::config::Citizen) -> CitizenLookups {
+        let per_minute = NonZeroU32::new(cfg.lookups_per_minute)
+            .expect("citizen.lookups_per_minute >= 1 (checked with the configuration)");
+        CitizenLookups {
+            limiter: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            clock: DefaultClock::default(),
+            checks: AtomicU64::new(0),
+            trust_forwarded_for: cfg.trust_forwarded_for,
+        }
+    }
+
+    /// One look-up by `ip`: `Err(seconds to wait)` past the limit.
+    pub fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        // Now and then, drop the buckets that are full again (memory bounded by the clients
+        // of the last minute).
+        if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
+            self.limiter.retain_recent();
+        }
+        self.limiter.check_key(&bucket(ip)).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+        })
+    }
+
+    /// The client: the connection's peer, or behind a trusted proxy the last
+    /// `X-Forwarded-For` hop (the one that proxy appended; earlier ones are the client's say).
+    pub fn client_ip(&self, req: &HttpRequest) -> Option<IpAddr> {
+        if self.trust_forwarded_for
+            && let Some(ip) = req
+                .headers()
+                .get_all("x-forwarded-for")
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .next_back()
+                .and_then(|hop| hop.trim().parse().ok())
+        {
+            return Some(ip);
+        }
+        req.peer_addr().map(|a| a.ip())
+    }
+}
+
+/// One bucket per IPv4 address, one per IPv6 /64 (what one subscriber usually gets).
+pub fn bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
     }
 }

@@ -1,6 +1,7 @@
 //! Response bodies of the dossier-system API (SPEC §3). The request bodies and their
 //! validation are the domain's (`domain::request`).
 
+use crate::config::Config;
 use crate::domain::request::{Address, Procedure};
 use crate::domain::{Kind, Source, Status, mask};
 use crate::ledger::models::{CancelState, Event, Shipment};
@@ -65,6 +66,10 @@ pub struct ShipmentView {
     /// awaiting VNPost's approval, or refused. Null otherwise (and once the shipment has
     /// ended).
     pub cancellation: Option<CancellationView>,
+    /// The citizens' tracking page for this shipment, `<server.public_url>/tra-cuu/<token>`
+    /// (no sign-in; shows no personal data): print it on the appointment slip, or its QR
+    /// code from `<tracking_url>/qr.svg`.
+    pub tracking_url: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -81,7 +86,8 @@ pub struct CancellationView {
 
 impl ShipmentView {
     /// `pii`: show names, phones, e-mail, identity numbers and the address line in clear.
-    pub fn new(s: &Shipment, pii: bool) -> ShipmentView {
+    /// `config`: for the `tracking_url`.
+    pub fn new(s: &Shipment, pii: bool, config: &Config) -> ShipmentView {
         let person = PersonView {
             full_name: if pii {
                 s.person_name.clone()
@@ -154,6 +160,7 @@ impl ShipmentView {
             late: s.late,
             sequence: s.sequence,
             status_reason: s.status_reason.clone(),
+            tracking_url: crate::citizen::token::tracking_url(config, s.id),
             created_at: s.created_at,
             updated_at: s.updated_at,
         }

@@ -104,7 +104,8 @@ async fn create(
         ttl: chrono::Duration::from_std(state.config.idempotency.ttl).expect("ttl fits"),
     };
     let render = |s: &crate::ledger::models::Shipment| {
-        serde_json::to_value(ShipmentView::new(s, true)).expect("shipment serialises")
+        serde_json::to_value(ShipmentView::new(s, true, &state.config))
+            .expect("shipment serialises")
     };
     match ledger::create(&mut conn, row, idem, render).await {
         Ok(Created::New { shipment, body }) => Ok(HttpResponse::Created()
@@ -261,7 +262,7 @@ pub async fn get_shipment(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let s = visible_shipment(&state, &who, &path).await?;
-    Ok(HttpResponse::Ok().json(ShipmentView::new(&s, who.sees_pii())))
+    Ok(HttpResponse::Ok().json(ShipmentView::new(&s, who.sees_pii(), &state.config)))
 }
 
 /// The shipment at `path` if the caller may read it; 404 if it does not exist or is not
@@ -405,7 +406,10 @@ pub async fn list_shipments(
     };
     let pii = who.sees_pii();
     Ok(HttpResponse::Ok().json(ShipmentPage {
-        items: rows.iter().map(|s| ShipmentView::new(s, pii)).collect(),
+        items: rows
+            .iter()
+            .map(|s| ShipmentView::new(s, pii, &state.config))
+            .collect(),
         next_cursor,
     }))
 }
@@ -480,9 +484,11 @@ pub async fn cancel(
     let mut conn = state.pool.get().await?;
     let pii = who.sees_pii();
     match ledger::cancel(&mut conn, id, &visibility, &actor, reason).await {
-        Ok(CancelOutcome::Cancelled(s)) => Ok(HttpResponse::Ok().json(ShipmentView::new(&s, pii))),
+        Ok(CancelOutcome::Cancelled(s)) => {
+            Ok(HttpResponse::Ok().json(ShipmentView::new(&s, pii, &state.config)))
+        }
         Ok(CancelOutcome::AskedCarrier(s)) => {
-            Ok(HttpResponse::Accepted().json(ShipmentView::new(&s, pii)))
+            Ok(HttpResponse::Accepted().json(ShipmentView::new(&s, pii, &state.config)))
         }
         Err(ledger::ActionError::NotFound) => Err(ApiError::NotFound),
         Err(ledger::ActionError::Transition(t)) => Err(ApiError::Conflict {

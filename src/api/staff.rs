@@ -93,7 +93,7 @@ pub async fn retry(
     )
     .await
     .map_err(retry_error)?;
-    Ok(HttpResponse::Ok().json(ShipmentView::new(&s, who.sees_pii())))
+    Ok(HttpResponse::Ok().json(ShipmentView::new(&s, who.sees_pii(), &state.config)))
 }
 
 #[derive(Debug, serde::Serialize, ToSchema)]

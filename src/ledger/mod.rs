@@ -5,6 +5,7 @@ pub mod attention;
 pub mod audit;
 pub mod callbacks;
 pub mod carrier_reports;
+pub mod citizen;
 pub mod events;
 pub mod idempotency;
 pub mod lateness;

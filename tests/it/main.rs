@@ -6,6 +6,7 @@ mod auth;
 mod callbacks;
 mod carrier;
 mod carrier_loop;
+mod citizen;
 mod console;
 mod contract;
 mod crash;
