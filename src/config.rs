@@ -32,6 +32,23 @@ pub struct Config {
     #[serde(default)]
     pub retention: Retention,
     pub limits: Limits,
+    #[serde(default)]
+    pub reconcile: Reconcile,
+}
+
+/// The month's reconciliation with VNPost (issue 10 §3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reconcile {
+    /// Days after delivery by which VNPost should have paid the cash on delivery out to the
+    /// department (code 21); past them the shipment is listed as a difference.
+    pub cod_payout_days: u32,
+}
+
+impl Default for Reconcile {
+    fn default() -> Self {
+        Reconcile { cod_payout_days: 7 }
+    }
 }
 
 /// Requests a minute, per caller, past which the gateway answers 429 (issue 11 §3). 0 turns

@@ -19,6 +19,7 @@ pub mod domain;
 pub mod error;
 pub mod jobs;
 pub mod ledger;
+pub mod reconcile;
 pub mod server;
 pub mod telemetry;
 pub mod tracking;

@@ -13,6 +13,7 @@
 
 pub mod address;
 pub mod catalogue;
+pub mod list;
 #[cfg(test)]
 mod contract_tests;
 pub mod push;

@@ -19,6 +19,7 @@ mod edge;
 mod error;
 mod format;
 mod late;
+mod reconcile;
 pub mod letter;
 pub mod logging;
 mod reports;
@@ -175,6 +176,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/waybills", web::post().to(waybills::print))
             .route("/reports", web::get().to(reports::page))
             .route("/reports.csv", web::get().to(reports::csv))
+            .configure(reconcile::routes)
             .default_service(web::to(not_found)),
     );
 }

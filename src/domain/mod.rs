@@ -12,6 +12,7 @@ pub mod dossier;
 pub mod lateness;
 pub mod mask;
 pub mod phone;
+pub mod reconcile;
 pub mod report;
 pub mod status;
 pub mod text;

@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod lateness;
 pub mod models;
 pub mod pushes;
+pub mod reconcile;
 pub mod reports;
 pub mod retention;
 pub mod schema;

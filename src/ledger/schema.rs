@@ -219,3 +219,37 @@ diesel::table! {
         expires_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    reconcile_runs (id) {
+        id -> Int8,
+        month -> Date,
+        started_by -> Text,
+        started_by_name -> Nullable<Text>,
+        source -> Text,
+        started_at -> Timestamptz,
+        finished_at -> Timestamptz,
+        date_from -> Date,
+        date_to -> Date,
+        listed -> Int4,
+        kept -> Int4,
+    }
+}
+
+diesel::table! {
+    reconcile_carrier_orders (month, item_code) {
+        month -> Date,
+        item_code -> Text,
+        run_id -> Int8,
+        office_code -> Nullable<Text>,
+        sale_order_code -> Nullable<Text>,
+        original_id -> Nullable<Text>,
+        fee_vnd -> Nullable<Int8>,
+        cod_vnd -> Nullable<Int8>,
+        carrier_status -> Nullable<Int4>,
+        carrier_status_text -> Nullable<Text>,
+        carrier_created_at -> Nullable<Timestamptz>,
+        carrier_updated_at -> Nullable<Timestamptz>,
+        fetched_at -> Timestamptz,
+    }
+}
