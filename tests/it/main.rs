@@ -14,6 +14,7 @@ mod hostile;
 mod jobs;
 mod limits;
 mod outage;
+mod reconcile;
 mod support;
 mod validation;
 mod webhook;
