@@ -207,7 +207,11 @@ mod tests {
 
     #[test]
     fn an_empty_page_is_no_orders() {
-        assert!(parse_page(&fixture("empty-results.json")).unwrap().is_empty());
+        assert!(
+            parse_page(&fixture("empty-results.json"))
+                .unwrap()
+                .is_empty()
+        );
         assert!(
             parse_page(&fixture("empty-results-null.json"))
                 .unwrap()

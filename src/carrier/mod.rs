@@ -13,9 +13,9 @@
 
 pub mod address;
 pub mod catalogue;
-pub mod list;
 #[cfg(test)]
 mod contract_tests;
+pub mod list;
 pub mod push;
 pub mod sandbox;
 pub mod vnpost;

@@ -41,9 +41,9 @@ fn month_of(p: &Params) -> Result<Month, ConsoleError> {
     if p.month.trim().is_empty() {
         return Ok(Month::of(chrono::Utc::now()));
     }
-    p.month.parse().map_err(|_| {
-        ConsoleError::Invalid("Tháng phải có dạng năm-tháng, ví dụ 2026-11.".into())
-    })
+    p.month
+        .parse()
+        .map_err(|_| ConsoleError::Invalid("Tháng phải có dạng năm-tháng, ví dụ 2026-11.".into()))
 }
 
 /// The offices this staff member may see, and the one chosen (empty: all of them).
@@ -74,13 +74,31 @@ struct Notice {
 
 fn outcome_words(code: &str) -> Option<Notice> {
     let (ok, words) = match code {
-        "ok" => (true, "Đã lấy danh sách đơn của VNPost và cập nhật số liệu đối soát."),
+        "ok" => (
+            true,
+            "Đã lấy danh sách đơn của VNPost và cập nhật số liệu đối soát.",
+        ),
         "not_begun" => (false, "Tháng này chưa bắt đầu: chưa có gì để đối soát."),
-        "refused" => (false, "VNPost từ chối trả danh sách đơn. Xin thử lại sau; nếu vẫn lỗi, báo bộ phận kỹ thuật."),
-        "auth" => (false, "VNPost không chấp nhận tài khoản kết nối của cổng. Cần kiểm tra cấu hình kết nối VNPost."),
-        "protocol" => (false, "VNPost trả về danh sách đơn không đọc được. Xin thử lại sau; nếu vẫn lỗi, báo bộ phận kỹ thuật."),
-        "carrier" => (false, "Không kết nối được VNPost để lấy danh sách đơn. Xin thử lại sau ít phút."),
-        "ledger" => (false, "Không ghi được số liệu vào sổ của cổng. Xin thử lại sau ít phút."),
+        "refused" => (
+            false,
+            "VNPost từ chối trả danh sách đơn. Xin thử lại sau; nếu vẫn lỗi, báo bộ phận kỹ thuật.",
+        ),
+        "auth" => (
+            false,
+            "VNPost không chấp nhận tài khoản kết nối của cổng. Cần kiểm tra cấu hình kết nối VNPost.",
+        ),
+        "protocol" => (
+            false,
+            "VNPost trả về danh sách đơn không đọc được. Xin thử lại sau; nếu vẫn lỗi, báo bộ phận kỹ thuật.",
+        ),
+        "carrier" => (
+            false,
+            "Không kết nối được VNPost để lấy danh sách đơn. Xin thử lại sau ít phút.",
+        ),
+        "ledger" => (
+            false,
+            "Không ghi được số liệu vào sổ của cổng. Xin thử lại sau ít phút.",
+        ),
         _ => return None,
     };
     Some(Notice { ok, words })
@@ -113,8 +131,7 @@ impl SummaryRow {
             carrier_shipments: o.carrier_shipments,
             carrier_fee: vnd(o.carrier_fee_vnd),
             fee_gap: vnd(o.carrier_fee_vnd - o.ledger_fee_vnd),
-            gap: o.carrier_fee_vnd != o.ledger_fee_vnd
-                || o.carrier_shipments != o.ledger_shipments,
+            gap: o.carrier_fee_vnd != o.ledger_fee_vnd || o.carrier_shipments != o.ledger_shipments,
             cod_to_collect: vnd(o.cod_to_collect_vnd),
             cod_collected: vnd(o.cod_collected_vnd),
             cod_paid: vnd(o.cod_paid_vnd),
@@ -244,12 +261,20 @@ pub async fn page(
         differences: Vec::new(),
         payout_days: state.config.reconcile.cod_payout_days,
         xlsx_href: href("/console/doi-soat.xlsx", month, &office, None),
-        csv_href: href("/console/doi-soat.csv", month, &office, Some(Section::Differences)),
+        csv_href: href(
+            "/console/doi-soat.csv",
+            month,
+            &office,
+            Some(Section::Differences),
+        ),
     };
     if let Some((run, r)) = found {
         page.pulled = true;
         page.pulled_at = format::datetime(run.finished_at);
-        page.pulled_by = run.started_by_name.clone().unwrap_or(run.started_by.clone());
+        page.pulled_by = run
+            .started_by_name
+            .clone()
+            .unwrap_or(run.started_by.clone());
         page.pulled_counts = format!(
             "VNPost liệt kê {} đơn thay đổi từ {} đến {}; {} đơn thuộc tháng {}.",
             run.listed,
@@ -321,30 +346,25 @@ pub async fn run(
         name: staff.who.name.clone(),
         staff: true,
     };
-    let outcome = match crate::reconcile::pull(
-        &state.pool,
-        &state.carrier,
-        month,
-        &who,
-        chrono::Utc::now(),
-    )
-    .await
-    {
-        Ok(_) => "ok",
-        Err(e) => {
-            tracing::warn!(month = %month, error = %e, "reconciliation pull failed");
-            match &e {
-                PullError::NotBegun(_) => "not_begun",
-                PullError::Carrier(c) => match c.class {
-                    crate::carrier::ErrorClass::Refused => "refused",
-                    crate::carrier::ErrorClass::Auth => "auth",
-                    crate::carrier::ErrorClass::Protocol => "protocol",
-                    _ => "carrier",
-                },
-                PullError::Ledger(_) | PullError::Pool(_) => "ledger",
+    let outcome =
+        match crate::reconcile::pull(&state.pool, &state.carrier, month, &who, chrono::Utc::now())
+            .await
+        {
+            Ok(_) => "ok",
+            Err(e) => {
+                tracing::warn!(month = %month, error = %e, "reconciliation pull failed");
+                match &e {
+                    PullError::NotBegun(_) => "not_begun",
+                    PullError::Carrier(c) => match c.class {
+                        crate::carrier::ErrorClass::Refused => "refused",
+                        crate::carrier::ErrorClass::Auth => "auth",
+                        crate::carrier::ErrorClass::Protocol => "protocol",
+                        _ => "carrier",
+                    },
+                    PullError::Ledger(_) | PullError::Pool(_) => "ledger",
+                }
             }
-        }
-    };
+        };
     let mut q: Vec<(&str, String)> = vec![("month", month.to_string())];
     if !f.office.is_empty() {
         q.push(("office", f.office));
@@ -374,9 +394,10 @@ async fn report_for_download(
     p: &Params,
 ) -> Result<(Month, Report, HashMap<String, String>), ConsoleError> {
     let month = month_of(p)?;
-    if !p.office.is_empty() && !office_choices(&state.config, staff, &p.office)
-        .iter()
-        .any(|c| c.value == p.office)
+    if !p.office.is_empty()
+        && !office_choices(&state.config, staff, &p.office)
+            .iter()
+            .any(|c| c.value == p.office)
     {
         return Err(ConsoleError::NotFound);
     }
@@ -401,7 +422,10 @@ pub async fn workbook(
         .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         .insert_header((
             "Content-Disposition",
-            format!("attachment; filename=\"{}\"", file_name(month, &p.office, "xlsx")),
+            format!(
+                "attachment; filename=\"{}\"",
+                file_name(month, &p.office, "xlsx")
+            ),
         ))
         .body(bytes))
 }
@@ -439,7 +463,15 @@ mod tests {
 
     #[test]
     fn every_outcome_has_words() {
-        for code in ["ok", "not_begun", "refused", "auth", "protocol", "carrier", "ledger"] {
+        for code in [
+            "ok",
+            "not_begun",
+            "refused",
+            "auth",
+            "protocol",
+            "carrier",
+            "ledger",
+        ] {
             assert!(outcome_words(code).is_some(), "{code}");
         }
         assert!(outcome_words("<script>").is_none());

@@ -50,7 +50,10 @@ impl Month {
     }
 
     pub fn last_day(self) -> NaiveDate {
-        self.next().first.pred_opt().expect("not the first day ever")
+        self.next()
+            .first
+            .pred_opt()
+            .expect("not the first day ever")
     }
 
     pub fn next(self) -> Month {
@@ -386,10 +389,12 @@ pub fn reconcile(
         if !month.contains(s.created_at) || (s.tracking_number.is_none() && order.is_none()) {
             continue;
         }
-        let sum = offices.entry(Some(s.office.clone())).or_insert_with(|| OfficeSummary {
-            office: Some(s.office.clone()),
-            ..Default::default()
-        });
+        let sum = offices
+            .entry(Some(s.office.clone()))
+            .or_insert_with(|| OfficeSummary {
+                office: Some(s.office.clone()),
+                ..Default::default()
+            });
         let diff = |kind, ledger_vnd, carrier_vnd, days| Difference {
             kind,
             office: Some(s.office.clone()),
@@ -407,19 +412,34 @@ pub fn reconcile(
         sum.ledger_shipments += 1;
         sum.ledger_fee_vnd += s.fee_vnd.unwrap_or(0);
         match order {
-            None => differences.push(diff(DifferenceKind::MissingAtCarrier, s.fee_vnd, None, None)),
+            None => differences.push(diff(
+                DifferenceKind::MissingAtCarrier,
+                s.fee_vnd,
+                None,
+                None,
+            )),
             Some(o) => {
                 sum.carrier_shipments += 1;
                 sum.carrier_fee_vnd += o.fee_vnd.unwrap_or(0);
                 if s.tracking_number.is_none() {
                     // VNPost has an order the gateway never learnt the tracking number of.
-                    differences.push(diff(DifferenceKind::MissingInLedger, s.fee_vnd, o.fee_vnd, None));
+                    differences.push(diff(
+                        DifferenceKind::MissingInLedger,
+                        s.fee_vnd,
+                        o.fee_vnd,
+                        None,
+                    ));
                 }
                 if s.fee_vnd != o.fee_vnd {
                     differences.push(diff(DifferenceKind::FeeDiffers, s.fee_vnd, o.fee_vnd, None));
                 }
                 if let Some(c) = o.cod_vnd.filter(|c| *c != s.cod()) {
-                    differences.push(diff(DifferenceKind::CodDiffers, Some(s.cod()), Some(c), None));
+                    differences.push(diff(
+                        DifferenceKind::CodDiffers,
+                        Some(s.cod()),
+                        Some(c),
+                        None,
+                    ));
                 }
             }
         }
@@ -484,7 +504,11 @@ pub fn reconcile(
     let mut unknown: Vec<&CarrierOrder> = by_item
         .values()
         .filter(|o| !used.contains(o.item_code.as_str()))
-        .filter(|o| o.created_at.or(o.updated_at).is_some_and(|at| month.contains(at)))
+        .filter(|o| {
+            o.created_at
+                .or(o.updated_at)
+                .is_some_and(|at| month.contains(at))
+        })
         .copied()
         .collect();
     unknown.sort_by(|a, b| (a.created_at, &a.item_code).cmp(&(b.created_at, &b.item_code)));
@@ -629,8 +653,13 @@ mod tests {
         assert!(m.contains(m.start()));
         assert!(!m.contains(m.end()));
         assert_eq!(Month::of(m.end()), "2026-12".parse().unwrap());
-        assert_eq!("2026-12".parse::<Month>().unwrap().next().to_string(), "2027-01");
-        for bad in ["2026-13", "2026-1", "26-11", "2026/11", "", "2026-00", "abcd-11"] {
+        assert_eq!(
+            "2026-12".parse::<Month>().unwrap().next().to_string(),
+            "2027-01"
+        );
+        for bad in [
+            "2026-13", "2026-1", "26-11", "2026/11", "", "2026-00", "abcd-11",
+        ] {
             assert_eq!(bad.parse::<Month>(), Err(BadMonth), "{bad}");
         }
     }
@@ -640,10 +669,19 @@ mod tests {
         let m = nov();
         let d = |y, mo, d| NaiveDate::from_ymd_opt(y, mo, d).unwrap();
         assert_eq!(m.pull_range(d(2026, 10, 31)), None);
-        assert_eq!(m.pull_range(d(2026, 11, 1)), Some((d(2026, 11, 1), d(2026, 11, 1))));
-        assert_eq!(m.pull_range(d(2026, 11, 15)), Some((d(2026, 11, 1), d(2026, 11, 15))));
+        assert_eq!(
+            m.pull_range(d(2026, 11, 1)),
+            Some((d(2026, 11, 1), d(2026, 11, 1)))
+        );
+        assert_eq!(
+            m.pull_range(d(2026, 11, 15)),
+            Some((d(2026, 11, 1), d(2026, 11, 15)))
+        );
         // Later changes (a COD paid out in December) are asked for too.
-        assert_eq!(m.pull_range(d(2027, 1, 3)), Some((d(2026, 11, 1), d(2027, 1, 3))));
+        assert_eq!(
+            m.pull_range(d(2027, 1, 3)),
+            Some((d(2026, 11, 1), d(2027, 1, 3)))
+        );
     }
 
     #[test]
@@ -696,16 +734,25 @@ mod tests {
             ]
         );
         let fee = &r.differences[2];
-        assert_eq!((fee.ledger_vnd, fee.carrier_vnd), (Some(16500), Some(19000)));
+        assert_eq!(
+            (fee.ledger_vnd, fee.carrier_vnd),
+            (Some(16500), Some(19000))
+        );
         assert_eq!(fee.shipment_id, Some(Uuid::from_u128(1)));
         let late = &r.differences[3];
         assert_eq!(late.days, Some(22));
         assert_eq!(late.ledger_vnd, Some(50000));
         let unknown = r.offices.last().unwrap();
         assert_eq!(unknown.office, None);
-        assert_eq!((unknown.carrier_shipments, unknown.carrier_fee_vnd), (1, 12000));
+        assert_eq!(
+            (unknown.carrier_shipments, unknown.carrier_fee_vnd),
+            (1, 12000)
+        );
         let b = &r.offices[1];
-        assert_eq!((b.cod_collected_vnd, b.cod_paid_vnd, b.cod_outstanding_vnd), (50000, 0, 50000));
+        assert_eq!(
+            (b.cod_collected_vnd, b.cod_paid_vnd, b.cod_outstanding_vnd),
+            (50000, 0, 50000)
+        );
         assert_eq!(r.total.differences, 4);
         assert_eq!(r.total.ledger_shipments, 3);
         assert_eq!(r.total.carrier_shipments, 3);
@@ -717,16 +764,28 @@ mod tests {
         ships[0].cod_paid_at = None;
         let delivered = ships[0].delivered_at.unwrap();
         let day = chrono::Duration::days(1);
-        let r = reconcile(nov(), &ships, &orders, 7, delivered + day * 7 - chrono::Duration::seconds(1));
+        let r = reconcile(
+            nov(),
+            &ships,
+            &orders,
+            7,
+            delivered + day * 7 - chrono::Duration::seconds(1),
+        );
         assert_eq!(kinds(&r), vec![]);
         assert_eq!(r.total.cod_outstanding_vnd, 30000);
         let r = reconcile(nov(), &ships, &orders, 7, delivered + day * 7);
-        assert_eq!(kinds(&r), vec![(CodNotPaidOut, Some("EB000000001VN".into()))]);
+        assert_eq!(
+            kinds(&r),
+            vec![(CodNotPaidOut, Some("EB000000001VN".into()))]
+        );
         // Not delivered: nothing collected, nothing late.
         ships[0].status = Status::OutForDelivery;
         let r = reconcile(nov(), &ships, &orders, 0, now());
         assert_eq!(kinds(&r), vec![]);
-        assert_eq!((r.total.cod_to_collect_vnd, r.total.cod_collected_vnd), (80000, 50000));
+        assert_eq!(
+            (r.total.cod_to_collect_vnd, r.total.cod_collected_vnd),
+            (80000, 50000)
+        );
     }
 
     #[test]
@@ -737,7 +796,11 @@ mod tests {
         orders[0].updated_at = Some(at(25, 8));
         let r = reconcile(nov(), &ships, &orders, 7, now());
         assert_eq!(kinds(&r), vec![]);
-        let line = r.cod.iter().find(|c| c.shipment_id == Uuid::from_u128(1)).unwrap();
+        let line = r
+            .cod
+            .iter()
+            .find(|c| c.shipment_id == Uuid::from_u128(1))
+            .unwrap();
         assert!(line.paid);
         assert_eq!(line.paid_at, Some(at(25, 8)));
     }
@@ -783,10 +846,23 @@ mod tests {
         // The answer of CreateOrder was lost: the ledger has no tracking number.
         ships[1].tracking_number = None;
         let r = reconcile(nov(), &ships, &orders, 7, now());
-        assert_eq!(kinds(&r), vec![(MissingInLedger, Some("EB000000002VN".into()))]);
+        assert_eq!(
+            kinds(&r),
+            vec![(MissingInLedger, Some("EB000000002VN".into()))]
+        );
         assert_eq!(r.differences[0].shipment_id, Some(Uuid::from_u128(2)));
         // Without an order at VNPost either, the shipment was never accepted: not expected.
-        let r = reconcile(nov(), &ships, &orders[..1].iter().chain(&orders[2..]).cloned().collect::<Vec<_>>(), 7, now());
+        let r = reconcile(
+            nov(),
+            &ships,
+            &orders[..1]
+                .iter()
+                .chain(&orders[2..])
+                .cloned()
+                .collect::<Vec<_>>(),
+            7,
+            now(),
+        );
         assert_eq!(kinds(&r), vec![]);
         assert_eq!(r.total.ledger_shipments, 2);
     }
@@ -795,7 +871,10 @@ mod tests {
     fn other_months_are_left_out_on_both_sides() {
         let (mut ships, mut orders) = clean();
         // Created on 1 December at 00:30 Vietnam time (still 30 November in UTC).
-        ships[0].created_at = vn().with_ymd_and_hms(2026, 12, 1, 0, 30, 0).unwrap().with_timezone(&Utc);
+        ships[0].created_at = vn()
+            .with_ymd_and_hms(2026, 12, 1, 0, 30, 0)
+            .unwrap()
+            .with_timezone(&Utc);
         // An unknown order of October, listed because it changed in November.
         orders.push(CarrierOrder {
             item_code: "EB888888888VN".into(),
@@ -803,7 +882,11 @@ mod tests {
             fee_vnd: Some(1),
             cod_vnd: None,
             status: Some(19),
-            created_at: Some(vn().with_ymd_and_hms(2026, 10, 31, 23, 0, 0).unwrap().with_timezone(&Utc)),
+            created_at: Some(
+                vn().with_ymd_and_hms(2026, 10, 31, 23, 0, 0)
+                    .unwrap()
+                    .with_timezone(&Utc),
+            ),
             updated_at: Some(at(2, 8)),
         });
         let r = reconcile(nov(), &ships, &orders, 7, now());
@@ -843,7 +926,10 @@ mod tests {
         assert!(b.differences.is_empty());
         assert_eq!(b.cod.len(), 1);
         let a = r.only(|o| o == Some("A"));
-        assert_eq!(kinds(&a), vec![(MissingAtCarrier, Some("EB000000001VN".into()))]);
+        assert_eq!(
+            kinds(&a),
+            vec![(MissingAtCarrier, Some("EB000000001VN".into()))]
+        );
         assert_eq!(r.only(|_| true), r);
     }
 

@@ -4,8 +4,7 @@
 use super::Conn;
 use super::models::NewAuditEntry;
 use super::schema::{
-    audit_log, reconcile_carrier_orders as rco, reconcile_runs as runs, shipment_events,
-    shipments,
+    audit_log, reconcile_carrier_orders as rco, reconcile_runs as runs, shipment_events, shipments,
 };
 use crate::domain::Status;
 use crate::domain::reconcile::{

@@ -90,8 +90,12 @@ fn office(names: &HashMap<String, String>, code: Option<&str>) -> String {
 }
 
 fn date(t: Option<DateTime<Utc>>) -> String {
-    t.map(|t| crate::carrier::vntime::local(t).format("%d/%m/%Y").to_string())
-        .unwrap_or_default()
+    t.map(|t| {
+        crate::carrier::vntime::local(t)
+            .format("%d/%m/%Y")
+            .to_string()
+    })
+    .unwrap_or_default()
 }
 
 /// One cell.
@@ -178,7 +182,11 @@ fn diff_row(d: &Difference, names: &HashMap<String, String>) -> Vec<Cell> {
     ]
 }
 
-fn section(r: &Report, names: &HashMap<String, String>, s: Section) -> (&'static [&'static str], Vec<Vec<Cell>>) {
+fn section(
+    r: &Report,
+    names: &HashMap<String, String>,
+    s: Section,
+) -> (&'static [&'static str], Vec<Vec<Cell>>) {
     match s {
         Section::Summary => (&SUMMARY_HEADERS, summary_rows(r, names)),
         Section::Cod => (&COD_HEADERS, cod_rows(r, names)),
@@ -309,7 +317,10 @@ mod tests {
         );
         assert_eq!(lines.next(), None);
         let summary = String::from_utf8(csv(&report(), &names, Section::Summary)).unwrap();
-        assert!(summary.contains("\nTổng cộng,2,38500,2,41000,2500,"), "{summary}");
+        assert!(
+            summary.contains("\nTổng cộng,2,38500,2,41000,2500,"),
+            "{summary}"
+        );
     }
 
     #[test]

@@ -87,16 +87,15 @@ impl PullError {
 
 /// Keeps the orders of `month`: created in it by VNPost's clock (last changed in it, when the
 /// list gives no creation date), or carrying the code of a ledger shipment of the month.
-fn of_month(
-    month: Month,
-    listed: Vec<ListedOrder>,
-    ours: &HashSet<String>,
-) -> Vec<ListedOrder> {
+fn of_month(month: Month, listed: Vec<ListedOrder>, ours: &HashSet<String>) -> Vec<ListedOrder> {
     let mut by_item: HashMap<String, ListedOrder> = HashMap::new();
     for o in listed {
         let mine = ours.contains(&o.item_code)
             || o.sale_order_code.as_ref().is_some_and(|c| ours.contains(c));
-        let dated = o.created_at.or(o.updated_at).is_some_and(|at| month.contains(at));
+        let dated = o
+            .created_at
+            .or(o.updated_at)
+            .is_some_and(|at| month.contains(at));
         if !(mine || dated) {
             continue;
         }
@@ -138,7 +137,10 @@ pub async fn pull(
         .collect();
     let kept = of_month(month, listed, &ours);
     let items: Vec<String> = kept.iter().map(|o| o.item_code.clone()).collect();
-    let sales: Vec<String> = kept.iter().filter_map(|o| o.sale_order_code.clone()).collect();
+    let sales: Vec<String> = kept
+        .iter()
+        .filter_map(|o| o.sale_order_code.clone())
+        .collect();
     let (office_by_item, office_by_sale) = store::offices_of(&mut conn, &items, &sales).await?;
     let rows: Vec<StoredOrder> = kept
         .into_iter()
@@ -146,7 +148,11 @@ pub async fn pull(
             month: month.first_day(),
             office_code: office_by_item
                 .get(&o.item_code)
-                .or_else(|| o.sale_order_code.as_ref().and_then(|c| office_by_sale.get(c)))
+                .or_else(|| {
+                    o.sale_order_code
+                        .as_ref()
+                        .and_then(|c| office_by_sale.get(c))
+                })
                 .cloned(),
             item_code: o.item_code,
             run_id: 0,
@@ -215,13 +221,7 @@ pub async fn report(
         .collect();
     let ours = store::ledger_side(conn, month, &items, &sales).await?;
     let orders: Vec<_> = stored.iter().map(StoredOrder::to_domain).collect();
-    let report = reconcile::reconcile(
-        month,
-        &ours,
-        &orders,
-        config.reconcile.cod_payout_days,
-        now,
-    );
+    let report = reconcile::reconcile(month, &ours, &orders, config.reconcile.cod_payout_days, now);
     Ok(Some((run, report)))
 }
 
@@ -239,7 +239,12 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn order(item: &str, sale: Option<&str>, created: Option<(u32, u32)>, updated: (u32, u32)) -> ListedOrder {
+    fn order(
+        item: &str,
+        sale: Option<&str>,
+        created: Option<(u32, u32)>,
+        updated: (u32, u32),
+    ) -> ListedOrder {
         let vn = |(m, d): (u32, u32)| {
             chrono::FixedOffset::east_opt(7 * 3600)
                 .unwrap()
@@ -283,6 +288,9 @@ mod tests {
         );
         let codes: Vec<&str> = kept.iter().map(|o| o.item_code.as_str()).collect();
         assert_eq!(codes, ["A", "D", "E"]);
-        assert_eq!(kept[0].updated_at.unwrap().to_rfc3339(), "2026-12-05T01:00:00+00:00");
+        assert_eq!(
+            kept[0].updated_at.unwrap().to_rfc3339(),
+            "2026-12-05T01:00:00+00:00"
+        );
     }
 }

@@ -237,11 +237,24 @@ async fn each_seeded_difference_is_found_and_nothing_else_also_by_the_command() 
         );
     }
     assert_eq!(stdout.matches("fee_differs ").count(), 1, "{stdout}");
-    assert_eq!(app.db.count("SELECT count(*) FROM reconcile_runs WHERE source = 'cli'").await, 3);
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM reconcile_runs WHERE source = 'cli'")
+            .await,
+        3
+    );
     // the staff's audit log records console pulls only
-    assert_eq!(app.db.count("SELECT count(*) FROM audit_log WHERE action = 'reconcile'").await, 0);
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) FROM audit_log WHERE action = 'reconcile'")
+            .await,
+        0
+    );
     let csv = std::fs::read_to_string(&csv).unwrap();
-    assert!(csv.starts_with("\u{feff}Chênh lệch,Đơn vị,Mã hồ sơ,Số hiệu bưu gửi"), "{csv}");
+    assert!(
+        csv.starts_with("\u{feff}Chênh lệch,Đơn vị,Mã hồ sơ,Số hiệu bưu gửi"),
+        "{csv}"
+    );
     assert_eq!(csv.lines().count(), 5, "{csv}");
     assert!(csv.contains("Cước phí khác nhau,"), "{csv}");
     assert!(csv.contains(",99000,"), "{csv}");
@@ -250,20 +263,26 @@ async fn each_seeded_difference_is_found_and_nothing_else_also_by_the_command() 
 }
 
 fn cell(sheet: &calamine::Range<Data>, row: u32, col: u32) -> Data {
-    sheet
-        .get_value((row, col))
-        .cloned()
-        .unwrap_or(Data::Empty)
+    sheet.get_value((row, col)).cloned().unwrap_or(Data::Empty)
 }
 
 /// The workbook, read back: four sheets in Vietnamese, amounts as numbers.
 fn check_workbook(bytes: &[u8], app: &TestApp, sc: &Scenario) {
     let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(bytes.to_vec())).expect("an .xlsx workbook");
-    assert_eq!(wb.sheet_names(), ["Tổng hợp", "COD", "Phí hủy", "Chênh lệch"]);
+    assert_eq!(
+        wb.sheet_names(),
+        ["Tổng hợp", "COD", "Phí hủy", "Chênh lệch"]
+    );
     let summary = wb.worksheet_range("Tổng hợp").unwrap();
     assert_eq!(cell(&summary, 0, 0), Data::String("Đơn vị".into()));
-    assert_eq!(cell(&summary, 0, 2), Data::String("Cước theo sổ cổng".into()));
-    assert_eq!(cell(&summary, 0, 8), Data::String("COD đã trả (mã 21)".into()));
+    assert_eq!(
+        cell(&summary, 0, 2),
+        Data::String("Cước theo sổ cổng".into())
+    );
+    assert_eq!(
+        cell(&summary, 0, 8),
+        Data::String("COD đã trả (mã 21)".into())
+    );
     let last = summary.height() as u32 - 1;
     assert_eq!(cell(&summary, last, 0), Data::String("Tổng cộng".into()));
     // shipments: 5 in the ledger, 5 at VNPost (one hidden, one foreign)
@@ -293,7 +312,10 @@ fn check_workbook(bytes: &[u8], app: &TestApp, sc: &Scenario) {
         rows,
         BTreeSet::from([
             ("Cước phí khác nhau".into(), sc.fee.1.clone()),
-            ("Không có trong danh sách của VNPost".into(), sc.hidden.1.clone()),
+            (
+                "Không có trong danh sách của VNPost".into(),
+                sc.hidden.1.clone()
+            ),
             ("Không có trong sổ của cổng".into(), foreign_item(app)),
             ("Tiền thu hộ chưa được trả".into(), sc.unpaid.1.clone()),
         ])
@@ -315,17 +337,24 @@ async fn the_page_runs_the_pull_and_shows_the_differences_and_the_downloads() {
         shots: std::env::var_os("BCCI_SCREENSHOTS").map(Into::into),
     };
     // Reading only: no button.
-    b.sign_in(&app.staff_token("ke-toan", &["staff:read"], None)).await;
-    b.goto(&format!("/console/doi-soat?month={}", sc.month)).await;
+    b.sign_in(&app.staff_token("ke-toan", &["staff:read"], None))
+        .await;
+    b.goto(&format!("/console/doi-soat?month={}", sc.month))
+        .await;
     assert!(b.text("h1").await.starts_with("Đối soát tháng"));
     assert_eq!(b.count("#pull").await, 0);
     // The figures of the clean pull are there already, with the download links.
-    assert!(b.text("#pull-info").await.starts_with("Lấy lần gần nhất lúc"));
+    assert!(
+        b.text("#pull-info")
+            .await
+            .starts_with("Lấy lần gần nhất lúc")
+    );
     assert_eq!(b.count("#download-xlsx").await, 1);
 
     b.sign_in(&app.staff_token("ke-toan-2", &["staff:read", "staff:act"], None))
         .await;
-    b.goto(&format!("/console/doi-soat?month={}", sc.month)).await;
+    b.goto(&format!("/console/doi-soat?month={}", sc.month))
+        .await;
     b.click("#pull").await;
     b.wait_path("/console/doi-soat").await;
     assert_eq!(
@@ -336,9 +365,15 @@ async fn the_page_runs_the_pull_and_shows_the_differences_and_the_downloads() {
     let url = b.c.current_url().await.unwrap();
     assert!(url.query().unwrap().contains("pulled=ok"), "{url}");
     assert_eq!(b.count("#reconcile-differences tbody tr").await, 4);
-    for kind in ["fee_differs", "missing_at_carrier", "missing_in_ledger", "cod_not_paid_out"] {
+    for kind in [
+        "fee_differs",
+        "missing_at_carrier",
+        "missing_in_ledger",
+        "cod_not_paid_out",
+    ] {
         assert_eq!(
-            b.count(&format!("#reconcile-differences tr[data-kind='{kind}']")).await,
+            b.count(&format!("#reconcile-differences tr[data-kind='{kind}']"))
+                .await,
             1,
             "{kind}"
         );
@@ -358,8 +393,15 @@ async fn the_page_runs_the_pull_and_shows_the_differences_and_the_downloads() {
         1
     );
     let total = b.text("#cod-total").await;
-    assert!(total.contains("90.000 ₫") && total.contains("60.000 ₫") && total.contains("30.000 ₫"), "{total}");
-    assert!(b.text("#reconcile-cancel-fees").await.contains(&sc.cancel_fee.1));
+    assert!(
+        total.contains("90.000 ₫") && total.contains("60.000 ₫") && total.contains("30.000 ₫"),
+        "{total}"
+    );
+    assert!(
+        b.text("#reconcile-cancel-fees")
+            .await
+            .contains(&sc.cancel_fee.1)
+    );
     assert_eq!(app.db.count("SELECT count(*) FROM audit_log WHERE action = 'reconcile' AND actor_id = 'ke-toan-2'").await, 1);
     b.shot("doi-soat").await;
 
@@ -377,15 +419,14 @@ async fn the_page_runs_the_pull_and_shows_the_differences_and_the_downloads() {
                 .unwrap()
         }
     };
-    let xlsx_href = b
-        .c
-        .find(fantoccini::Locator::Css("#download-xlsx"))
-        .await
-        .unwrap()
-        .attr("href")
-        .await
-        .unwrap()
-        .unwrap();
+    let xlsx_href =
+        b.c.find(fantoccini::Locator::Css("#download-xlsx"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
     let resp = get(xlsx_href).await;
     assert_eq!(resp.status(), 200);
     assert!(
@@ -395,22 +436,25 @@ async fn the_page_runs_the_pull_and_shows_the_differences_and_the_downloads() {
             .contains(&format!("doi-soat-{}.xlsx", sc.month))
     );
     check_workbook(&resp.bytes().await.unwrap(), &app, &sc);
-    let csv_href = b
-        .c
-        .find(fantoccini::Locator::Css("#download-csv"))
-        .await
-        .unwrap()
-        .attr("href")
-        .await
-        .unwrap()
-        .unwrap();
+    let csv_href =
+        b.c.find(fantoccini::Locator::Css("#download-csv"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap();
     let resp = get(csv_href).await;
     assert_eq!(resp.status(), 200);
     let text = resp.text().await.unwrap();
     assert_eq!(text.lines().count(), 5, "{text}");
 
     // One office: the other office's and the unknown orders' rows are left out.
-    b.goto(&format!("/console/doi-soat?month={}&office=VPDKDD-TQ", sc.month)).await;
+    b.goto(&format!(
+        "/console/doi-soat?month={}&office=VPDKDD-TQ",
+        sc.month
+    ))
+    .await;
     assert_eq!(b.count("#reconcile-differences tbody tr").await, 3);
     let _ = b.c.close().await;
 }
