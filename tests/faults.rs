@@ -9,7 +9,7 @@
 //! The tests are `#[ignore]`d so that `cargo test` skips them: the first one stops the shared
 //! PostgreSQL server, which breaks whatever else runs against it. Each prints its figures.
 
-#[path = "it/support.rs"]
+#[path = "it/support/mod.rs"]
 mod support;
 
 use bcci_gateway::carrier::sandbox::{self, SandboxConfig, SandboxHandle};

@@ -119,7 +119,6 @@ struct SummaryRow {
     owed: bool,
     cancel_fees: i64,
     cancel_fees_vnd: String,
-    differences: i64,
 }
 
 impl SummaryRow {
@@ -139,7 +138,6 @@ impl SummaryRow {
             owed: o.cod_outstanding_vnd > 0,
             cancel_fees: o.cancel_fees,
             cancel_fees_vnd: vnd(o.cancel_fees_vnd),
-            differences: o.differences,
         }
     }
 }
