@@ -374,7 +374,7 @@ pub fn reconcile(
     let payout = chrono::Duration::days(i64::from(cod_payout_days));
 
     let mut ours: Vec<&LedgerShipment> = shipments.iter().collect();
-    ours.sort_by(|a, b| (a.created_at, a.id).cmp(&(b.created_at, b.id)));
+    ours.sort_by_key(|s| (s.created_at, s.id));
     for s in ours {
         let order = s
             .tracking_number
