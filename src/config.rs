@@ -33,6 +33,8 @@ pub struct Config {
     pub retention: Retention,
     pub limits: Limits,
     pub citizen: Citizen,
+    #[serde(default)]
+    pub reconcile: Reconcile,
 }
 
 /// The citizens' tracking page `/tra-cuu` (issue 10 §1).
@@ -49,6 +51,21 @@ pub struct Citizen {
     pub trust_forwarded_for: bool,
     /// The carrier's public tracking page, `{tracking_number}` replaced.
     pub carrier_tracking_url: String,
+}
+
+/// The month's reconciliation with VNPost (issue 10 §3).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reconcile {
+    /// Days after delivery by which VNPost should have paid the cash on delivery out to the
+    /// department (code 21); past them the shipment is listed as a difference.
+    pub cod_payout_days: u32,
+}
+
+impl Default for Reconcile {
+    fn default() -> Self {
+        Reconcile { cod_payout_days: 7 }
+    }
 }
 
 /// Requests a minute, per caller, past which the gateway answers 429 (issue 11 §3). 0 turns

@@ -25,6 +25,7 @@ pub mod domain;
 pub mod error;
 pub mod jobs;
 pub mod ledger;
+pub mod reconcile;
 pub mod server;
 pub mod state;
 pub mod telemetry;

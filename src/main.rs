@@ -40,6 +40,9 @@ enum Command {
     Doctor,
     /// Run the sandbox carrier (SPEC §8) on its own, on `carrier.sandbox.listen`.
     CarrierSim,
+    /// Reconcile a month with VNPost ("Đối soát"): pull VNPost's list of the month's orders,
+    /// store its figures beside the ledger's, print the summary and the differences.
+    Reconcile(bcci_gateway::reconcile::cli::Args),
     /// Mint an HS256 token with the configured secret.
     Token {
         /// `sub`: a client id, or a staff user id.
@@ -151,6 +154,7 @@ async fn run() -> anyhow::Result<()> {
         Command::Carrier {
             command: CarrierCommand::Check,
         } => carrier_check(&config).await,
+        Command::Reconcile(args) => bcci_gateway::reconcile::cli::run(&config, args).await,
         Command::Doctor => unreachable!("handled before the configuration is loaded"),
         Command::CheckConfig => {
             println!("configuration is valid");

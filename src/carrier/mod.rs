@@ -15,6 +15,7 @@
 pub mod catalogue;
 #[cfg(test)]
 mod contract_tests;
+pub mod list;
 pub mod order;
 pub mod push;
 pub mod sandbox;

@@ -850,6 +850,37 @@ pub mod parse {
     use super::super::vntime;
 }
 
+/// `GetListOrder` (issue 10 §3): every order VNPost lists as changed on the Vietnam dates
+/// `from..=to`, page after page from 0 until a short page (SPEC §5). Reached only by the
+/// month's reconciliation, not by the job runner: not part of [`Carrier`].
+impl VnPost {
+    pub async fn list_orders(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<super::list::ListedOrder>, CarrierError> {
+        use super::list;
+        let mut orders = Vec::new();
+        for page in 0..list::MAX_PAGES {
+            let query = list::query(from, to, page);
+            let query: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let answer = self.call(&Call::get("GetListOrder", &query)).await?;
+            let got = list::parse_page(&answer)?;
+            let last = got.len() < list::PAGE_SIZE;
+            orders.extend(got);
+            if last {
+                tracing::info!(%from, %to, pages = page + 1, orders = orders.len(), "carrier order list read");
+                return Ok(orders);
+            }
+        }
+        Err(CarrierError::new(
+            ErrorClass::Protocol,
+            format!("more than {} full pages of orders", list::MAX_PAGES),
+        )
+        .in_op("GetListOrder"))
+    }
+}
+
 fn outcome_name(r: &CancelResult) -> &'static str {
     match r {
         CancelResult::Done => "done",

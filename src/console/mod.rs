@@ -20,6 +20,7 @@ mod error;
 mod format;
 mod late;
 pub mod letter;
+mod reconcile;
 mod search;
 mod session;
 mod shipment;
@@ -175,6 +176,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/waybills", web::post().to(waybills::print))
             .route("/reports", web::get().to(statistics::page))
             .route("/reports.csv", web::get().to(statistics::csv))
+            .configure(reconcile::routes)
             .default_service(web::to(not_found)),
     );
 }

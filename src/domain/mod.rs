@@ -19,6 +19,7 @@ pub mod mask;
 pub mod outbox;
 pub mod phone;
 pub mod push;
+pub mod reconcile;
 pub mod report;
 pub mod request;
 pub mod send_type;

@@ -13,6 +13,7 @@ pub mod letters;
 pub mod models;
 pub mod outbox;
 pub mod pushes;
+pub mod reconcile;
 pub mod retention;
 pub mod schema;
 pub mod search;

@@ -133,6 +133,40 @@ diesel::table! {
 }
 
 diesel::table! {
+    reconcile_carrier_orders (month, item_code) {
+        month -> Date,
+        item_code -> Text,
+        run_id -> Int8,
+        office_code -> Nullable<Text>,
+        sale_order_code -> Nullable<Text>,
+        original_id -> Nullable<Text>,
+        fee_vnd -> Nullable<Int8>,
+        cod_vnd -> Nullable<Int8>,
+        carrier_status -> Nullable<Int4>,
+        carrier_status_text -> Nullable<Text>,
+        carrier_created_at -> Nullable<Timestamptz>,
+        carrier_updated_at -> Nullable<Timestamptz>,
+        fetched_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    reconcile_runs (id) {
+        id -> Int8,
+        month -> Date,
+        started_by -> Text,
+        started_by_name -> Nullable<Text>,
+        source -> Text,
+        started_at -> Timestamptz,
+        finished_at -> Timestamptz,
+        date_from -> Date,
+        date_to -> Date,
+        listed -> Int4,
+        kept -> Int4,
+    }
+}
+
+diesel::table! {
     shipment_events (id) {
         id -> Int8,
         shipment_id -> Uuid,
@@ -205,6 +239,7 @@ diesel::joinable!(carrier_pushes -> carrier_push_envelopes (envelope_id));
 diesel::joinable!(idempotency_keys -> shipments (shipment_id));
 diesel::joinable!(job_attempts -> jobs (job_id));
 diesel::joinable!(jobs -> shipments (shipment_id));
+diesel::joinable!(reconcile_carrier_orders -> reconcile_runs (run_id));
 diesel::joinable!(shipment_events -> shipments (shipment_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -217,6 +252,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     job_attempts,
     jobs,
+    reconcile_carrier_orders,
+    reconcile_runs,
     shipment_events,
     shipments,
 );

@@ -1,7 +1,8 @@
 //! The request span of every HTTP request, without the query string: console searches
 //! (`/console/search?q=0912345678`), sign-in redirects (`?next=…`) and API list filters carry
 //! citizens' names and phones there, which must stay out of the logs (Decree 13/2023/NĐ-CP).
-//! The fields are otherwise those of `tracing_actix_web`'s default span.
+//! The citizens' links (`/tra-cuu/<token>`) are logged as their route pattern. The fields are
+//! otherwise those of `tracing_actix_web`'s default span.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -22,6 +23,13 @@ impl RootSpanBuilder for PathOnlyRootSpan {
             .map(|id| id.to_string())
             .unwrap_or_default();
         let info = request.connection_info().clone();
+        // A citizen's link (`/tra-cuu/<token>`) opens that citizen's page: its pattern is logged
+        // in its place.
+        let target = if request.path().starts_with("/tra-cuu/") {
+            route.clone()
+        } else {
+            request.path().to_owned()
+        };
         tracing::info_span!(
             "HTTP request",
             http.method = %method,
@@ -35,7 +43,7 @@ impl RootSpanBuilder for PathOnlyRootSpan {
                 .get("User-Agent")
                 .and_then(|h| h.to_str().ok())
                 .unwrap_or(""),
-            http.target = %request.path(),
+            http.target = %target,
             http.status_code = Empty,
             otel.name = %format!("{method} {route}"),
             otel.kind = "server",

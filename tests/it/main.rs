@@ -15,6 +15,7 @@ mod hostile;
 mod jobs;
 mod limits;
 mod outage;
+mod reconcile;
 mod schema;
 mod support;
 mod validation;

@@ -33,6 +33,8 @@ pub fn status_name(code: i32) -> &'static str {
         14 => "Phát thành công",
         15 => "Phát không thành công",
         16 => "Chờ chuyển hoàn",
+        21 => "Đã trả tiền thu hộ",
+        29 => "Đã thu phí hủy",
         18 => "Đang chuyển hoàn",
         19 => "Đã chuyển hoàn",
         _ => "Không xác định",
@@ -253,6 +255,8 @@ pub struct Book {
     /// Numbering: random per run, so that two runs do not hand out the same item codes.
     first_serial: u32,
     created: u32,
+    /// Item codes `GetListOrder` leaves out (reconciliation seeds).
+    hidden: std::collections::HashSet<String>,
 }
 
 impl Book {
@@ -350,7 +354,7 @@ impl Book {
             .values()
             .filter(|o| {
                 let day = crate::carrier::vntime::local(o.updated_at()).date_naive();
-                (from..=to).contains(&day)
+                (from..=to).contains(&day) && !self.hidden.contains(&o.item_code)
             })
             .collect();
         found.sort_by_key(|o| o.serial);
@@ -504,6 +508,42 @@ fn item_code(prefix: &str, serial: u32) -> String {
         c => c,
     };
     format!("{prefix}{serial:08}{check}VN")
+}
+
+/// Differences seeded for the month's reconciliation (issue 10 §3): what VNPost's list says
+/// otherwise than the gateway was told.
+impl Book {
+    /// VNPost now charges `fee` đồng for the order (e.g. re-weighed at the post office).
+    pub fn set_fee(&mut self, item_code: &str, fee: i64) -> bool {
+        let Some(id) = self.by_item.get(item_code) else {
+            return false;
+        };
+        match self.orders.get_mut(id) {
+            Some(o) => {
+                o.total_fee = fee;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// `GetListOrder` leaves the order out.
+    pub fn hide_from_list(&mut self, item_code: &str) -> bool {
+        self.by_item.contains_key(item_code) && self.hidden.insert(item_code.to_owned())
+    }
+
+    /// The order gets a report that changes no status at the gateway: 21 (COD paid out), 28
+    /// (postage paid), 29 (cancellation fee paid). It becomes the order's last status, as in
+    /// VNPost's list.
+    pub fn report(&mut self, item_code: &str, code: i32, now: DateTime<Utc>) -> Option<Change> {
+        let id = self.by_item.get(item_code)?;
+        let note = match code {
+            21 => "Đã trả tiền thu hộ cho người gửi",
+            29 => "Thu phí hủy đơn",
+            _ => "",
+        };
+        Some(self.orders.get_mut(id)?.record(code, note, now))
+    }
 }
 
 #[cfg(test)]

@@ -801,6 +801,47 @@ pub async fn start(cfg: SandboxConfig, listener: TcpListener) -> anyhow::Result<
     })
 }
 
+/// Seeds for the month's reconciliation tests (issue 10 §3): VNPost's list made to differ
+/// from what the gateway was told.
+impl SandboxHandle {
+    /// VNPost now charges `fee` đồng for the order; false for an unknown item code.
+    pub fn seed_fee(&self, item_code: &str, fee: i64) -> bool {
+        lock(&self.sandbox.book).set_fee(item_code, fee)
+    }
+
+    /// `GetListOrder` leaves the order out.
+    pub fn seed_hidden(&self, item_code: &str) -> bool {
+        lock(&self.sandbox.book).hide_from_list(item_code)
+    }
+
+    /// A report of `code` (21 COD paid out, 29 cancellation fee) on the order, pushed as any
+    /// change; false for an unknown item code.
+    pub fn seed_report(&self, item_code: &str, code: i32) -> bool {
+        let change = lock(&self.sandbox.book).report(item_code, code, chrono::Utc::now());
+        let found = change.is_some();
+        self.sandbox.push(change.into_iter().collect());
+        found
+    }
+
+    /// An order the gateway never asked for (made by hand in VNPost's portal): listed by
+    /// `GetListOrder`, unknown to the ledger.
+    pub fn seed_foreign_order(&self, sale_order_code: &str) -> Order {
+        let new = journey::NewOrder {
+            sale_order_code: sale_order_code.to_owned(),
+            service_code: "CTN001".into(),
+            weight_grams: 500,
+            sender_province_code: "08".into(),
+            sender_commune_code: "02215".into(),
+            receiver_province_code: "08".into(),
+            receiver_commune_code: "00700".into(),
+            send_type: "1".into(),
+            cod_vnd: 0,
+            declared_vnd: 0,
+        };
+        lock(&self.sandbox.book).create(new, chrono::Utc::now()).0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

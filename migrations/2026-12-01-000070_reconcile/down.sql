@@ -1,0 +1,2 @@
+DROP TABLE reconcile_carrier_orders;
+DROP TABLE reconcile_runs;
