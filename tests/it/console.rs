@@ -876,6 +876,8 @@ async fn reading_only(c: &Console<'_>) {
 async fn forging_or_expiring_the_cookie(c: &Console<'_>) {
     let Console { app, l, b, .. } = c;
     let reader = app.staff_token("can-bo-2", &["staff:read"], None);
+    // (a cookie can only be set on a page of the console's site)
+    b.goto("/console/sign-in").await;
     // A forged cookie is refused…
     b.c.delete_cookie("bcci_console").await.unwrap();
     let forged = fantoccini::cookies::Cookie::parse(
