@@ -893,7 +893,7 @@ async fn forging_or_expiring_the_cookie(c: &Console<'_>) {
     b.sign_in(&reader).await;
     b.wait_path("/console/search").await;
     sql(
-        &app,
+        app,
         "UPDATE console_sessions SET expires_at = now() - interval '1 second'",
     )
     .await;
