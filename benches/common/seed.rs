@@ -22,7 +22,7 @@ use uuid::Uuid;
 pub async fn pickups(config: &Config, db_url: &str, client: &str, first: u32, n: u32) -> Vec<Uuid> {
     let pool = bcci_gateway::ledger::pool(db_url, 16, Duration::from_secs(30)).expect("a pool");
     let now = chrono::Utc::now();
-    let created = futures::stream::iter(first..first + n)
+    futures::stream::iter(first..first + n)
         .map(|i| {
             let pool = pool.clone();
             async move {
@@ -49,6 +49,5 @@ pub async fn pickups(config: &Config, db_url: &str, client: &str, first: u32, n:
         })
         .buffer_unordered(16)
         .collect::<Vec<_>>()
-        .await;
-    created
+        .await
 }
