@@ -178,6 +178,7 @@ pub fn audit_action(a: &str) -> &'static str {
         "acknowledge" => "Đánh dấu đã xử lý",
         "enable_client_callbacks" => "Bật lại thông báo",
         "retention" => "Xoá dữ liệu cá nhân hết hạn lưu trữ",
+        "reconcile" => "Đối soát với VNPost",
         _ => "Thao tác khác",
     }
 }

@@ -573,6 +573,33 @@ pub fn reconcile(
     }
 }
 
+/// Who started a pull of the month (column `reconcile_runs.source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunSource {
+    /// `bcci-gateway reconcile` at the command line.
+    CommandLine,
+    /// A staff member's button on the console page.
+    Console,
+}
+
+impl RunSource {
+    pub const ALL: [RunSource; 2] = [RunSource::CommandLine, RunSource::Console];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunSource::CommandLine => "cli",
+            RunSource::Console => "console",
+        }
+    }
+}
+
+impl std::str::FromStr for RunSource {
+    type Err = crate::domain::status::UnknownValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        crate::domain::status::by_name(&RunSource::ALL, RunSource::as_str, s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use super::schema::{
 };
 use crate::domain::Status;
 use crate::domain::reconcile::{
-    CODE_CANCEL_FEE, CODE_COD_PAID, CarrierOrder, LedgerShipment, Month,
+    CODE_CANCEL_FEE, CODE_COD_PAID, CarrierOrder, LedgerShipment, Month, RunSource,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -60,7 +60,7 @@ pub struct Run {
     pub month: NaiveDate,
     pub started_by: String,
     pub started_by_name: Option<String>,
-    pub source: String,
+    pub source: RunSource,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub date_from: NaiveDate,
@@ -75,8 +75,7 @@ pub struct NewRun {
     pub month: NaiveDate,
     pub started_by: String,
     pub started_by_name: Option<String>,
-    /// `cli` or `console`.
-    pub source: String,
+    pub source: RunSource,
     pub started_at: DateTime<Utc>,
     pub date_from: NaiveDate,
     pub date_to: NaiveDate,

@@ -9,6 +9,7 @@
 use super::models::CancelState;
 use crate::domain::callback::{CallbackState, CallbackType};
 use crate::domain::outbox::{AttemptOutcome, JobKind, JobState};
+use crate::domain::reconcile::RunSource;
 use crate::domain::{AuditAction, Kind, Source, Status};
 use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
@@ -53,4 +54,5 @@ text_vocabulary! {
     AttemptOutcome => AttemptOutcomeProxy, AttemptOutcome::parse;
     CallbackType => CallbackTypeProxy, CallbackType::parse;
     CallbackState => CallbackStateProxy, CallbackState::parse;
+    RunSource => RunSourceProxy, |t| t.parse().ok();
 }

@@ -11,7 +11,8 @@ pub mod export;
 use crate::carrier::list::ListedOrder;
 use crate::carrier::{CarrierError, VnPost, vntime};
 use crate::config::Config;
-use crate::domain::reconcile::{self, Month, Report};
+use crate::domain::AuditAction;
+use crate::domain::reconcile::{self, Month, Report, RunSource};
 use crate::ledger::models::NewAuditEntry;
 use crate::ledger::reconcile::{self as store, NewRun, StoredOrder};
 use crate::ledger::{Conn, Pool};
@@ -171,7 +172,7 @@ pub async fn pull(
     let audit = who.staff.then(|| NewAuditEntry {
         actor_id: who.id.clone(),
         actor_name: who.name.clone(),
-        action: "reconcile".into(),
+        action: AuditAction::Reconcile.as_str().into(),
         shipment_id: None,
         reason: format!("Đối soát với VNPost tháng {}", month.label()),
         details: serde_json::json!({
@@ -184,7 +185,11 @@ pub async fn pull(
         month: month.first_day(),
         started_by: who.id.clone(),
         started_by_name: who.name.clone(),
-        source: if who.staff { "console" } else { "cli" }.into(),
+        source: if who.staff {
+            RunSource::Console
+        } else {
+            RunSource::CommandLine
+        },
         started_at: now,
         date_from: from,
         date_to: to,

@@ -6,6 +6,7 @@
 use crate::support::*;
 use bcci_gateway::domain::callback::{CallbackState, CallbackType};
 use bcci_gateway::domain::outbox::{JobKind, JobState};
+use bcci_gateway::domain::reconcile::RunSource;
 use bcci_gateway::domain::{AuditAction, Kind, Source, Status};
 use bcci_gateway::ledger::models::CancelState;
 use diesel::prelude::*;
@@ -280,6 +281,11 @@ fn vocabularies() -> Vec<(&'static str, &'static str, BTreeSet<String>)> {
         ("jobs", "kind", names(&JobKind::ALL, JobKind::as_str)),
         ("jobs", "state", names(&JobState::ALL, JobState::as_str)),
         (
+            "reconcile_runs",
+            "source",
+            names(&RunSource::ALL, RunSource::as_str),
+        ),
+        (
             "callbacks",
             "type",
             names(&CallbackType::ALL, CallbackType::as_str),
@@ -542,7 +548,7 @@ async fn vocabularies_load_as_enums_and_refuse_unknown_words() {
     else {
         panic!("an unknown status loads");
     };
-    assert!(err.to_string().contains("unknown value `lost`"), "{err}");
+    assert!(err.to_string().contains("unknown \"lost\""), "{err}");
 
     // And the database refuses to store one.
     let err = diesel::sql_query(
