@@ -13,10 +13,29 @@ pub mod shipments;
 pub mod staff;
 pub mod webhook;
 
+use crate::carrier::{CarrierError, ErrorClass};
 use crate::error::ApiError;
 use actix_web::{HttpResponse, web};
 pub use openapi::ApiDoc;
 use utoipa::OpenApi;
+
+/// A carrier call made for a request failed: its answer (422, 502 or 503, problem+json).
+impl From<CarrierError> for ApiError {
+    fn from(e: CarrierError) -> Self {
+        use crate::error::{CarrierFailure, CarrierFailureKind};
+        ApiError::Carrier(CarrierFailure {
+            kind: match e.class {
+                ErrorClass::Refused => CarrierFailureKind::Refused,
+                ErrorClass::Protocol => CarrierFailureKind::BadAnswer,
+                _ => CarrierFailureKind::Unavailable,
+            },
+            class: e.class.as_str(),
+            message: e.message,
+            http_status: e.http_status,
+            retry_after: e.retry_after,
+        })
+    }
+}
 
 async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())

@@ -234,24 +234,6 @@ pub struct CarrierError {
     pub excerpt: Option<String>,
 }
 
-/// A carrier call made for a request failed: its answer (422, 502 or 503, problem+json).
-impl From<CarrierError> for crate::error::ApiError {
-    fn from(e: CarrierError) -> Self {
-        use crate::error::{CarrierFailure, CarrierFailureKind};
-        crate::error::ApiError::Carrier(CarrierFailure {
-            kind: match e.class {
-                ErrorClass::Refused => CarrierFailureKind::Refused,
-                ErrorClass::Protocol => CarrierFailureKind::BadAnswer,
-                _ => CarrierFailureKind::Unavailable,
-            },
-            class: e.class.as_str(),
-            message: e.message,
-            http_status: e.http_status,
-            retry_after: e.retry_after,
-        })
-    }
-}
-
 /// How much of an answer body a [`CarrierError`] keeps.
 pub const EXCERPT_CHARS: usize = 500;
 
