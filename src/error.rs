@@ -51,7 +51,20 @@ pub enum ApiError {
         code: &'static str,
         detail: String,
     },
+    /// 400 naming the one field at fault, with a machine code (e.g. `malformed_push` naming
+    /// `data[0].status`); the problem lists the field in `errors`.
+    BadField {
+        code: &'static str,
+        field: String,
+        message: String,
+    },
     Unauthorized(String),
+    /// 401 with a machine code saying why the caller is not believed (e.g. `bad_signature`),
+    /// for a caller that proves itself otherwise than with a bearer token (the carrier's pushes).
+    Unauthentic {
+        code: &'static str,
+        detail: String,
+    },
     Forbidden(String),
     NotFound,
     PayloadTooLarge(usize),
@@ -109,7 +122,10 @@ impl ApiError {
                 "validation_failed",
                 "The request is not valid",
             ),
-            BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code, "Bad request"),
+            BadRequest { code, .. } | BadField { code, .. } => {
+                (StatusCode::BAD_REQUEST, code, "Bad request")
+            }
+            Unauthentic { code, .. } => (StatusCode::UNAUTHORIZED, code, "Not authentic"),
             Unauthorized(_) => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -180,12 +196,15 @@ impl ApiError {
         }
     }
 
-    fn detail(&self) -> String {
+    /// The problem's `detail`: what went wrong, in English, never a value the caller gave.
+    pub fn detail(&self) -> String {
         use ApiError::*;
         match self {
+            BadField { field, message, .. } => format!("`{field}` {message}"),
             Validation(errors) => format!("{} field(s) are not valid; see `errors`", errors.len()),
             BadRequest { detail, .. }
             | Unauthorized(detail)
+            | Unauthentic { detail, .. }
             | Forbidden(detail)
             | Unavailable(detail)
             | TooManyRequests { detail, .. } => detail.clone(),
@@ -217,6 +236,9 @@ impl ApiError {
             code,
             errors: match self {
                 ApiError::Validation(e) => e.clone(),
+                ApiError::BadField { field, message, .. } => {
+                    vec![FieldError::new(field.clone(), message.clone())]
+                }
                 _ => Vec::new(),
             },
             existing_shipment_id: match self {
