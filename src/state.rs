@@ -1,6 +1,6 @@
 //! What every request handler shares (`AppState`): configuration, the database pool, the
-//! token verifier, the carrier client, the push keys and the rate limits. Built once at start-up and handed
-//! to the API and the console alike.
+//! token verifier, the carrier client, the carrier's push keys and the rate limits. Built once
+//! at start-up and handed to the API and the console alike.
 //!
 //! Rate limits per caller (issue 11 §3): requests a minute per dossier system and per staff
 //! member, checked once the token is verified (the key is its `sub`, which an attacker cannot
