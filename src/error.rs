@@ -386,3 +386,34 @@ impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
         ApiError::Unavailable("The database is unreachable or busy; retry shortly".into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_field_is_a_400_naming_it_and_unauthentic_a_401_with_its_code() {
+        let e = ApiError::BadField {
+            code: "malformed_push",
+            field: "data[0].status".into(),
+            message: "is required".into(),
+        };
+        assert_eq!(e.status_code(), StatusCode::BAD_REQUEST);
+        let p = e.problem();
+        assert_eq!((p.code, p.status), ("malformed_push", 400));
+        assert_eq!(p.detail, "`data[0].status` is required");
+        assert_eq!(p.errors, [FieldError::new("data[0].status", "is required")]);
+
+        let e = ApiError::Unauthentic {
+            code: "bad_signature",
+            detail: "no configured key checks it".into(),
+        };
+        assert_eq!(e.status_code(), StatusCode::UNAUTHORIZED);
+        let p = e.problem();
+        assert_eq!(
+            (p.code, p.detail.as_str()),
+            ("bad_signature", "no configured key checks it")
+        );
+        assert!(p.errors.is_empty());
+    }
+}
