@@ -1,6 +1,10 @@
 //! Configuration: the commented `config/default.toml` (compiled in), a `--config` file over
 //! it, then `BCCI_…` environment variables and `DATABASE_URL` (figment). Invalid
 //! configuration stops start-up with a message naming the key.
+//!
+//! A leaf: any part may read it, and it imports no part but `domain` (the sandbox's settings
+//! live in `config::sandbox`; the push keys stay PEM text, checked here and parsed into
+//! verifiers by `carrier::push`).
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
@@ -9,6 +13,13 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
+
+mod sandbox;
+
+pub use sandbox::{
+    Chance, DEFAULT_GATEWAY_KEY_PATH, DEFAULT_SIGNING_KEY_PATH, PendingOutcome, PushDateFormat,
+    PushMode, SandboxConfig, Shape, ShapeMode, ShapePins, Variant, check_pins,
+};
 
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
@@ -307,9 +318,10 @@ pub struct Carrier {
     pub timeout: Duration,
     /// The carrier's key checking its pushes (SPEC §6). Required with `kind = "vnpost"`; with
     /// `kind = "sandbox"` and no key, the sandbox's development key is trusted.
-    pub webhook_public_key_pem: Option<PushPublicKey>,
+    /// PEM RSA public key (SPKI or PKCS#1), checked when the configuration is read.
+    pub webhook_public_key_pem: Option<Secret>,
     /// The carrier's next key during a rotation: a push verifying with either is accepted.
-    pub webhook_public_key_pem_next: Option<PushPublicKey>,
+    pub webhook_public_key_pem_next: Option<Secret>,
     /// How pushes are authenticated (SPEC §6).
     pub webhook_mode: WebhookMode,
     /// `encryption` mode: the gateway's own private key (PEM, PKCS#8 or PKCS#1), and the next
@@ -317,9 +329,6 @@ pub struct Carrier {
     /// `kind = "sandbox"` and no key, the sandbox's development key is used.
     pub webhook_private_key_pem: Option<Secret>,
     pub webhook_private_key_pem_next: Option<Secret>,
-    /// The keys of `webhook_mode`, parsed by `Config::validate` ([`Carrier::push_keys`]).
-    #[serde(skip)]
-    pub push_keys: std::sync::OnceLock<crate::carrier::push::PushKeys>,
     /// Largest push body read (413 above it).
     pub webhook_body_limit_bytes: usize,
     /// Single carrier status codes mapped otherwise than SPEC §5's table: code → a status
@@ -333,25 +342,50 @@ pub struct Carrier {
     pub tls_ca_pem: Option<Secret>,
     /// The built-in carrier simulator (SPEC §8), used when `kind = "sandbox"`.
     #[serde(default)]
-    pub sandbox: crate::carrier::sandbox::SandboxConfig,
+    pub sandbox: SandboxConfig,
 }
 
 impl Carrier {
-    /// The keys pushes are authenticated with, in `webhook_mode` (SPEC §6): the configured key
-    /// and, during a rotation, the next; with `kind = "sandbox"` and no key of that mode, the
-    /// compiled-in development key of the sandbox.
-    pub fn push_keys(&self) -> &crate::carrier::push::PushKeys {
-        self.push_keys.get_or_init(|| {
-            self.build_push_keys()
-                .expect("push keys are checked by Config::validate")
-        })
+    /// The PEM keys of `webhook_mode` the webhook trusts: the configured key and, during a
+    /// rotation, the next. Empty when none is set, which only the sandbox allows: it then
+    /// trusts its compiled-in development key (`carrier::push::PushKeys::from_config`).
+    pub fn webhook_keys(&self) -> Vec<&str> {
+        let [first, next] = match self.webhook_mode {
+            WebhookMode::Signature => [
+                &self.webhook_public_key_pem,
+                &self.webhook_public_key_pem_next,
+            ],
+            WebhookMode::Encryption => [
+                &self.webhook_private_key_pem,
+                &self.webhook_private_key_pem_next,
+            ],
+        };
+        [first, next]
+            .into_iter()
+            .flatten()
+            .map(Secret::expose)
+            .collect()
     }
 
-    fn build_push_keys(&self) -> Result<crate::carrier::push::PushKeys, ConfigError> {
-        use crate::carrier::push::{self, PushDecryptor, PushKeys, PushVerifier};
-        // Private keys are parsed whatever the mode, so that a bad one is found before the
-        // day the mode is switched.
-        let mut private = Vec::new();
+    /// Every configured key parses, whatever the mode (so that a bad one is found before the
+    /// day the mode is switched), and the mode in use has its key.
+    fn check_webhook_keys(&self) -> Result<(), ConfigError> {
+        use crate::domain::pem_keys;
+        for (key, pem) in [
+            (
+                "carrier.webhook_public_key_pem",
+                &self.webhook_public_key_pem,
+            ),
+            (
+                "carrier.webhook_public_key_pem_next",
+                &self.webhook_public_key_pem_next,
+            ),
+        ] {
+            if let Some(pem) = pem {
+                pem_keys::public_key(pem.expose())
+                    .map_err(|e| invalid(key, format!("is not a PEM RSA public key: {e}")))?;
+            }
+        }
         for (key, pem) in [
             (
                 "carrier.webhook_private_key_pem",
@@ -363,10 +397,8 @@ impl Carrier {
             ),
         ] {
             if let Some(pem) = pem {
-                private.push(
-                    PushDecryptor::from_pem(pem.expose())
-                        .map_err(|e| invalid(key, format!("is not a PEM RSA private key: {e}")))?,
-                );
+                pem_keys::decryption_key(pem.expose())
+                    .map_err(|e| invalid(key, format!("is not a PEM RSA private key: {e}")))?;
             }
         }
         let (first, next, count) = match self.webhook_mode {
@@ -391,12 +423,10 @@ impl Carrier {
         };
         let mode = self.webhook_mode.as_str();
         match count {
-            [false, true] => {
-                return Err(invalid(
-                    next,
-                    format!("is the next key of a rotation: {first} must be set too"),
-                ));
-            }
+            [false, true] => Err(invalid(
+                next,
+                format!("is the next key of a rotation: {first} must be set too"),
+            )),
             [false, false] if self.kind == CarrierKind::Vnpost => {
                 let what = match self.webhook_mode {
                     WebhookMode::Signature => "VNPost's PEM public key that checks its signatures",
@@ -404,37 +434,15 @@ impl Carrier {
                         "the gateway's PEM private key that decrypts the pushes' signatures"
                     }
                 };
-                return Err(invalid(
+                Err(invalid(
                     first,
                     format!(
                         "is required with carrier.kind = \"vnpost\" and webhook_mode = \"{mode}\": {what}"
                     ),
-                ));
+                ))
             }
-            _ => {}
+            _ => Ok(()),
         }
-        let sandbox = self.kind == CarrierKind::Sandbox && count == [false, false];
-        Ok(match self.webhook_mode {
-            WebhookMode::Signature if sandbox => PushKeys::Signature(vec![
-                PushVerifier::from_pem(push::SANDBOX_PUBLIC_KEY_PEM)
-                    .expect("the compiled-in sandbox key parses"),
-            ]),
-            WebhookMode::Signature => PushKeys::Signature(
-                [
-                    &self.webhook_public_key_pem,
-                    &self.webhook_public_key_pem_next,
-                ]
-                .into_iter()
-                .flatten()
-                .map(|k| k.verifier().clone())
-                .collect(),
-            ),
-            WebhookMode::Encryption if sandbox => PushKeys::Encryption(vec![
-                PushDecryptor::from_pem(push::SANDBOX_GATEWAY_PRIVATE_KEY_PEM)
-                    .expect("the compiled-in sandbox key parses"),
-            ]),
-            WebhookMode::Encryption => PushKeys::Encryption(private),
-        })
     }
 }
 
@@ -488,32 +496,6 @@ impl<'de> Deserialize<'de> for Secret {
                 }),
             None => Ok(Secret(raw)),
         }
-    }
-}
-
-/// A PEM RSA public key (SPKI or PKCS#1), given like a [`Secret`] (literal or `file:/path`),
-/// parsed when the configuration is read so that a bad key stops start-up, not a push.
-#[derive(Clone)]
-pub struct PushPublicKey(crate::carrier::push::PushVerifier);
-
-impl PushPublicKey {
-    pub fn verifier(&self) -> &crate::carrier::push::PushVerifier {
-        &self.0
-    }
-}
-
-impl fmt::Debug for PushPublicKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PushPublicKey([RSA public key])")
-    }
-}
-
-impl<'de> Deserialize<'de> for PushPublicKey {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let pem = Secret::deserialize(d)?;
-        crate::carrier::push::PushVerifier::from_pem(pem.expose())
-            .map(PushPublicKey)
-            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -730,9 +712,7 @@ impl Config {
             ));
         }
         let c = &self.carrier;
-        let keys = c.build_push_keys()?;
-        // Validated once: the webhook then reads the parsed keys.
-        let _ = c.push_keys.set(keys);
+        c.check_webhook_keys()?;
         if c.webhook_body_limit_bytes < 1024 {
             return Err(invalid(
                 "carrier.webhook_body_limit_bytes",

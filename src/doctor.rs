@@ -335,9 +335,16 @@ async fn carrier(config: &Config) -> Finding {
 /// The keys of the configured webhook mode (parsed when the configuration was read).
 fn webhook_key(config: &Config) -> Finding {
     let c = &config.carrier;
-    let (mode, count) = match c.push_keys() {
-        PushKeys::Signature(keys) => (WebhookMode::Signature, keys.len()),
-        PushKeys::Encryption(keys) => (WebhookMode::Encryption, keys.len()),
+    let (mode, count) = match PushKeys::from_config(c) {
+        Ok(PushKeys::Signature(keys)) => (WebhookMode::Signature, keys.len()),
+        Ok(PushKeys::Encryption(keys)) => (WebhookMode::Encryption, keys.len()),
+        Err(e) => {
+            return Finding::problem(
+                "webhook key",
+                e.to_string(),
+                "correct the carrier.webhook_*_key_pem keys",
+            );
+        }
     };
     let which = match mode {
         WebhookMode::Signature

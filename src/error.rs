@@ -51,7 +51,20 @@ pub enum ApiError {
         code: &'static str,
         detail: String,
     },
+    /// 400 naming the one field at fault, with a machine code (e.g. `malformed_push` naming
+    /// `data[0].status`); the problem lists the field in `errors`.
+    BadField {
+        code: &'static str,
+        field: String,
+        message: String,
+    },
     Unauthorized(String),
+    /// 401 with a machine code saying why the caller is not believed (e.g. `bad_signature`),
+    /// for a caller that proves itself otherwise than with a bearer token (the carrier's pushes).
+    Unauthentic {
+        code: &'static str,
+        detail: String,
+    },
     Forbidden(String),
     NotFound,
     PayloadTooLarge(usize),
@@ -109,7 +122,10 @@ impl ApiError {
                 "validation_failed",
                 "The request is not valid",
             ),
-            BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code, "Bad request"),
+            BadRequest { code, .. } | BadField { code, .. } => {
+                (StatusCode::BAD_REQUEST, code, "Bad request")
+            }
+            Unauthentic { code, .. } => (StatusCode::UNAUTHORIZED, code, "Not authentic"),
             Unauthorized(_) => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -180,12 +196,15 @@ impl ApiError {
         }
     }
 
-    fn detail(&self) -> String {
+    /// The problem's `detail`: what went wrong, in English, never a value the caller gave.
+    pub fn detail(&self) -> String {
         use ApiError::*;
         match self {
+            BadField { field, message, .. } => format!("`{field}` {message}"),
             Validation(errors) => format!("{} field(s) are not valid; see `errors`", errors.len()),
             BadRequest { detail, .. }
             | Unauthorized(detail)
+            | Unauthentic { detail, .. }
             | Forbidden(detail)
             | Unavailable(detail)
             | TooManyRequests { detail, .. } => detail.clone(),
@@ -217,6 +236,9 @@ impl ApiError {
             code,
             errors: match self {
                 ApiError::Validation(e) => e.clone(),
+                ApiError::BadField { field, message, .. } => {
+                    vec![FieldError::new(field.clone(), message.clone())]
+                }
                 _ => Vec::new(),
             },
             existing_shipment_id: match self {
@@ -362,5 +384,36 @@ impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
     fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
         tracing::warn!(error = %e, "no database connection");
         ApiError::Unavailable("The database is unreachable or busy; retry shortly".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_field_is_a_400_naming_it_and_unauthentic_a_401_with_its_code() {
+        let e = ApiError::BadField {
+            code: "malformed_push",
+            field: "data[0].status".into(),
+            message: "is required".into(),
+        };
+        assert_eq!(e.status_code(), StatusCode::BAD_REQUEST);
+        let p = e.problem();
+        assert_eq!((p.code, p.status), ("malformed_push", 400));
+        assert_eq!(p.detail, "`data[0].status` is required");
+        assert_eq!(p.errors, [FieldError::new("data[0].status", "is required")]);
+
+        let e = ApiError::Unauthentic {
+            code: "bad_signature",
+            detail: "no configured key checks it".into(),
+        };
+        assert_eq!(e.status_code(), StatusCode::UNAUTHORIZED);
+        let p = e.problem();
+        assert_eq!(
+            (p.code, p.detail.as_str()),
+            ("bad_signature", "no configured key checks it")
+        );
+        assert!(p.errors.is_empty());
     }
 }

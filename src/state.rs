@@ -1,6 +1,6 @@
 //! What every request handler shares (`AppState`): configuration, the database pool, the
-//! token verifier, the carrier client and the rate limits. Built once at start-up and handed
-//! to the API and the console alike.
+//! token verifier, the carrier client, the carrier's push keys and the rate limits. Built once
+//! at start-up and handed to the API and the console alike.
 //!
 //! Rate limits per caller (issue 11 §3): requests a minute per dossier system and per staff
 //! member, checked once the token is verified (the key is its `sub`, which an attacker cannot
@@ -11,6 +11,7 @@
 use crate::auth::Principal;
 use crate::auth::Verifier;
 use crate::carrier::VnPost;
+use crate::carrier::push::PushKeys;
 use crate::config::Config;
 use crate::config::Limits;
 use crate::error::ApiError;
@@ -102,6 +103,8 @@ pub struct AppState {
     /// The carrier, for the calls a request waits on (quotes, waybills); shared with the job
     /// workers, so that there is one login.
     pub carrier: Arc<VnPost>,
+    /// The keys the carrier's pushes are checked with (`carrier.webhook_mode`), parsed once.
+    pub push_keys: PushKeys,
     /// Requests a minute per caller (`[limits]`).
     pub limits: RateLimits,
     /// The citizens' page's form look-ups a minute per client IP (`[citizen]`).
@@ -112,6 +115,7 @@ impl AppState {
     pub fn new(config: Arc<Config>, pool: Pool) -> anyhow::Result<AppState> {
         let verifier = Verifier::new(&config.auth)?;
         let carrier = Arc::new(VnPost::new(&config.carrier)?);
+        let push_keys = PushKeys::from_config(&config.carrier)?;
         let limits = RateLimits::new(&config.limits);
         Ok(AppState {
             citizen: CitizenLookups::new(&config.citizen),
@@ -120,6 +124,7 @@ impl AppState {
             pool,
             verifier,
             carrier,
+            push_keys,
         })
     }
 }

@@ -9,18 +9,17 @@
 //! the carrier may send it again. Every answer is `{"success": bool, "message": "…"}`.
 
 use super::extract::{parse_json, read_body};
-use crate::carrier::push::{MAX_SEND_DATE_SKEW, PushEnvelope, PushError, PushRecord, VerifiedPush};
-use crate::config::Carrier;
+use crate::carrier::push::{
+    MAX_SEND_DATE_SKEW, PushEnvelope, PushError, PushKeys, PushRecord, VerifiedPush,
+};
 use crate::domain::push::PushedRecord;
 use crate::error::ApiError;
 use crate::ledger::pushes::{self, NewPush, Outcome, Recorded};
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError, post, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use std::fmt;
 use utoipa::ToSchema;
 
 /// Where the carrier pushes (also the sandbox's default `push_url`).
@@ -108,27 +107,23 @@ pub struct PushAnswer {
         (status = 429, description = "Over `limits.webhook_per_minute`; see `Retry-After`", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 500, description = "Not recorded (database unavailable): the carrier should send it again", body = PushAnswer)))]
 #[post("/v1/carrier/vnpost/webhook")]
-pub async fn vnpost_webhook(
-    state: web::Data<AppState>,
-    body: web::Payload,
-) -> Result<HttpResponse, WebhookError> {
+pub async fn vnpost_webhook(state: web::Data<AppState>, body: web::Payload) -> HttpResponse {
+    receive(&state, body).await.unwrap_or_else(|e| refusal(&e))
+}
+
+async fn receive(state: &AppState, body: web::Payload) -> Result<HttpResponse, ApiError> {
     let carrier = &state.config.carrier;
     let bytes = read_body(body, carrier.webhook_body_limit_bytes)
         .await
         .map_err(|e| match e {
-            ApiError::PayloadTooLarge(limit) => WebhookError::refuse(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("the body exceeds the limit of {limit} bytes"),
-            ),
-            _ => WebhookError::refuse(
-                StatusCode::BAD_REQUEST,
-                "unreadable_body",
-                "the body could not be read",
-            ),
+            ApiError::PayloadTooLarge(_) => e,
+            _ => ApiError::BadRequest {
+                code: "unreadable_body",
+                detail: "the body could not be read".into(),
+            },
         })?;
     let envelope = envelope(&bytes)?;
-    let verified = verify(carrier, &envelope, Utc::now())?;
+    let verified = verify(&state.push_keys, &envelope, Utc::now())?;
     // Authenticated as received; stored without NUL characters, which PostgreSQL cannot hold.
     let data = pushes::strip_nul(&Value::Array(envelope.data));
     let (first, rest) = clean_records(&data)?;
@@ -143,10 +138,8 @@ pub async fn vnpost_webhook(
     };
     let quiet =
         chrono::Duration::from_std(state.config.tracking.quiet_after).expect("quiet_after fits");
-    let mut conn = state.pool.get().await.map_err(ApiError::from)?;
-    let recorded = pushes::record(&mut conn, &carrier.status_codes, &push, quiet)
-        .await
-        .map_err(ApiError::from)?;
+    let mut conn = state.pool.get().await?;
+    let recorded = pushes::record(&mut conn, &carrier.status_codes, &push, quiet).await?;
     observe(&push, &recorded);
     let outcome = recorded.outcome().as_str();
     Ok(HttpResponse::Ok().json(PushAnswer {
@@ -199,7 +192,7 @@ fn observe(push: &NewPush<'_>, recorded: &Recorded) {
 /// Removing NUL can only empty the first record's item code, which is then malformed.
 fn clean_records(
     data: &Value,
-) -> Result<(PushedRecord, Vec<Result<PushedRecord, String>>), WebhookError> {
+) -> Result<(PushedRecord, Vec<Result<PushedRecord, String>>), ApiError> {
     let records = data.as_array().expect("data is a list");
     let first = PushRecord::from_value(&records[0])
         .ok()
@@ -219,13 +212,10 @@ fn clean_records(
 
 /// The envelope's shape: a JSON object whose `data` is a list of objects (else 400, naming
 /// the field). A `sendDate` or `signature` that is not text counts as absent: 401 follows.
-fn envelope(bytes: &[u8]) -> Result<PushEnvelope, WebhookError> {
-    let value = parse_json(bytes).map_err(|_| {
-        WebhookError::refuse(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            "the body is not JSON",
-        )
+fn envelope(bytes: &[u8]) -> Result<PushEnvelope, ApiError> {
+    let value = parse_json(bytes).map_err(|_| ApiError::BadRequest {
+        code: "malformed_json",
+        detail: "the body is not JSON".into(),
     })?;
     let Value::Object(mut fields) = value else {
         return Err(malformed(
@@ -258,22 +248,22 @@ fn envelope(bytes: &[u8]) -> Result<PushEnvelope, WebhookError> {
 /// The shape of the signed part, then a signature, `sendDate` within 10 minutes of `now`, the
 /// signature checking with a trusted key of the configured mode; the first record readable.
 fn verify(
-    c: &Carrier,
+    keys: &PushKeys,
     envelope: &PushEnvelope,
     now: DateTime<Utc>,
-) -> Result<VerifiedPush, WebhookError> {
-    let unauthorized = |code, message: &str| {
-        WebhookError::refuse(StatusCode::UNAUTHORIZED, code, message.to_owned())
+) -> Result<VerifiedPush, ApiError> {
+    let unauthentic = |code, detail: &str| ApiError::Unauthentic {
+        code,
+        detail: detail.to_owned(),
     };
-    c.push_keys()
-        .verify(envelope, now, MAX_SEND_DATE_SKEW)
+    keys.verify(envelope, now, MAX_SEND_DATE_SKEW)
         .map_err(|e| match e {
-            PushError::Unsigned => unauthorized("unsigned", "the push has no `signature`"),
-            PushError::BadSignature => unauthorized(
+            PushError::Unsigned => unauthentic("unsigned", "the push has no `signature`"),
+            PushError::BadSignature => unauthentic(
                 "bad_signature",
                 "`signature` does not authenticate \"MYVNP\" + sendDate + itemCode + status with a configured key",
             ),
-            PushError::StaleSendDate(_) => unauthorized(
+            PushError::StaleSendDate(_) => unauthentic(
                 "stale_send_date",
                 "`sendDate` is not a time (RFC 3339 or dd/MM/yyyy HH:mm:ss) within 10 minutes of now",
             ),
@@ -281,85 +271,57 @@ fn verify(
         })
 }
 
-fn malformed(field: &str, message: &str) -> WebhookError {
-    let mut e = WebhookError::refuse(
-        StatusCode::BAD_REQUEST,
-        "malformed_push",
-        format!("`{field}` {message}"),
-    );
-    e.field = Some(field.to_owned());
-    e
+fn malformed(field: &str, message: &str) -> ApiError {
+    ApiError::BadField {
+        code: "malformed_push",
+        field: field.to_owned(),
+        message: message.to_owned(),
+    }
 }
 
-/// A push not recorded: the status and the `{"success": false, …}` answer.
-#[derive(Debug)]
-pub struct WebhookError {
-    status: StatusCode,
+/// A push not recorded: the API's error said in the webhook's own `{"success": false, …}`
+/// answer (SPEC §6), with the same status.
+fn refusal(e: &ApiError) -> HttpResponse {
+    let status = e.status_code();
+    let (code, message, field) = match e {
+        ApiError::PayloadTooLarge(limit) => (
+            "too_large",
+            format!("the body exceeds the limit of {limit} bytes"),
+            None,
+        ),
+        ApiError::BadRequest { code, detail } | ApiError::Unauthentic { code, detail } => {
+            (*code, detail.clone(), None)
+        }
+        ApiError::BadField { code, field, .. } => (*code, e.detail(), Some(field.clone())),
+        // `ApiError` logs internal errors when it renders itself; this answer is rendered here.
+        _ if status.is_server_error() => {
+            tracing::error!(error = %e, "carrier push not recorded");
+            let message = "the push could not be recorded; send it again";
+            return answer(status, "not_recorded", message.into(), None);
+        }
+        _ => return answer(status, "refused", e.to_string(), None),
+    };
+    // A refusal is the sender's problem: counted and logged by reason, never by content.
+    ::metrics::counter!("bcci_carrier_pushes_refused_total", "reason" => code).increment(1);
+    tracing::warn!(
+        reason = code,
+        status = status.as_u16(),
+        "carrier push refused"
+    );
+    answer(status, code, message, field)
+}
+
+fn answer(
+    status: actix_web::http::StatusCode,
     code: &'static str,
     message: String,
     field: Option<String>,
-}
-
-impl WebhookError {
-    fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        // A refusal is the sender's problem: counted and logged by reason, never by content.
-        ::metrics::counter!("bcci_carrier_pushes_refused_total", "reason" => code).increment(1);
-        tracing::warn!(
-            reason = code,
-            status = status.as_u16(),
-            "carrier push refused"
-        );
-        WebhookError {
-            status,
-            code,
-            message: message.into(),
-            field: None,
-        }
-    }
-}
-
-impl From<ApiError> for WebhookError {
-    fn from(e: ApiError) -> Self {
-        let status = e.status_code();
-        // `ApiError` logs internal errors itself when rendered; here only the answer changes.
-        if status.is_server_error() {
-            tracing::error!(error = %e, "carrier push not recorded");
-        }
-        WebhookError {
-            status,
-            code: if status.is_server_error() {
-                "not_recorded"
-            } else {
-                "refused"
-            },
-            message: if status.is_server_error() {
-                "the push could not be recorded; send it again".into()
-            } else {
-                e.to_string()
-            },
-            field: None,
-        }
-    }
-}
-
-impl fmt::Display for WebhookError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
-    }
-}
-
-impl ResponseError for WebhookError {
-    fn status_code(&self) -> StatusCode {
-        self.status
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(PushAnswer {
-            success: false,
-            message: self.message.clone(),
-            outcome: None,
-            code: Some(self.code),
-            field: self.field.clone(),
-        })
-    }
+) -> HttpResponse {
+    HttpResponse::build(status).json(PushAnswer {
+        success: false,
+        message,
+        outcome: None,
+        code: Some(code),
+        field,
+    })
 }

@@ -14,12 +14,13 @@
 //! checks them with [`PushKeys::verify`].
 
 use super::{vntime, wire::lenient};
+use crate::config::{Carrier, CarrierKind, WebhookMode};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
-use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey};
+use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use rsa::pkcs8::DecodePrivateKey;
 use rsa::sha2::Sha256;
 use rsa::signature::{SignatureEncoding, Signer, Verifier};
 use rsa::{Pkcs1v15Encrypt, RsaPrivateKey, RsaPublicKey};
@@ -304,9 +305,7 @@ fn private_key(pem: &str) -> Result<RsaPrivateKey, KeyError> {
 }
 
 fn public_key(pem: &str) -> Result<RsaPublicKey, KeyError> {
-    RsaPublicKey::from_public_key_pem(pem)
-        .or_else(|_| RsaPublicKey::from_pkcs1_pem(pem))
-        .map_err(|e| KeyError(e.to_string()))
+    crate::domain::pem_keys::public_key(pem).map_err(KeyError)
 }
 
 /// Builds an envelope whose `signature` is `seal(text)`.
@@ -464,10 +463,9 @@ impl std::fmt::Debug for PushDecryptor {
 impl PushDecryptor {
     /// From a PEM private key, PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`).
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
-        let key = openssl::pkey::PKey::private_key_from_pem(pem.as_bytes())
-            .and_then(|k| k.rsa())
-            .map_err(|e| KeyError(format!("not an RSA private key in PEM: {e}")))?;
-        Ok(PushDecryptor(key))
+        Ok(PushDecryptor(
+            crate::domain::pem_keys::decryption_key(pem).map_err(KeyError)?,
+        ))
     }
 
     /// Whether `sealed` (raw bytes) decrypts to exactly `text`. A padding error and a wrong
@@ -490,6 +488,37 @@ impl PushDecryptor {
 pub enum PushKeys {
     Signature(Vec<PushVerifier>),
     Encryption(Vec<PushDecryptor>),
+}
+
+impl PushKeys {
+    /// The keys of `carrier.webhook_mode` (SPEC §6): the configured key and, during a rotation,
+    /// the next; with `kind = "sandbox"` and no key of that mode, the compiled-in development
+    /// key of the sandbox. The configuration checked the PEM when it was read; built once at
+    /// start-up (`AppState`).
+    pub fn from_config(c: &Carrier) -> Result<PushKeys, KeyError> {
+        let configured = c.webhook_keys();
+        let sandbox = configured.is_empty() && c.kind == CarrierKind::Sandbox;
+        Ok(match c.webhook_mode {
+            WebhookMode::Signature if sandbox => {
+                PushKeys::Signature(vec![PushVerifier::from_pem(SANDBOX_PUBLIC_KEY_PEM)?])
+            }
+            WebhookMode::Signature => PushKeys::Signature(
+                (configured.into_iter())
+                    .map(PushVerifier::from_pem)
+                    .collect::<Result<_, _>>()?,
+            ),
+            WebhookMode::Encryption if sandbox => {
+                PushKeys::Encryption(vec![PushDecryptor::from_pem(
+                    SANDBOX_GATEWAY_PRIVATE_KEY_PEM,
+                )?])
+            }
+            WebhookMode::Encryption => PushKeys::Encryption(
+                (configured.into_iter())
+                    .map(PushDecryptor::from_pem)
+                    .collect::<Result<_, _>>()?,
+            ),
+        })
+    }
 }
 
 /// An authenticated push.
@@ -555,6 +584,7 @@ mod tests {
     use super::*;
     use crate::carrier::sandbox::SANDBOX_PRIVATE_KEY_PEM;
     use chrono::TimeZone;
+    use rsa::pkcs8::DecodePublicKey;
     use serde_json::json;
 
     fn record() -> PushRecord {

@@ -4,8 +4,8 @@
 //! unit-tested exhaustively: statuses and the transitions the gateway and staff may make
 //! (`status`), the carrier's status codes (`carrier_codes`), how a carrier report changes a
 //! shipment (`report`), lateness (`lateness`), and the shape of the data citizens give us
-//! (`phone`, `dossier`, `mask`, `admin_units`), the audit log's vocabulary (`audit`), and the
-//! requests callers make and their validation (`request`).
+//! (`phone`, `dossier`, `mask`, `admin_units`), the audit log's vocabulary (`audit`), the
+//! requests callers make and their validation (`request`), and the push keys' PEM (`pem_keys`).
 
 pub mod admin_units;
 pub mod audit;
@@ -17,6 +17,7 @@ pub mod lateness;
 pub mod letter;
 pub mod mask;
 pub mod outbox;
+pub mod pem_keys;
 pub mod phone;
 pub mod push;
 pub mod reconcile;

@@ -765,12 +765,16 @@ fn the_webhook_keys_are_checked_at_start_up() {
         "[carrier]\nkind = \"vnpost\"\nwebhook_public_key_pem = \"file:{public}\"\n"
     ))
     .unwrap();
-    assert!(matches!(c.carrier.push_keys(), PushKeys::Signature(k) if k.len() == 1));
+    assert!(
+        matches!(PushKeys::from_config(&c.carrier).unwrap(), PushKeys::Signature(k) if k.len() == 1)
+    );
     let c = Config::from_overlay(&format!(
         "[carrier]\nkind = \"vnpost\"\nwebhook_mode = \"encryption\"\nwebhook_private_key_pem = \"file:{private}\"\n"
     ))
     .unwrap();
-    assert!(matches!(c.carrier.push_keys(), PushKeys::Encryption(k) if k.len() == 1));
+    assert!(
+        matches!(PushKeys::from_config(&c.carrier).unwrap(), PushKeys::Encryption(k) if k.len() == 1)
+    );
     // a next key without the current one
     let e = err(&format!(
         "[carrier]\nwebhook_public_key_pem_next = \"file:{public}\"\n"
@@ -797,9 +801,13 @@ fn the_webhook_keys_are_checked_at_start_up() {
     assert!(e.contains("webhook_mode"), "{e}");
     // the sandbox trusts its own development key of the mode when none is configured
     let c = Config::from_overlay("").unwrap();
-    assert!(matches!(c.carrier.push_keys(), PushKeys::Signature(k) if k.len() == 1));
+    assert!(
+        matches!(PushKeys::from_config(&c.carrier).unwrap(), PushKeys::Signature(k) if k.len() == 1)
+    );
     let c = Config::from_overlay("[carrier]\nwebhook_mode = \"encryption\"\n").unwrap();
-    assert!(matches!(c.carrier.push_keys(), PushKeys::Encryption(k) if k.len() == 1));
+    assert!(
+        matches!(PushKeys::from_config(&c.carrier).unwrap(), PushKeys::Encryption(k) if k.len() == 1)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

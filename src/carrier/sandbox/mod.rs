@@ -23,6 +23,10 @@ mod server;
 pub mod shapes;
 mod waybill;
 
+pub use crate::config::{
+    Chance, DEFAULT_GATEWAY_KEY_PATH, DEFAULT_SIGNING_KEY_PATH, PendingOutcome, PushDateFormat,
+    PushMode, SandboxConfig,
+};
 pub use journey::{CancelCase, CaseOutcome, Order, Step, status_name};
 pub use shapes::{Shape, ShapeMode, ShapePins, Variant};
 
@@ -33,7 +37,6 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -46,169 +49,9 @@ use tokio::task::JoinHandle;
 pub const SANDBOX_PRIVATE_KEY_PEM: &str =
     include_str!("../../../config/sandbox/carrier-push-private.pem");
 
-/// Where the development signing key is, relative to the project root.
-pub const DEFAULT_SIGNING_KEY_PATH: &str = "config/sandbox/carrier-push-private.pem";
-
-/// Where the gateway's development public key is (encryption mode), relative to the project
-/// root.
-pub const DEFAULT_GATEWAY_KEY_PATH: &str = "config/sandbox/gateway-webhook-public.pem";
-
 /// The gateway's development public key, compiled in like the signing key.
 const GATEWAY_PUBLIC_KEY_PEM: Option<&str> =
     Some(crate::carrier::push::SANDBOX_GATEWAY_PUBLIC_KEY_PEM);
-
-/// A probability, 0.0 to 1.0 (checked when the configuration is read).
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default, Serialize, Deserialize)]
-#[serde(try_from = "f64", into = "f64")]
-pub struct Chance(f64);
-
-impl Chance {
-    pub const NEVER: Chance = Chance(0.0);
-    pub const ALWAYS: Chance = Chance(1.0);
-
-    pub fn new(p: f64) -> Option<Chance> {
-        (0.0..=1.0).contains(&p).then_some(Chance(p))
-    }
-
-    pub fn get(self) -> f64 {
-        self.0
-    }
-
-    /// True with this probability.
-    pub fn roll(self, rng: &mut impl Rng) -> bool {
-        rng.random_bool(self.0)
-    }
-}
-
-impl TryFrom<f64> for Chance {
-    type Error = String;
-    fn try_from(p: f64) -> Result<Self, String> {
-        Chance::new(p).ok_or_else(|| format!("{p} is not a probability between 0 and 1"))
-    }
-}
-
-impl From<Chance> for f64 {
-    fn from(c: Chance) -> f64 {
-        c.0
-    }
-}
-
-/// How a pending cancellation ends (`cancel_pending_outcome`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PendingOutcome {
-    /// `"00"`: cancelled; the order moves to 9 and a push is sent.
-    #[default]
-    Approve,
-    /// `"01"` with VNPost's message; the order goes on.
-    Refuse,
-}
-
-/// How a push is authenticated (`push_mode`), as `carrier.webhook_mode` expects it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PushMode {
-    /// Signed (RSA-SHA256) with `push_signing_key`.
-    #[default]
-    Signature,
-    /// Encrypted (RSA PKCS#1 v1.5) with `push_encryption_key`, the gateway's public key.
-    Encryption,
-}
-
-/// The format of a push's `sendDate` (`push_date_format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PushDateFormat {
-    /// `2026-12-01T10:00:00+07:00`
-    Rfc3339,
-    /// `01/12/2026 10:00:00` (UTC+7)
-    Vietnam,
-    /// Either, drawn for each push.
-    #[default]
-    Random,
-}
-
-/// `[carrier.sandbox]`: see `config/default.toml` for each key.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SandboxConfig {
-    pub listen: SocketAddr,
-    pub username: String,
-    pub password: Secret,
-    pub customer_code: String,
-    #[serde(with = "humantime_serde")]
-    pub step: Duration,
-    pub failed_attempt_chance: Chance,
-    pub return_chance: Chance,
-    pub error_rate: Chance,
-    #[serde(with = "humantime_serde")]
-    pub latency: Duration,
-    pub timeout_after_create_rate: Chance,
-    /// How long a withheld answer is held (the client has given up long before).
-    #[serde(with = "humantime_serde")]
-    pub withhold_for: Duration,
-    #[serde(with = "humantime_serde")]
-    pub token_ttl: Duration,
-    pub shapes: ShapeMode,
-    pub shape_seed: u64,
-    pub shape_pins: ShapePins,
-    pub cancel_pending: Chance,
-    pub cancel_pending_polls: u32,
-    pub cancel_pending_outcome: PendingOutcome,
-    pub catalogue_missing: Vec<String>,
-    pub catalogue_renamed: BTreeMap<String, String>,
-    #[serde(with = "humantime_serde")]
-    pub forget_finished_after: Duration,
-    pub push_url: Option<url::Url>,
-    pub push_mode: PushMode,
-    pub push_date_format: PushDateFormat,
-    pub push_batch: Chance,
-    pub push_duplicate_rate: Chance,
-    pub push_drop_rate: Chance,
-    #[serde(with = "humantime_serde")]
-    pub push_delay: Duration,
-    pub push_reorder: bool,
-    pub push_signing_key: PathBuf,
-    pub push_encryption_key: PathBuf,
-}
-
-impl Default for SandboxConfig {
-    fn default() -> Self {
-        SandboxConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
-            username: "sandbox".into(),
-            password: Secret::new("sandbox"),
-            customer_code: "SANDBOX".into(),
-            step: Duration::from_secs(5),
-            failed_attempt_chance: Chance(0.1),
-            return_chance: Chance(0.03),
-            error_rate: Chance::NEVER,
-            latency: Duration::ZERO,
-            timeout_after_create_rate: Chance::NEVER,
-            withhold_for: Duration::from_secs(60),
-            token_ttl: Duration::from_secs(3600),
-            shapes: ShapeMode::Random,
-            shape_seed: 1,
-            shape_pins: ShapePins::new(),
-            cancel_pending: Chance::NEVER,
-            cancel_pending_polls: 2,
-            cancel_pending_outcome: PendingOutcome::Approve,
-            catalogue_missing: Vec::new(),
-            catalogue_renamed: BTreeMap::new(),
-            forget_finished_after: Duration::from_secs(3600),
-            push_url: None,
-            push_mode: PushMode::Signature,
-            push_date_format: PushDateFormat::Random,
-            push_batch: Chance(0.1),
-            push_duplicate_rate: Chance::NEVER,
-            push_drop_rate: Chance::NEVER,
-            push_delay: Duration::ZERO,
-            push_reorder: false,
-            push_signing_key: PathBuf::from(DEFAULT_SIGNING_KEY_PATH),
-            push_encryption_key: PathBuf::from(DEFAULT_GATEWAY_KEY_PATH),
-        }
-    }
-}
 
 /// Reads a key file; the default path falls back to the compiled-in key, so that the
 /// defaults work from any directory.
@@ -858,14 +701,14 @@ mod tests {
         let c = from_toml("").unwrap();
         assert_eq!(
             (c.step, c.return_chance, c.push_url),
-            (Duration::from_secs(5), Chance(0.03), None)
+            (Duration::from_secs(5), Chance::new(0.03).unwrap(), None)
         );
         let c = from_toml("step = \"1s\"\nerror_rate = 1\npush_url = \"http://127.0.0.1:8080/v1/carrier/vnpost/webhook\"").unwrap();
         assert_eq!(
             (c.step, c.error_rate),
             (Duration::from_secs(1), Chance::ALWAYS)
         );
-        assert_eq!(c.return_chance, Chance(0.03));
+        assert_eq!(c.return_chance, Chance::new(0.03).unwrap());
         assert!(c.push_url.is_some());
         let e = from_toml("return_chance = 3").unwrap_err().to_string();
         assert!(e.contains("between 0 and 1"), "{e}");
@@ -914,7 +757,7 @@ mod tests {
             (f.error_rate, f.step, f.push_reorder),
             (Chance::NEVER, Duration::ZERO, true)
         );
-        assert_eq!(f.return_chance, Chance(0.03));
+        assert_eq!(f.return_chance, Chance::new(0.03).unwrap());
         assert!(serde_json::from_str::<FaultsPatch>(r#"{"eror_rate": 0}"#).is_err());
     }
 
