@@ -21,10 +21,12 @@ pub enum AuditAction {
     EnableClientCallbacks,
     /// Housekeeping erased personal data past its retention period.
     Retention,
+    /// Staff compared a month of orders with VNPost's list (from the console).
+    Reconcile,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 7] = [
+    pub const ALL: [AuditAction; 8] = [
         AuditAction::Cancel,
         AuditAction::Retry,
         AuditAction::ReplayCallbacks,
@@ -32,6 +34,7 @@ impl AuditAction {
         AuditAction::Acknowledge,
         AuditAction::EnableClientCallbacks,
         AuditAction::Retention,
+        AuditAction::Reconcile,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +46,7 @@ impl AuditAction {
             AuditAction::Acknowledge => "acknowledge",
             AuditAction::EnableClientCallbacks => "enable_client_callbacks",
             AuditAction::Retention => "retention",
+            AuditAction::Reconcile => "reconcile",
         }
     }
 }

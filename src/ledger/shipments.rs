@@ -8,7 +8,7 @@ use super::{Conn, audit, callbacks, events, idempotency, outbox};
 use crate::domain::callback::CallbackType;
 use crate::domain::outbox::JobKind;
 use crate::domain::status::Outcome;
-use crate::domain::{Action, Kind, Source, Status};
+use crate::domain::{Action, AuditAction, Kind, Source, Status};
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DbError};
@@ -305,7 +305,7 @@ pub async fn change_status(
     let now = Utc::now();
     let previous = s.status();
     let occurred_at = event.occurred_at;
-    s.status = to.as_str().to_owned();
+    s.status = to;
     s.sequence += 1;
     s.updated_at = now;
     if reason.is_some() {
@@ -424,7 +424,7 @@ pub async fn cancel(
                 NewAuditEntry {
                     actor_id: actor.id.clone(),
                     actor_name: actor.name.clone(),
-                    action: "cancel".into(),
+                    action: AuditAction::Cancel,
                     shipment_id: Some(s.id),
                     reason: reason.to_owned(),
                     details: serde_json::json!({ "status_before": before }),
@@ -607,7 +607,7 @@ pub enum RetryError {
     #[error("shipment not found")]
     NotFound,
     #[error("nothing to retry: the shipment is {0} and has no dead job")]
-    NothingToRetry(String),
+    NothingToRetry(Status),
     #[error("corrections apply only to a rejected shipment")]
     CorrectionsNeedRejected,
     #[error("an active shipment exists for this dossier")]
@@ -709,14 +709,14 @@ pub async fn retry(
                     ev.applied = false;
                     events::append(c, ev).await?;
                 }
-                _ => return Err(RetryError::NothingToRetry(s.status.clone())),
+                _ => return Err(RetryError::NothingToRetry(s.status)),
             }
             audit::record(
                 c,
                 NewAuditEntry {
                     actor_id: actor.id.clone(),
                     actor_name: actor.name.clone(),
-                    action: "retry".into(),
+                    action: AuditAction::Retry,
                     shipment_id: Some(s.id),
                     reason: reason.to_owned(),
                     details,
@@ -758,7 +758,7 @@ pub async fn replay_callbacks(
             NewAuditEntry {
                 actor_id: actor.id.clone(),
                 actor_name: actor.name.clone(),
-                action: "replay_callbacks".into(),
+                action: AuditAction::ReplayCallbacks,
                 shipment_id: Some(s.id),
                 reason: reason.to_owned(),
                 details: serde_json::json!({ "callbacks": n }),

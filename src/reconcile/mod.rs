@@ -171,7 +171,7 @@ pub async fn pull(
     let audit = who.staff.then(|| NewAuditEntry {
         actor_id: who.id.clone(),
         actor_name: who.name.clone(),
-        action: "reconcile".into(),
+        action: crate::domain::AuditAction::Reconcile,
         shipment_id: None,
         reason: format!("Đối soát với VNPost tháng {}", month.label()),
         details: serde_json::json!({
