@@ -15,8 +15,6 @@ use diesel::result::{DatabaseErrorKind, Error as DbError};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
 
-diesel::define_sql_function!(fn reverse(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
 /// Which shipments a caller may see.
 #[derive(Debug, Clone, Default)]
@@ -89,72 +87,6 @@ pub async fn active_for_dossier(
         .first(&mut conn)
         .await
         .optional()
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ListFilter {
-    pub dossier_code: Option<String>,
-    pub kind: Option<Kind>,
-    pub status: Option<Status>,
-    pub office_code: Option<String>,
-    pub late: Option<bool>,
-    /// Tracking number, dossier code, last digits of the phone, or part of the name.
-    pub q: Option<String>,
-    /// Keyset cursor: only shipments older than this one (ids are UUIDv7, time-ordered).
-    pub before: Option<Uuid>,
-    pub limit: i64,
-}
-
-/// Newest first; one more row than `limit` tells the caller whether there is a next page.
-pub async fn list(conn: &mut Conn, v: &Visibility, f: &ListFilter) -> QueryResult<Vec<Shipment>> {
-    let mut q = visible(dsl::shipments.into_boxed(), v);
-    if let Some(d) = &f.dossier_code {
-        q = q.filter(dsl::dossier_code.eq(d));
-    }
-    if let Some(k) = f.kind {
-        q = q.filter(dsl::kind.eq(k.as_str()));
-    }
-    if let Some(s) = f.status {
-        q = q.filter(dsl::status.eq(s.as_str()));
-    }
-    if let Some(o) = &f.office_code {
-        q = q.filter(dsl::office_code.eq(o));
-    }
-    if let Some(l) = f.late {
-        q = q.filter(dsl::late.eq(l));
-    }
-    if let Some(text) = f.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-        let is_phone_fragment = digits.len() >= 3
-            && text
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == ' ' || c == '+');
-        let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
-        let by_text = dsl::tracking_number
-            .eq(text.to_owned())
-            .or(dsl::dossier_code.eq(text.to_owned()))
-            .or(lower(dsl::person_name).like(pattern).escape('\\'));
-        if is_phone_fragment {
-            let reversed: String = digits.chars().rev().collect();
-            q = q.filter(by_text.or(reverse(dsl::person_phone).like(format!("{reversed}%"))));
-        } else {
-            q = q.filter(by_text);
-        }
-    }
-    if let Some(b) = f.before {
-        q = q.filter(dsl::id.lt(b));
-    }
-    q.order(dsl::id.desc())
-        .limit(f.limit + 1)
-        .select(Shipment::as_select())
-        .load(conn)
-        .await
-}
-
-fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 /// Why a create did not create.

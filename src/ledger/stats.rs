@@ -3,6 +3,7 @@
 
 use super::Conn;
 use super::sql::{ID_SLACK, Sql, TERMINAL, uuid_v7_floor};
+use crate::domain::Kind;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{
@@ -35,10 +36,10 @@ fn cohort(sql: &mut Sql<'_>, alias: &str, c: &Cohort) {
 }
 
 /// Figures of one kind of shipment over a cohort.
-#[derive(Debug, Clone, Default, QueryableByName)]
+#[derive(Debug, Clone, QueryableByName)]
 pub struct KindFigures {
     #[diesel(sql_type = Text)]
-    pub kind: String,
+    pub kind: Kind,
     #[diesel(sql_type = BigInt)]
     pub requested: i64,
     #[diesel(sql_type = BigInt)]
@@ -67,6 +68,27 @@ pub struct KindFigures {
     /// Cash on delivery VNPost reports (`codAmount`), summed, in đồng.
     #[diesel(sql_type = BigInt)]
     pub carrier_cod_vnd: i64,
+}
+
+impl KindFigures {
+    /// The figures of a kind no shipment of the cohort has.
+    pub fn none(kind: Kind) -> Self {
+        KindFigures {
+            kind,
+            requested: 0,
+            picked_up: 0,
+            delivered: 0,
+            on_time: 0,
+            returned: 0,
+            cancelled: 0,
+            rejected: 0,
+            in_progress: 0,
+            median_to_pickup_s: None,
+            median_to_delivery_s: None,
+            carrier_fee_vnd: 0,
+            carrier_cod_vnd: 0,
+        }
+    }
 }
 
 pub async fn report_by_kind(
@@ -106,7 +128,7 @@ pub struct BucketCount {
     #[diesel(sql_type = Date)]
     pub bucket: NaiveDate,
     #[diesel(sql_type = Text)]
-    pub kind: String,
+    pub kind: Kind,
     #[diesel(sql_type = BigInt)]
     pub n: i64,
 }
