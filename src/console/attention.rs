@@ -3,8 +3,8 @@
 use super::search::Row;
 use super::session::Staff;
 use super::{ConsoleError, Layout, format, html, see_other};
-use crate::domain::{AuditAction, Status};
 use crate::domain::request::reason as check_reason;
+use crate::domain::{AuditAction, Status};
 use crate::ledger::attention::{self as ledger, DeadJob};
 use crate::ledger::audit;
 use crate::ledger::search::{self, Hit, Search};

@@ -5,11 +5,11 @@
 use super::session::Staff;
 use super::{ConsoleError, Layout, format, html_status, see_other};
 use crate::domain::admin_units::AdminUnits;
+use crate::domain::outbox::{JobKind, JobState};
 use crate::domain::request::{
     Address, CorrectionsIn, Invalid, corrections as validate_corrections, reason as check_reason,
 };
 use crate::domain::status::Outcome;
-use crate::domain::outbox::{JobKind, JobState};
 use crate::domain::{Action, AuditAction, Status, mask, phone};
 use crate::ledger::attention::{self as ledger, AttemptRow, JobRow};
 use crate::ledger::callbacks::{self, Callback};

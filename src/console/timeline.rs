@@ -415,7 +415,10 @@ pub fn build(
         let detail = if n == 1 {
             format!("{}.", attempt_outcome(last, peer))
         } else {
-            let failed = list.iter().filter(|a| a.outcome != AttemptOutcome::Ok).count();
+            let failed = list
+                .iter()
+                .filter(|a| a.outcome != AttemptOutcome::Ok)
+                .count();
             format!(
                 "Thử {n} lần ({failed} lần không thành công), từ {} đến {}. Lần cuối: {}.",
                 format::datetime_s(first.started_at),

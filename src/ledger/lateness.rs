@@ -5,9 +5,9 @@
 use super::models::{NewEvent, Shipment};
 use super::schema::shipments::dsl;
 use super::{Conn, callbacks, events};
-use crate::domain::{Kind, Source, Status};
 use crate::domain::callback::CallbackType;
 use crate::domain::lateness::{Timeline, deadline, is_late};
+use crate::domain::{Kind, Source, Status};
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};

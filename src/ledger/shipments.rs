@@ -15,7 +15,6 @@ use diesel::result::{DatabaseErrorKind, Error as DbError};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
 
-
 /// Which shipments a caller may see.
 #[derive(Debug, Clone, Default)]
 pub struct Visibility {
