@@ -306,7 +306,7 @@ pub async fn cancel(
         let mut s = find_for_update(c, id, v)
             .await?
             .ok_or(ActionError::NotFound)?;
-        let before = s.status.clone();
+        let before = s.status.as_str();
         let now = Utc::now();
         let outcome = match Action::Cancel.apply(s.status())? {
             Outcome::MoveTo(to) => {
