@@ -296,6 +296,8 @@ fn vocabularies() -> Vec<(&'static str, &'static str, BTreeSet<String>)> {
 const UNTYPED: &[(&str, &str)] = &[
     ("carrier_pushes", "outcome"),
     ("carrier_push_envelopes", "mode"),
+    // Who started a reconciliation ('cli' or 'console'), written from `Who::staff`.
+    ("reconcile_runs", "source"),
 ];
 
 #[derive(QueryableByName)]
