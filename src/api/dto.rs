@@ -192,10 +192,10 @@ impl From<Event> for EventView {
     fn from(e: Event) -> Self {
         EventView {
             seq: e.seq,
-            status: e.status.and_then(|s| s.parse().ok()),
+            status: e.status,
             occurred_at: e.occurred_at,
             recorded_at: e.recorded_at,
-            source: e.source.parse().unwrap_or(Source::Gateway),
+            source: e.source,
             carrier_code: e.carrier_code,
             carrier_text: e.carrier_text,
             note: e.note,

@@ -177,8 +177,8 @@ fn new_row(
     let id = Uuid::now_v7();
     Shipment {
         id,
-        kind: kind.as_str().into(),
-        status: Status::Requested.as_str().into(),
+        kind,
+        status: Status::Requested,
         sequence: 1,
         client_id: client_id.into(),
         office_code: c.office_code.into(),

@@ -19,7 +19,7 @@ pub mod token;
 mod words;
 
 use crate::config::Config;
-use crate::domain::{Kind, Status, lateness};
+use crate::domain::{Kind, lateness};
 use crate::ledger::{self, citizen::Tracked};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -175,8 +175,7 @@ fn tel(phone: &str) -> String {
 }
 
 fn card(config: &Config, s: &Tracked, steps: &[ledger::citizen::Step]) -> Card {
-    let kind: Kind = s.kind.parse().unwrap_or(Kind::Delivery);
-    let status: Status = s.status.parse().unwrap_or(Status::Requested);
+    let (kind, status) = (s.kind, s.status);
     let office = config.office(&s.office_code);
     let due = lateness::deadline(
         &lateness::Timeline {
@@ -212,13 +211,10 @@ fn card(config: &Config, s: &Tracked, steps: &[ledger::citizen::Step]) -> Card {
         steps: steps
             .iter()
             .filter(|st| st.shipment_id == s.id)
-            .filter_map(|st| {
-                let status: Status = st.status.parse().ok()?;
-                Some(StepView {
-                    iso: st.occurred_at.with_timezone(&vn()).to_rfc3339(),
-                    when: vn_datetime(st.occurred_at),
-                    what: words::status(kind, status),
-                })
+            .map(|st| StepView {
+                iso: st.occurred_at.with_timezone(&vn()).to_rfc3339(),
+                when: vn_datetime(st.occurred_at),
+                what: words::status(kind, st.status),
             })
             .collect(),
         link: token::tracking_url(config, s.id),
@@ -510,6 +506,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Status;
 
     #[test]
     fn typed_codes_and_digits() {
@@ -578,8 +575,8 @@ mod tests {
         let now = Utc::now();
         let s = Tracked {
             id: Uuid::now_v7(),
-            kind: "delivery".into(),
-            status: "out_for_delivery".into(),
+            kind: Kind::Delivery,
+            status: Status::OutForDelivery,
             dossier_code: "000.00.14.H61-230512-0001".into(),
             office_code: "VPDKDD-TQ".into(),
             tracking_number: Some("EB123456789VN".into()),

@@ -3,8 +3,8 @@
 use super::search::Row;
 use super::session::Staff;
 use super::{ConsoleError, Layout, format, html, see_other};
-use crate::domain::Status;
 use crate::domain::request::reason as check_reason;
+use crate::domain::{AuditAction, Status};
 use crate::ledger::attention::{self as ledger, DeadJob};
 use crate::ledger::audit;
 use crate::ledger::search::{self, Hit, Search};
@@ -89,8 +89,8 @@ fn job_view(j: DeadJob, pii: bool) -> DeadJobView {
     DeadJobView {
         shipment_id: j.shipment_id,
         dossier_code: j.dossier_code,
-        kind: format::job_kind(&j.kind),
-        status: j.status.parse::<Status>().map(format::status).unwrap_or(""),
+        kind: format::job_kind(j.kind),
+        status: format::status(j.status),
         // The carrier's words may quote the citizen's data.
         last_error: if pii {
             j.last_error.unwrap_or_default()
@@ -193,7 +193,7 @@ pub async fn page(
                 shipment_id: c.shipment_id,
                 dossier_code: c.dossier_code,
                 client: c.client_id,
-                kind: format::callback_type(&c.type_),
+                kind: format::callback_type(c.type_),
                 attempts: c.attempts,
                 last_error: c.last_error.unwrap_or_default(),
                 at: format::datetime(c.updated_at),
@@ -290,7 +290,7 @@ pub async fn acknowledge(
         &mut conn,
         audit::entry(
             &staff.actor(),
-            "acknowledge",
+            AuditAction::Acknowledge,
             shipment,
             &reason,
             serde_json::json!({ "item": ledger::item_key(kind, id) }),

@@ -1,7 +1,9 @@
 //! How the console writes things for Vietnamese staff: Vietnam time, dd/mm/yyyy dates, and
 //! the ledger's vocabulary in Vietnamese.
 
-use crate::domain::{Kind, Status, mask};
+use crate::domain::callback::{CallbackState, CallbackType};
+use crate::domain::outbox::{AttemptOutcome, JobKind, JobState};
+use crate::domain::{AuditAction, Kind, Status, mask};
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
 
 /// Vietnam time (UTC+7, no daylight saving).
@@ -110,76 +112,70 @@ pub fn status_class(s: Status) -> &'static str {
     }
 }
 
-pub fn job_kind(k: &str) -> &'static str {
+pub fn job_kind(k: JobKind) -> &'static str {
     match k {
-        "carrier_submit" => "Gửi đơn sang bưu điện",
-        "carrier_cancel" => "Đề nghị bưu điện hủy đơn",
-        "carrier_cancel_case" => "Hỏi VNPost kết quả duyệt hủy đơn",
-        "carrier_confirm" => "Tra cứu bưu điện để xác nhận tin báo",
-        "callback" => "Thông báo cho hệ thống một cửa",
-        _ => "Công việc khác",
+        JobKind::CarrierSubmit => "Gửi đơn sang bưu điện",
+        JobKind::CarrierCancel => "Đề nghị bưu điện hủy đơn",
+        JobKind::CarrierCancelCase => "Hỏi VNPost kết quả duyệt hủy đơn",
+        JobKind::CarrierConfirm => "Tra cứu bưu điện để xác nhận tin báo",
+        JobKind::Callback => "Thông báo cho hệ thống một cửa",
     }
 }
 
-pub fn job_state(s: &str) -> &'static str {
+pub fn job_state(s: JobState) -> &'static str {
     match s {
-        "queued" => "Chờ chạy",
-        "running" => "Đang chạy",
-        "done" => "Xong",
-        "dead" => "Đã dừng (thất bại)",
-        _ => "Khác",
+        JobState::Queued => "Chờ chạy",
+        JobState::Running => "Đang chạy",
+        JobState::Done => "Xong",
+        JobState::Dead => "Đã dừng (thất bại)",
     }
 }
 
-pub fn outcome(o: &str) -> &'static str {
+pub fn outcome(o: AttemptOutcome) -> &'static str {
     match o {
-        "ok" => "Thành công",
-        "transient" => "Lỗi tạm thời, sẽ thử lại",
-        "permanent" => "Bị từ chối",
-        "gone" => "Hệ thống một cửa ngừng nhận (410)",
-        "gave_up" => "Đã thôi thử lại",
-        _ => "Khác",
+        AttemptOutcome::Ok => "Thành công",
+        AttemptOutcome::Transient => "Lỗi tạm thời, sẽ thử lại",
+        AttemptOutcome::Permanent => "Bị từ chối",
+        AttemptOutcome::Gone => "Hệ thống một cửa ngừng nhận (410)",
+        AttemptOutcome::GaveUp => "Đã thôi thử lại",
     }
 }
 
-pub fn outcome_class(o: &str) -> &'static str {
+pub fn outcome_class(o: AttemptOutcome) -> &'static str {
     match o {
-        "ok" => "ok",
-        "transient" => "warn",
-        _ => "bad",
+        AttemptOutcome::Ok => "ok",
+        AttemptOutcome::Transient => "warn",
+        AttemptOutcome::Permanent | AttemptOutcome::Gone | AttemptOutcome::GaveUp => "bad",
     }
 }
 
-pub fn callback_state(s: &str) -> &'static str {
+pub fn callback_state(s: CallbackState) -> &'static str {
     match s {
-        "pending" => "Đang gửi",
-        "delivered" => "Đã nhận",
-        "held" => "Tạm giữ (hệ thống một cửa tạm ngừng nhận)",
-        "dead" => "Thất bại, chờ gửi lại",
-        _ => "Khác",
+        CallbackState::Pending => "Đang gửi",
+        CallbackState::Delivered => "Đã nhận",
+        CallbackState::Held => "Tạm giữ (hệ thống một cửa tạm ngừng nhận)",
+        CallbackState::Dead => "Thất bại, chờ gửi lại",
     }
 }
 
-pub fn callback_type(t: &str) -> &'static str {
+pub fn callback_type(t: CallbackType) -> &'static str {
     match t {
-        "shipment.status_changed" => "Đổi trạng thái",
-        "shipment.late" => "Trễ hạn",
-        "shipment.rejected" => "Bị từ chối",
-        _ => "Khác",
+        CallbackType::StatusChanged => "Đổi trạng thái",
+        CallbackType::Late => "Trễ hạn",
+        CallbackType::Rejected => "Bị từ chối",
     }
 }
 
-pub fn audit_action(a: &str) -> &'static str {
+pub fn audit_action(a: AuditAction) -> &'static str {
     match a {
-        "retry" => "Gửi lại đơn",
-        "cancel" => "Hủy",
-        "replay_callbacks" => "Gửi lại thông báo",
-        "apology_letter" => "Lập thư xin lỗi",
-        "acknowledge" => "Đánh dấu đã xử lý",
-        "enable_client_callbacks" => "Bật lại thông báo",
-        "retention" => "Xoá dữ liệu cá nhân hết hạn lưu trữ",
-        "reconcile" => "Đối soát với VNPost",
-        _ => "Thao tác khác",
+        AuditAction::Retry => "Gửi lại đơn",
+        AuditAction::Cancel => "Hủy",
+        AuditAction::ReplayCallbacks => "Gửi lại thông báo",
+        AuditAction::ApologyLetter => "Lập thư xin lỗi",
+        AuditAction::Acknowledge => "Đánh dấu đã xử lý",
+        AuditAction::EnableClientCallbacks => "Bật lại thông báo",
+        AuditAction::Retention => "Xoá dữ liệu cá nhân hết hạn lưu trữ",
+        AuditAction::Reconcile => "Đối soát với VNPost",
     }
 }
 
@@ -301,10 +297,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_job_kind_has_words() {
-        for k in crate::domain::outbox::JobKind::ALL {
-            assert_ne!(job_kind(k.as_str()), job_kind("no such kind"), "{k:?}");
+    fn each_word_names_one_value() {
+        // The matches are exhaustive; what can still go wrong is one label copied onto two.
+        fn distinct<T: Copy>(all: &[T], words: fn(T) -> &'static str) {
+            let mut seen: Vec<&str> = all.iter().map(|&v| words(v)).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(seen.len(), all.len(), "{seen:?}");
         }
+        distinct(&JobKind::ALL, job_kind);
+        distinct(&JobState::ALL, job_state);
+        distinct(&AttemptOutcome::ALL, outcome);
+        distinct(&CallbackState::ALL, callback_state);
+        distinct(&CallbackType::ALL, callback_type);
+        distinct(&AuditAction::ALL, audit_action);
     }
 
     #[test]

@@ -8,9 +8,9 @@ use super::session::Staff;
 use super::shipment::parse_id;
 use super::{ConsoleError, Layout, assets, format, html, html_status, see_other};
 use crate::auth::Scope;
-use crate::domain::Kind;
 use crate::domain::lateness::{Timeline, deadline};
 use crate::domain::request::reason as check_reason;
+use crate::domain::{AuditAction, Kind};
 use crate::ledger::models::Shipment;
 use crate::ledger::search::{self, Search};
 use crate::ledger::shipments;
@@ -180,7 +180,7 @@ async fn letter_form_page(
     let issued = audit::for_shipment(&mut conn, id)
         .await?
         .into_iter()
-        .filter(|a| a.action == "apology_letter")
+        .filter(|a| a.action == AuditAction::ApologyLetter)
         .map(|a| (a.id, format::datetime(a.at)))
         .collect();
     drop(conn);
@@ -295,7 +295,7 @@ pub async fn issue_letter(
         &mut conn,
         audit::entry(
             &staff.actor(),
-            "apology_letter",
+            AuditAction::ApologyLetter,
             Some(s.id),
             &reason,
             serde_json::json!({
@@ -343,7 +343,7 @@ pub async fn letter(
     let mut conn = state.pool.get().await?;
     let entry = audit::by_id(&mut conn, id)
         .await?
-        .filter(|a| a.action == "apology_letter")
+        .filter(|a| a.action == AuditAction::ApologyLetter)
         .ok_or(ConsoleError::NotFound)?;
     let s = shipments::find(
         &mut conn,

@@ -5,11 +5,12 @@
 use super::session::Staff;
 use super::{ConsoleError, Layout, format, html_status, see_other};
 use crate::domain::admin_units::AdminUnits;
+use crate::domain::outbox::{JobKind, JobState};
 use crate::domain::request::{
     Address, CorrectionsIn, Invalid, corrections as validate_corrections, reason as check_reason,
 };
 use crate::domain::status::Outcome;
-use crate::domain::{Action, Status, mask, phone};
+use crate::domain::{Action, AuditAction, Status, mask, phone};
 use crate::ledger::attention::{self as ledger, AttemptRow, JobRow};
 use crate::ledger::callbacks::{self, Callback};
 use crate::ledger::models::{AuditEntry, CancelState, Event, Shipment};
@@ -243,10 +244,10 @@ fn audit_view(a: &AuditEntry) -> AuditView {
             Some(n) => format!("{n} ({})", a.actor_id),
             None => a.actor_id.clone(),
         },
-        action: format::audit_action(&a.action),
+        action: format::audit_action(a.action),
         reason: a.reason.clone(),
         details: format::audit_details(&a.details),
-        letter: (a.action == "apology_letter").then_some(a.id),
+        letter: (a.action == AuditAction::ApologyLetter).then_some(a.id),
     }
 }
 
@@ -334,7 +335,7 @@ fn view(
     let dead_carrier_jobs = l
         .jobs
         .iter()
-        .any(|j| j.state == "dead" && j.kind != "callback");
+        .any(|j| j.state == JobState::Dead && j.kind != JobKind::Callback);
     let status_now = s.status();
     html_status(
         &ShipmentPage {
@@ -345,9 +346,9 @@ fn view(
                 .jobs
                 .iter()
                 .map(|j| JobView {
-                    kind: format::job_kind(&j.kind),
-                    state: format::job_state(&j.state),
-                    dead: j.state == "dead",
+                    kind: format::job_kind(j.kind),
+                    state: format::job_state(j.state),
+                    dead: j.state == JobState::Dead,
                     attempts: j.attempts,
                     last_error: if pii {
                         j.last_error.clone().unwrap_or_default()
@@ -361,9 +362,9 @@ fn view(
                 .callbacks
                 .iter()
                 .map(|c| CallbackView {
-                    kind: format::callback_type(c.type_.as_str()),
+                    kind: format::callback_type(c.type_),
                     sequence: c.sequence,
-                    state: format::callback_state(c.state.as_str()),
+                    state: format::callback_state(c.state),
                     stuck: c.state.is_stuck(),
                     attempts: c.attempts,
                     last_error: c.last_error.clone().unwrap_or_default(),
@@ -618,7 +619,7 @@ pub async fn retry(
         Err(RetryError::NotFound) => return Err(ConsoleError::NotFound),
         Err(RetryError::Db(e)) => return Err(e.into()),
         Err(RetryError::NothingToRetry(status)) => {
-            refused(id, "retry", &["nothing"], &[("st", status)])
+            refused(id, "retry", &["nothing"], &[("st", status.to_string())])
         }
         Err(RetryError::CorrectionsNeedRejected) => refused(id, "retry", &["corrections"], &[]),
         Err(RetryError::DuplicateActive(other)) => {
@@ -712,14 +713,15 @@ pub async fn replay(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Kind;
     use crate::domain::request::InvalidKind;
     use chrono::Utc;
 
     fn shipment() -> Shipment {
         Shipment {
             id: Uuid::now_v7(),
-            kind: "pickup".into(),
-            status: "rejected".into(),
+            kind: Kind::Pickup,
+            status: Status::Rejected,
             sequence: 3,
             client_id: "c".into(),
             office_code: "O".into(),

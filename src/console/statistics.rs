@@ -6,6 +6,7 @@ use super::chart::{self, Series};
 use super::search::{Choice, office_choices};
 use super::session::Staff;
 use super::{ConsoleError, Layout, format, html};
+use crate::domain::Kind;
 use crate::ledger::stats::{self as ledger, Cohort, KindFigures};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
@@ -165,14 +166,14 @@ async fn compute(
     let failures = ledger::report_failures(&mut conn, &cohort).await?;
     drop(conn);
 
-    let of = |kind: &str| {
+    let of = |kind: Kind| {
         figures
             .iter()
             .find(|f| f.kind == kind)
             .cloned()
-            .unwrap_or_default()
+            .unwrap_or_else(|| KindFigures::none(kind))
     };
-    let k = [of("pickup"), of("delivery")];
+    let k = [of(Kind::Pickup), of(Kind::Delivery)];
     let lines = vec![
         count_line("Số yêu cầu", |f| f.requested, &k),
         count_line("Bưu tá đã nhận", |f| f.picked_up, &k),
@@ -202,10 +203,9 @@ async fn compute(
     let mut by_bucket: HashMap<NaiveDate, (i64, i64)> = HashMap::new();
     for c in counts {
         let e = by_bucket.entry(c.bucket).or_default();
-        if c.kind == "pickup" {
-            e.0 += c.n;
-        } else {
-            e.1 += c.n;
+        match c.kind {
+            Kind::Pickup => e.0 += c.n,
+            Kind::Delivery => e.1 += c.n,
         }
     }
     let mut buckets = Vec::new();

@@ -5,7 +5,8 @@
 //! "chi tiết kỹ thuật", never as the sentence itself.
 
 use super::format;
-use crate::domain::{Kind, Status};
+use crate::domain::outbox::{AttemptOutcome, JobKind};
+use crate::domain::{Kind, Source, Status};
 use crate::ledger::attention::AttemptRow;
 use crate::ledger::models::Event;
 use chrono::{DateTime, Timelike, Utc};
@@ -27,17 +28,16 @@ pub struct Row {
 }
 
 /// Who an event comes from, in words.
-pub fn source(source: &str, actor: Option<&str>) -> String {
+pub fn source(source: Source, actor: Option<&str>) -> String {
     let actor = actor.unwrap_or("").trim();
     match source {
-        "gateway" if actor.is_empty() || actor == "gateway" => "Cổng kết nối".into(),
+        Source::Gateway if actor.is_empty() || actor == "gateway" => "Cổng kết nối".into(),
         // the request itself: its actor is the dossier system that sent it
-        "gateway" => format!("Hệ thống một cửa ({actor})"),
-        "carrier_push" => "Bưu điện báo (tự động)".into(),
-        "carrier_poll" => "Bưu điện trả lời tra cứu".into(),
-        "staff" if actor.is_empty() => "Cán bộ".into(),
-        "staff" => format!("Cán bộ {actor}"),
-        _ => "Nguồn khác".into(),
+        Source::Gateway => format!("Hệ thống một cửa ({actor})"),
+        Source::CarrierPush => "Bưu điện báo (tự động)".into(),
+        Source::CarrierPoll => "Bưu điện trả lời tra cứu".into(),
+        Source::Staff if actor.is_empty() => "Cán bộ".into(),
+        Source::Staff => format!("Cán bộ {actor}"),
     }
 }
 
@@ -190,8 +190,8 @@ fn event_sentence(e: &Event, kind: Kind, office: &str) -> (String, String) {
         }
         return (words.join(" "), technical);
     }
-    let sentence = match e.source.as_str() {
-        "staff" => staff_sentence(note),
+    let sentence = match e.source {
+        Source::Staff => staff_sentence(note),
         _ => gateway_sentence(e, note, kind, office),
     };
     if sentence.1 {
@@ -223,7 +223,7 @@ fn staff_sentence(note: &str) -> (String, bool) {
 /// A gateway event (the request, the carrier's answers, lateness): `true` when the note was
 /// the gateway's own technical text.
 fn gateway_sentence(e: &Event, note: &str, kind: Kind, office: &str) -> (String, bool) {
-    let status = e.status.as_deref().and_then(|s| s.parse::<Status>().ok());
+    let status = e.status;
     if note.is_empty() {
         return match (e.applied, status) {
             (true, Some(Status::Requested)) => ("Nhận yêu cầu từ hệ thống một cửa.".into(), false),
@@ -333,7 +333,7 @@ fn colon(text: &str) -> String {
 
 /// What one attempt's outcome means, with the error class in words.
 fn attempt_outcome(a: &AttemptRow, peer: &str) -> String {
-    let mut out = format::outcome(&a.outcome).to_owned();
+    let mut out = format::outcome(a.outcome).to_owned();
     if let Some(c) = &a.error_class {
         out.push_str(&format!(" ({})", error_class(c, peer)));
     }
@@ -351,7 +351,7 @@ pub fn build(
 ) -> Vec<Row> {
     let mut rows: Vec<(DateTime<Utc>, u8, Row)> = Vec::new();
     for e in events {
-        let status = e.status.as_deref().and_then(|s| s.parse::<Status>().ok());
+        let status = e.status;
         let title = match (e.applied, status) {
             (true, Some(s)) => format!("→ {}", format::status_of(kind, s)),
             _ => "Ghi nhận, không đổi trạng thái".to_owned(),
@@ -368,7 +368,7 @@ pub fn build(
             0,
             Row {
                 at: String::new(),
-                source: source(&e.source, e.actor.as_deref()),
+                source: source(e.source, e.actor.as_deref()),
                 title,
                 detail,
                 technical,
@@ -390,32 +390,35 @@ pub fn build(
     for (_, mut list) in jobs {
         list.sort_by_key(|a| (a.started_at, a.attempt));
         let (first, last) = (list[0], list[list.len() - 1]);
-        let peer = if first.job_kind == "callback" {
+        let peer = if first.job_kind == JobKind::Callback {
             "hệ thống một cửa"
         } else {
             "bưu điện"
         };
-        let what = match (&first.callback_type, first.callback_sequence) {
+        let what = match (first.callback_type, first.callback_sequence) {
             (Some(t), Some(seq)) => format!(
                 "{} ({}, thứ tự {seq})",
-                format::job_kind(&first.job_kind),
+                format::job_kind(first.job_kind),
                 format::callback_type(t)
             ),
-            _ => format::job_kind(&first.job_kind).to_owned(),
+            _ => format::job_kind(first.job_kind).to_owned(),
         };
         let n = list.len();
         let title = if n == 1 {
-            format!("{what}: {}", format::outcome(&last.outcome))
+            format!("{what}: {}", format::outcome(last.outcome))
         } else {
             format!(
                 "{what}: {n} lần, lần cuối {}",
-                format::outcome(&last.outcome).to_lowercase()
+                format::outcome(last.outcome).to_lowercase()
             )
         };
         let detail = if n == 1 {
             format!("{}.", attempt_outcome(last, peer))
         } else {
-            let failed = list.iter().filter(|a| a.outcome != "ok").count();
+            let failed = list
+                .iter()
+                .filter(|a| a.outcome != AttemptOutcome::Ok)
+                .count();
             format!(
                 "Thử {n} lần ({failed} lần không thành công), từ {} đến {}. Lần cuối: {}.",
                 format::datetime_s(first.started_at),
@@ -453,7 +456,7 @@ pub fn build(
                 detail,
                 technical: technical.join("\n"),
                 count: n,
-                class: format::outcome_class(&last.outcome),
+                class: format::outcome_class(last.outcome),
             },
         ));
     }
@@ -503,11 +506,11 @@ mod tests {
             id: 1,
             shipment_id: Uuid::nil(),
             seq: 1,
-            status: status.map(str::to_owned),
+            status: status.map(|s| s.parse().unwrap()),
             applied,
             occurred_at: at(10, 0, 0),
             recorded_at: at(10, 0, 0),
-            source: source.into(),
+            source: source.parse().unwrap(),
             carrier_code: None,
             carrier_text: None,
             unknown_code: false,
@@ -525,15 +528,15 @@ mod tests {
     ) -> AttemptRow {
         AttemptRow {
             job_id: job,
-            job_kind: "callback".into(),
+            job_kind: JobKind::Callback,
             attempt: n,
             started_at: t,
             duration_ms: 12,
-            outcome: outcome.into(),
+            outcome: AttemptOutcome::parse(outcome).unwrap(),
             error_class: class.map(str::to_owned),
             http_status: None,
             excerpt: Some("cannot connect: error sending request for url".into()),
-            callback_type: Some("shipment.status_changed".into()),
+            callback_type: Some(crate::domain::callback::CallbackType::StatusChanged),
             callback_sequence: Some(2),
         }
     }
@@ -558,18 +561,18 @@ mod tests {
 
     #[test]
     fn sources_read_as_words() {
-        assert_eq!(source("gateway", Some("gateway")), "Cổng kết nối");
+        assert_eq!(source(Source::Gateway, Some("gateway")), "Cổng kết nối");
         assert_eq!(
-            source("carrier_push", Some("vnpost")),
+            source(Source::CarrierPush, Some("vnpost")),
             "Bưu điện báo (tự động)"
         );
         assert_eq!(
-            source("carrier_poll", Some("vnpost")),
+            source(Source::CarrierPoll, Some("vnpost")),
             "Bưu điện trả lời tra cứu"
         );
-        assert_eq!(source("staff", Some("can-bo-1")), "Cán bộ can-bo-1");
+        assert_eq!(source(Source::Staff, Some("can-bo-1")), "Cán bộ can-bo-1");
         assert_eq!(
-            source("gateway", Some("motcua-tq")),
+            source(Source::Gateway, Some("motcua-tq")),
             "Hệ thống một cửa (motcua-tq)"
         );
     }

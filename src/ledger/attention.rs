@@ -5,6 +5,9 @@
 use super::shipments::{Actor, Visibility};
 use super::sql::{Sql, visibility};
 use super::{Conn, audit};
+use crate::domain::callback::{CallbackState, CallbackType};
+use crate::domain::outbox::{AttemptOutcome, JobKind, JobState};
+use crate::domain::{AuditAction, Status};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Int4, Nullable, Text, Timestamptz, Uuid as SqlUuid};
@@ -17,7 +20,7 @@ pub struct AttemptRow {
     #[diesel(sql_type = BigInt)]
     pub job_id: i64,
     #[diesel(sql_type = Text)]
-    pub job_kind: String,
+    pub job_kind: JobKind,
     #[diesel(sql_type = Int4)]
     pub attempt: i32,
     #[diesel(sql_type = Timestamptz)]
@@ -25,7 +28,7 @@ pub struct AttemptRow {
     #[diesel(sql_type = Int4)]
     pub duration_ms: i32,
     #[diesel(sql_type = Text)]
-    pub outcome: String,
+    pub outcome: AttemptOutcome,
     #[diesel(sql_type = Nullable<Text>)]
     pub error_class: Option<String>,
     #[diesel(sql_type = Nullable<Int4>)]
@@ -34,7 +37,7 @@ pub struct AttemptRow {
     pub excerpt: Option<String>,
     /// For callbacks: the message's type and sequence.
     #[diesel(sql_type = Nullable<Text>)]
-    pub callback_type: Option<String>,
+    pub callback_type: Option<CallbackType>,
     #[diesel(sql_type = Nullable<Int4>)]
     pub callback_sequence: Option<i32>,
 }
@@ -46,11 +49,12 @@ pub async fn attempts(conn: &mut Conn, shipment: Uuid, limit: i64) -> QueryResul
                 a.error_class, a.http_status, a.excerpt, c.type AS callback_type, \
                 c.sequence AS callback_sequence \
          FROM jobs j JOIN job_attempts a ON a.job_id = j.id \
-         LEFT JOIN callbacks c ON j.kind = 'callback' AND c.id::text = j.payload ->> 'callback_id' \
+         LEFT JOIN callbacks c ON j.kind = $3 AND c.id::text = j.payload ->> 'callback_id' \
          WHERE j.shipment_id = $1 ORDER BY a.started_at, a.id LIMIT $2",
     )
     .bind::<SqlUuid, _>(shipment)
     .bind::<BigInt, _>(limit)
+    .bind::<Text, _>(JobKind::Callback)
     .load(conn)
     .await
 }
@@ -61,9 +65,9 @@ pub struct JobRow {
     #[diesel(sql_type = BigInt)]
     pub id: i64,
     #[diesel(sql_type = Text)]
-    pub kind: String,
+    pub kind: JobKind,
     #[diesel(sql_type = Text)]
-    pub state: String,
+    pub state: JobState,
     #[diesel(sql_type = Int4)]
     pub attempts: i32,
     #[diesel(sql_type = Nullable<Text>)]
@@ -88,7 +92,7 @@ pub struct DeadJob {
     #[diesel(sql_type = BigInt)]
     pub job_id: i64,
     #[diesel(sql_type = Text)]
-    pub kind: String,
+    pub kind: JobKind,
     #[diesel(sql_type = Nullable<Text>)]
     pub last_error: Option<String>,
     #[diesel(sql_type = Timestamptz)]
@@ -98,7 +102,7 @@ pub struct DeadJob {
     #[diesel(sql_type = Text)]
     pub dossier_code: String,
     #[diesel(sql_type = Text)]
-    pub status: String,
+    pub status: Status,
 }
 
 /// Dead carrier jobs (callbacks are listed as dead callbacks), newest first.
@@ -107,8 +111,10 @@ pub async fn dead_jobs(conn: &mut Conn, v: &Visibility, limit: i64) -> QueryResu
         "SELECT j.id AS job_id, j.kind, j.last_error, j.updated_at, s.id AS shipment_id, \
                 s.dossier_code, s.status \
          FROM jobs j JOIN shipments s ON s.id = j.shipment_id \
-         WHERE j.state = 'dead' AND j.kind <> 'callback'",
+         WHERE j.state = $1 AND j.kind <> $2",
     );
+    sql.bind::<Text, _>(JobState::Dead);
+    sql.bind::<Text, _>(JobKind::Callback);
     visibility(&mut sql, "s", v);
     let p = sql.bind::<BigInt, _>(limit);
     sql.push(&format!(" ORDER BY j.updated_at DESC LIMIT {p}"));
@@ -126,10 +132,13 @@ pub async fn unreadable_answers(
         "SELECT j.id AS job_id, j.kind, j.last_error, j.updated_at, s.id AS shipment_id, \
                 s.dossier_code, s.status \
          FROM jobs j JOIN shipments s ON s.id = j.shipment_id \
-         WHERE j.state IN ('queued', 'running') AND j.kind <> 'callback' \
+         WHERE j.state IN ($1, $2) AND j.kind <> $3 \
            AND (SELECT a.error_class FROM job_attempts a WHERE a.job_id = j.id \
                 ORDER BY a.id DESC LIMIT 1) = 'protocol'",
     );
+    sql.bind::<Text, _>(JobState::Queued);
+    sql.bind::<Text, _>(JobState::Running);
+    sql.bind::<Text, _>(JobKind::Callback);
     visibility(&mut sql, "s", v);
     let p = sql.bind::<BigInt, _>(limit);
     sql.push(&format!(" ORDER BY j.updated_at DESC LIMIT {p}"));
@@ -144,7 +153,7 @@ pub struct DeadCallback {
     #[diesel(sql_type = Text)]
     pub client_id: String,
     #[diesel(sql_type = Text)]
-    pub type_: String,
+    pub type_: CallbackType,
     #[diesel(sql_type = Int4)]
     pub attempts: i32,
     #[diesel(sql_type = Nullable<Text>)]
@@ -165,8 +174,9 @@ pub async fn dead_callbacks(
     let mut sql = Sql::new(
         "SELECT c.id, c.client_id, c.type AS type_, c.attempts, c.last_error, c.updated_at, \
                 s.id AS shipment_id, s.dossier_code \
-         FROM callbacks c JOIN shipments s ON s.id = c.shipment_id WHERE c.state = 'dead'",
+         FROM callbacks c JOIN shipments s ON s.id = c.shipment_id WHERE c.state = $1",
     );
+    sql.bind::<Text, _>(CallbackState::Dead);
     visibility(&mut sql, "s", v);
     let p = sql.bind::<BigInt, _>(limit);
     sql.push(&format!(" ORDER BY c.updated_at DESC LIMIT {p}"));
@@ -207,11 +217,12 @@ pub async fn unknown_shipment_reports(
                 p.status_text, p.status_at \
          FROM carrier_pushes p \
          WHERE p.outcome = 'unknown_shipment' AND NOT EXISTS ( \
-             SELECT 1 FROM audit_log a WHERE a.action = 'acknowledge' \
+             SELECT 1 FROM audit_log a WHERE a.action = $2 \
                AND a.details ->> 'item' = 'push:' || p.id) \
          ORDER BY p.received_at DESC LIMIT $1",
     )
     .bind::<BigInt, _>(limit)
+    .bind::<Text, _>(AuditAction::Acknowledge)
     .load(conn)
     .await
 }
@@ -243,9 +254,10 @@ pub async fn unknown_codes(
                 e.carrier_text, e.occurred_at \
          FROM shipment_events e JOIN shipments s ON s.id = e.shipment_id \
          WHERE e.unknown_code AND NOT EXISTS ( \
-             SELECT 1 FROM audit_log a WHERE a.action = 'acknowledge' \
+             SELECT 1 FROM audit_log a WHERE a.action = $1 \
                AND a.details ->> 'item' = 'event:' || e.id)",
     );
+    sql.bind::<Text, _>(AuditAction::Acknowledge);
     visibility(&mut sql, "s", v);
     let p = sql.bind::<BigInt, _>(limit);
     sql.push(&format!(" ORDER BY e.recorded_at DESC LIMIT {p}"));
@@ -285,7 +297,7 @@ pub async fn enable_client(
     let entry = |n: usize| {
         audit::entry(
             actor,
-            "enable_client_callbacks",
+            AuditAction::EnableClientCallbacks,
             None,
             reason,
             serde_json::json!({ "client_id": client, "callbacks": n }),

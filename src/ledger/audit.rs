@@ -5,6 +5,7 @@ use super::Conn;
 use super::models::{AuditEntry, NewAuditEntry};
 use super::schema::audit_log::{self, dsl};
 use super::shipments::Actor;
+use crate::domain::AuditAction;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
@@ -21,7 +22,7 @@ pub async fn record(conn: &mut Conn, entry: NewAuditEntry) -> QueryResult<i64> {
 /// The entry of `actor`'s `action`.
 pub fn entry(
     actor: &Actor,
-    action: &str,
+    action: AuditAction,
     shipment: Option<Uuid>,
     reason: &str,
     details: serde_json::Value,
@@ -29,7 +30,7 @@ pub fn entry(
     NewAuditEntry {
         actor_id: actor.id.clone(),
         actor_name: actor.name.clone(),
-        action: action.to_owned(),
+        action,
         shipment_id: shipment,
         reason: reason.to_owned(),
         details,

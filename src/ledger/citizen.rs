@@ -4,6 +4,7 @@
 //! retention erased are not found: their link is stale.
 
 use super::Conn;
+use crate::domain::{Kind, Status};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Nullable, Text, Timestamptz, Uuid as SqlUuid};
@@ -16,9 +17,9 @@ pub struct Tracked {
     #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,
     #[diesel(sql_type = Text)]
-    pub kind: String,
+    pub kind: Kind,
     #[diesel(sql_type = Text)]
-    pub status: String,
+    pub status: Status,
     #[diesel(sql_type = Text)]
     pub dossier_code: String,
     #[diesel(sql_type = Text)]
@@ -43,7 +44,7 @@ pub struct Step {
     #[diesel(sql_type = SqlUuid)]
     pub shipment_id: Uuid,
     #[diesel(sql_type = Text)]
-    pub status: String,
+    pub status: Status,
     #[diesel(sql_type = Timestamptz)]
     pub occurred_at: DateTime<Utc>,
 }

@@ -5,9 +5,9 @@
 use super::models::{NewEvent, Shipment};
 use super::schema::shipments::dsl;
 use super::{Conn, callbacks, events};
-use crate::domain::Source;
 use crate::domain::callback::CallbackType;
 use crate::domain::lateness::{Timeline, deadline, is_late};
+use crate::domain::{Kind, Source, Status};
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -23,7 +23,7 @@ pub async fn sweep(
         let deliveries: Vec<Shipment> = dsl::shipments
             .filter(dsl::late.eq(false))
             .filter(dsl::due_at.lt(now))
-            .filter(dsl::status.ne("cancelled"))
+            .filter(dsl::status.ne(Status::Cancelled))
             .filter(
                 dsl::delivered_at
                     .is_null()
@@ -38,10 +38,10 @@ pub async fn sweep(
             .await?;
         let pickups: Vec<Shipment> = dsl::shipments
             .filter(dsl::late.eq(false))
-            .filter(dsl::kind.eq("pickup"))
+            .filter(dsl::kind.eq(Kind::Pickup))
             .filter(dsl::picked_up_at.is_null())
             .filter(dsl::created_at.lt(now - pickup_window))
-            .filter(dsl::status.ne("cancelled"))
+            .filter(dsl::status.ne(Status::Cancelled))
             .order(dsl::created_at)
             .limit(batch)
             .select(Shipment::as_select())

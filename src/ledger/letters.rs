@@ -3,6 +3,7 @@
 
 use super::Conn;
 use super::schema::audit_log;
+use crate::domain::AuditAction;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
@@ -11,7 +12,7 @@ use uuid::Uuid;
 pub async fn issued(conn: &mut Conn, shipments: &[Uuid]) -> QueryResult<Vec<(Uuid, i64)>> {
     use audit_log::dsl;
     let rows: Vec<(Option<Uuid>, i64)> = dsl::audit_log
-        .filter(dsl::action.eq("apology_letter"))
+        .filter(dsl::action.eq(AuditAction::ApologyLetter))
         .filter(dsl::shipment_id.eq_any(shipments))
         .group_by(dsl::shipment_id)
         .select((dsl::shipment_id, diesel::dsl::count_star()))

@@ -2,7 +2,7 @@
 
 use super::schema::*;
 use crate::domain::status::UnknownValue;
-use crate::domain::{Kind, Source, Status};
+use crate::domain::{AuditAction, Kind, Source, Status};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -14,8 +14,8 @@ use uuid::Uuid;
 #[diesel(table_name = shipments, check_for_backend(diesel::pg::Pg))]
 pub struct Shipment {
     pub id: Uuid,
-    pub kind: String,
-    pub status: String,
+    pub kind: Kind,
+    pub status: Status,
     pub sequence: i32,
     pub client_id: String,
     pub office_code: String,
@@ -109,17 +109,12 @@ impl Shipment {
         self.cancel_state
     }
 
-    /// The CHECK constraints guarantee the stored text is a known status.
     pub fn status(&self) -> Status {
         self.status
-            .parse()
-            .unwrap_or_else(|_| unreachable!("status CHECK constraint"))
     }
 
     pub fn kind(&self) -> Kind {
         self.kind
-            .parse()
-            .unwrap_or_else(|_| unreachable!("kind CHECK constraint"))
     }
 }
 
@@ -129,11 +124,11 @@ pub struct Event {
     pub id: i64,
     pub shipment_id: Uuid,
     pub seq: i32,
-    pub status: Option<String>,
+    pub status: Option<Status>,
     pub applied: bool,
     pub occurred_at: DateTime<Utc>,
     pub recorded_at: DateTime<Utc>,
-    pub source: String,
+    pub source: Source,
     pub carrier_code: Option<i32>,
     pub carrier_text: Option<String>,
     pub unknown_code: bool,
@@ -209,7 +204,7 @@ pub struct AuditEntry {
     pub at: DateTime<Utc>,
     pub actor_id: String,
     pub actor_name: Option<String>,
-    pub action: String,
+    pub action: AuditAction,
     pub shipment_id: Option<Uuid>,
     pub reason: String,
     pub details: serde_json::Value,
@@ -223,7 +218,7 @@ pub struct AuditEntry {
 pub struct NewAuditEntry {
     pub actor_id: String,
     pub actor_name: Option<String>,
-    pub action: String,
+    pub action: AuditAction,
     pub shipment_id: Option<Uuid>,
     pub reason: String,
     pub details: serde_json::Value,

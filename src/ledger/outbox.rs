@@ -19,7 +19,7 @@ use super::schema::{job_attempts, jobs};
 use crate::domain::outbox::{AttemptOutcome, JobKind, JobState, excerpt};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Interval};
+use diesel::sql_types::{BigInt, Integer, Interval, Text};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
@@ -179,15 +179,17 @@ pub async fn claim(
     lease: std::time::Duration,
 ) -> QueryResult<Vec<Job>> {
     diesel::sql_query(
-        "UPDATE jobs SET state = 'running', locked_by = $1, locked_until = now() + $2, \
+        "UPDATE jobs SET state = $4, locked_by = $1, locked_until = now() + $2, \
                 attempts = attempts + 1, updated_at = now() \
-         WHERE id IN (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= now() \
+         WHERE id IN (SELECT id FROM jobs WHERE state = $5 AND run_at <= now() \
                       ORDER BY run_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
          RETURNING *",
     )
     .bind::<Integer, _>(worker)
     .bind::<Interval, _>(pg_interval(lease))
     .bind::<BigInt, _>(n)
+    .bind::<Text, _>(JobState::Running)
+    .bind::<Text, _>(JobState::Queued)
     .load(conn)
     .await
 }
@@ -196,14 +198,16 @@ pub async fn claim(
 /// ran out. Any process may run it at any time.
 pub async fn reap(conn: &mut Conn) -> QueryResult<usize> {
     diesel::sql_query(format!(
-        "UPDATE jobs SET state = 'queued', locked_by = NULL, locked_until = NULL, updated_at = now(), \
+        "UPDATE jobs SET state = $1, locked_by = NULL, locked_until = NULL, updated_at = now(), \
                 last_error = coalesce(last_error, 'worker lost') \
-         WHERE state = 'running' AND (locked_until < now() OR NOT EXISTS ( \
+         WHERE state = $2 AND (locked_until < now() OR NOT EXISTS ( \
              SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted \
                AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
                AND l.classid = {ns}::oid AND l.objid = jobs.locked_by::oid AND l.objsubid = 2))",
         ns = WORKER_LOCK_NS as u32
     ))
+    .bind::<Text, _>(JobState::Queued)
+    .bind::<Text, _>(JobState::Running)
     .execute(conn)
     .await
 }

@@ -100,9 +100,9 @@ pub struct Hit {
     #[diesel(sql_type = SqlUuid)]
     pub id: Uuid,
     #[diesel(sql_type = Text)]
-    pub kind: String,
+    pub kind: Kind,
     #[diesel(sql_type = Text)]
-    pub status: String,
+    pub status: Status,
     #[diesel(sql_type = Text)]
     pub dossier_code: String,
     #[diesel(sql_type = Text)]
@@ -135,10 +135,10 @@ pub struct Hit {
 
 impl Hit {
     pub fn kind(&self) -> Kind {
-        self.kind.parse().unwrap_or(Kind::Pickup)
+        self.kind
     }
     pub fn status(&self) -> Status {
-        self.status.parse().unwrap_or(Status::Requested)
+        self.status
     }
 }
 

@@ -8,15 +8,12 @@ use super::{Conn, audit, callbacks, events, idempotency, outbox};
 use crate::domain::callback::CallbackType;
 use crate::domain::outbox::JobKind;
 use crate::domain::status::Outcome;
-use crate::domain::{Action, Kind, Source, Status};
+use crate::domain::{Action, AuditAction, Kind, Source, Status};
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DbError};
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
-
-diesel::define_sql_function!(fn reverse(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
-diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
 /// Which shipments a caller may see.
 #[derive(Debug, Clone, Default)]
@@ -89,72 +86,6 @@ pub async fn active_for_dossier(
         .first(&mut conn)
         .await
         .optional()
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ListFilter {
-    pub dossier_code: Option<String>,
-    pub kind: Option<Kind>,
-    pub status: Option<Status>,
-    pub office_code: Option<String>,
-    pub late: Option<bool>,
-    /// Tracking number, dossier code, last digits of the phone, or part of the name.
-    pub q: Option<String>,
-    /// Keyset cursor: only shipments older than this one (ids are UUIDv7, time-ordered).
-    pub before: Option<Uuid>,
-    pub limit: i64,
-}
-
-/// Newest first; one more row than `limit` tells the caller whether there is a next page.
-pub async fn list(conn: &mut Conn, v: &Visibility, f: &ListFilter) -> QueryResult<Vec<Shipment>> {
-    let mut q = visible(dsl::shipments.into_boxed(), v);
-    if let Some(d) = &f.dossier_code {
-        q = q.filter(dsl::dossier_code.eq(d));
-    }
-    if let Some(k) = f.kind {
-        q = q.filter(dsl::kind.eq(k.as_str()));
-    }
-    if let Some(s) = f.status {
-        q = q.filter(dsl::status.eq(s.as_str()));
-    }
-    if let Some(o) = &f.office_code {
-        q = q.filter(dsl::office_code.eq(o));
-    }
-    if let Some(l) = f.late {
-        q = q.filter(dsl::late.eq(l));
-    }
-    if let Some(text) = f.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-        let is_phone_fragment = digits.len() >= 3
-            && text
-                .chars()
-                .all(|c| c.is_ascii_digit() || c == ' ' || c == '+');
-        let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
-        let by_text = dsl::tracking_number
-            .eq(text.to_owned())
-            .or(dsl::dossier_code.eq(text.to_owned()))
-            .or(lower(dsl::person_name).like(pattern).escape('\\'));
-        if is_phone_fragment {
-            let reversed: String = digits.chars().rev().collect();
-            q = q.filter(by_text.or(reverse(dsl::person_phone).like(format!("{reversed}%"))));
-        } else {
-            q = q.filter(by_text);
-        }
-    }
-    if let Some(b) = f.before {
-        q = q.filter(dsl::id.lt(b));
-    }
-    q.order(dsl::id.desc())
-        .limit(f.limit + 1)
-        .select(Shipment::as_select())
-        .load(conn)
-        .await
-}
-
-fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 /// Why a create did not create.
@@ -305,7 +236,7 @@ pub async fn change_status(
     let now = Utc::now();
     let previous = s.status();
     let occurred_at = event.occurred_at;
-    s.status = to.as_str().to_owned();
+    s.status = to;
     s.sequence += 1;
     s.updated_at = now;
     if reason.is_some() {
@@ -375,7 +306,7 @@ pub async fn cancel(
         let mut s = find_for_update(c, id, v)
             .await?
             .ok_or(ActionError::NotFound)?;
-        let before = s.status.clone();
+        let before = s.status.as_str();
         let now = Utc::now();
         let outcome = match Action::Cancel.apply(s.status())? {
             Outcome::MoveTo(to) => {
@@ -424,7 +355,7 @@ pub async fn cancel(
                 NewAuditEntry {
                     actor_id: actor.id.clone(),
                     actor_name: actor.name.clone(),
-                    action: "cancel".into(),
+                    action: AuditAction::Cancel,
                     shipment_id: Some(s.id),
                     reason: reason.to_owned(),
                     details: serde_json::json!({ "status_before": before }),
@@ -607,7 +538,7 @@ pub enum RetryError {
     #[error("shipment not found")]
     NotFound,
     #[error("nothing to retry: the shipment is {0} and has no dead job")]
-    NothingToRetry(String),
+    NothingToRetry(Status),
     #[error("corrections apply only to a rejected shipment")]
     CorrectionsNeedRejected,
     #[error("an active shipment exists for this dossier")]
@@ -709,14 +640,14 @@ pub async fn retry(
                     ev.applied = false;
                     events::append(c, ev).await?;
                 }
-                _ => return Err(RetryError::NothingToRetry(s.status.clone())),
+                _ => return Err(RetryError::NothingToRetry(s.status)),
             }
             audit::record(
                 c,
                 NewAuditEntry {
                     actor_id: actor.id.clone(),
                     actor_name: actor.name.clone(),
-                    action: "retry".into(),
+                    action: AuditAction::Retry,
                     shipment_id: Some(s.id),
                     reason: reason.to_owned(),
                     details,
@@ -758,7 +689,7 @@ pub async fn replay_callbacks(
             NewAuditEntry {
                 actor_id: actor.id.clone(),
                 actor_name: actor.name.clone(),
-                action: "replay_callbacks".into(),
+                action: AuditAction::ReplayCallbacks,
                 shipment_id: Some(s.id),
                 reason: reason.to_owned(),
                 details: serde_json::json!({ "callbacks": n }),

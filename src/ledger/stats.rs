@@ -3,6 +3,7 @@
 
 use super::Conn;
 use super::sql::{ID_SLACK, Sql, TERMINAL, uuid_v7_floor};
+use crate::domain::{Kind, Status};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{
@@ -35,10 +36,10 @@ fn cohort(sql: &mut Sql<'_>, alias: &str, c: &Cohort) {
 }
 
 /// Figures of one kind of shipment over a cohort.
-#[derive(Debug, Clone, Default, QueryableByName)]
+#[derive(Debug, Clone, QueryableByName)]
 pub struct KindFigures {
     #[diesel(sql_type = Text)]
-    pub kind: String,
+    pub kind: Kind,
     #[diesel(sql_type = BigInt)]
     pub requested: i64,
     #[diesel(sql_type = BigInt)]
@@ -69,6 +70,27 @@ pub struct KindFigures {
     pub carrier_cod_vnd: i64,
 }
 
+impl KindFigures {
+    /// The figures of a kind no shipment of the cohort has.
+    pub fn none(kind: Kind) -> Self {
+        KindFigures {
+            kind,
+            requested: 0,
+            picked_up: 0,
+            delivered: 0,
+            on_time: 0,
+            returned: 0,
+            cancelled: 0,
+            rejected: 0,
+            in_progress: 0,
+            median_to_pickup_s: None,
+            median_to_delivery_s: None,
+            carrier_fee_vnd: 0,
+            carrier_cod_vnd: 0,
+        }
+    }
+}
+
 pub async fn report_by_kind(
     conn: &mut Conn,
     c: &Cohort,
@@ -76,17 +98,23 @@ pub async fn report_by_kind(
 ) -> QueryResult<Vec<KindFigures>> {
     let mut sql = Sql::new("");
     let window = sql.bind::<BigInt, _>(pickup_window.num_seconds());
+    let delivered = sql.bind::<Text, _>(Status::Delivered);
+    let delivery = sql.bind::<Text, _>(Kind::Delivery);
+    let returning = sql.bind::<Text, _>(Status::Returning);
+    let returned = sql.bind::<Text, _>(Status::Returned);
+    let cancelled = sql.bind::<Text, _>(Status::Cancelled);
+    let rejected = sql.bind::<Text, _>(Status::Rejected);
     sql.push(&format!(
         "SELECT s.kind, count(*) AS requested, \
             count(*) FILTER (WHERE s.picked_up_at IS NOT NULL) AS picked_up, \
-            count(*) FILTER (WHERE s.status = 'delivered') AS delivered, \
-            count(*) FILTER (WHERE s.status = 'delivered' AND CASE s.kind \
-                WHEN 'delivery' THEN s.due_at IS NULL OR s.delivered_at <= s.due_at \
+            count(*) FILTER (WHERE s.status = {delivered}) AS delivered, \
+            count(*) FILTER (WHERE s.status = {delivered} AND CASE s.kind \
+                WHEN {delivery} THEN s.due_at IS NULL OR s.delivered_at <= s.due_at \
                 ELSE s.picked_up_at <= s.created_at + make_interval(secs => {window}::float8) END) AS on_time, \
-            count(*) FILTER (WHERE s.status IN ('returning', 'returned')) AS returned, \
-            count(*) FILTER (WHERE s.status = 'cancelled') AS cancelled, \
-            count(*) FILTER (WHERE s.status = 'rejected') AS rejected, \
-            count(*) FILTER (WHERE s.status NOT IN {TERMINAL} AND s.status NOT IN ('returning')) AS in_progress, \
+            count(*) FILTER (WHERE s.status IN ({returning}, {returned})) AS returned, \
+            count(*) FILTER (WHERE s.status = {cancelled}) AS cancelled, \
+            count(*) FILTER (WHERE s.status = {rejected}) AS rejected, \
+            count(*) FILTER (WHERE s.status NOT IN {TERMINAL} AND s.status <> {returning}) AS in_progress, \
             percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM s.picked_up_at - s.created_at)::float8) \
                 FILTER (WHERE s.picked_up_at IS NOT NULL) AS median_to_pickup_s, \
             percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM s.delivered_at - s.picked_up_at)::float8) \
@@ -106,7 +134,7 @@ pub struct BucketCount {
     #[diesel(sql_type = Date)]
     pub bucket: NaiveDate,
     #[diesel(sql_type = Text)]
-    pub kind: String,
+    pub kind: Kind,
     #[diesel(sql_type = BigInt)]
     pub n: i64,
 }

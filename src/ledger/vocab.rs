@@ -37,7 +37,8 @@ macro_rules! text_vocabulary {
             fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
                 let text = std::str::from_utf8(value.as_bytes())?;
                 let parse: fn(&str) -> Option<$ty> = $parse;
-                parse(text).ok_or_else(|| format!("{}: unknown {text:?}", stringify!($ty)).into())
+                parse(text)
+                    .ok_or_else(|| format!("{}: unknown value `{text}`", stringify!($ty)).into())
             }
         }
     )*};

@@ -172,7 +172,7 @@ pub async fn pull(
     let audit = who.staff.then(|| NewAuditEntry {
         actor_id: who.id.clone(),
         actor_name: who.name.clone(),
-        action: AuditAction::Reconcile.as_str().into(),
+        action: AuditAction::Reconcile,
         shipment_id: None,
         reason: format!("Đối soát với VNPost tháng {}", month.label()),
         details: serde_json::json!({

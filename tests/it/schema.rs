@@ -548,7 +548,7 @@ async fn vocabularies_load_as_enums_and_refuse_unknown_words() {
     else {
         panic!("an unknown status loads");
     };
-    assert!(err.to_string().contains("unknown \"lost\""), "{err}");
+    assert!(err.to_string().contains("unknown value `lost`"), "{err}");
 
     // And the database refuses to store one.
     let err = diesel::sql_query(
