@@ -5,6 +5,7 @@
 //! "chi tiết kỹ thuật", never as the sentence itself.
 
 use super::format;
+use crate::domain::note::GatewayNote;
 use crate::domain::outbox::{AttemptOutcome, JobKind};
 use crate::domain::{Kind, Source, Status};
 use crate::ledger::attention::AttemptRow;
@@ -120,7 +121,8 @@ pub fn rejection(reason: &str, kind: Kind, office: &str) -> Rejection {
             }
         )
     };
-    if let Some(message) = reason.strip_prefix("the carrier refused the order: ") {
+    let said = GatewayNote::parse(reason);
+    if let Some(GatewayNote::CarrierRefused { message }) = &said {
         let words = plain_words(message);
         let office_side = names_office(message, kind);
         let text = if office_side {
@@ -136,7 +138,7 @@ pub fn rejection(reason: &str, kind: Kind, office: &str) -> Rejection {
             technical: reason.to_owned(),
         };
     }
-    if reason.starts_with("office ") && reason.ends_with(" is no longer configured") {
+    if let Some(GatewayNote::OfficeUnconfigured { .. }) = said {
         return Rejection {
             text: format!(
                 "Đơn vị {office} không còn trong cấu hình của cổng: cần thêm lại mục [[offices]] (mã {office}) rồi gửi lại đơn."
@@ -231,96 +233,71 @@ fn gateway_sentence(e: &Event, note: &str, kind: Kind, office: &str) -> (String,
             _ => ("Cổng ghi nhận.".into(), false),
         };
     }
-    if let Some(rest) = note.strip_prefix("late: due ") {
-        let due = DateTime::parse_from_rfc3339(rest.trim())
-            .map(|d| format::datetime(d.with_timezone(&Utc)))
-            .unwrap_or_default();
-        let what = match kind {
-            Kind::Delivery => "Quá ngày hẹn trả kết quả",
-            Kind::Pickup => "Quá thời hạn thu gom hồ sơ",
-        };
+    let Some(said) = GatewayNote::parse(note) else {
+        if status == Some(Status::Rejected) {
+            let r = rejection(note, kind, office);
+            return (r.text, !r.technical.is_empty());
+        }
         return (
-            if due.is_empty() {
-                format!("{what}.")
-            } else {
-                format!("{what} (hạn {due}, giờ Việt Nam).")
-            },
+            "Cổng ghi nhận một sự kiện (xem chi tiết kỹ thuật).".into(),
             true,
         );
-    }
-    if let Some(rest) = note.strip_prefix("order ") {
-        let adopted = rest.starts_with("found at the carrier");
-        let (_, tail) = rest.split_once([':', '(']).unwrap_or((rest, ""));
-        let item: String = tail
-            .trim_start()
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect();
-        let asked_cancel = rest.contains("asking the carrier to cancel");
-        let base = if adopted {
+    };
+    let item = |item_code: &str| {
+        if item_code.is_empty() {
+            String::new()
+        } else {
+            format!(", số hiệu bưu gửi {item_code}")
+        }
+    };
+    let placed = |adopted: bool| {
+        if adopted {
             "Cổng tìm thấy đơn đã có ở bưu điện (theo mã đơn của cổng)"
         } else {
             "Bưu điện đã nhận đơn"
-        };
-        let item = if item.is_empty() {
-            String::new()
-        } else {
-            format!(", số hiệu bưu gửi {item}")
-        };
-        return (
-            if asked_cancel {
-                format!(
-                    "{base}{item}, nhưng đơn đã kết thúc trước đó: cổng đề nghị bưu điện hủy đơn này."
-                )
-            } else {
-                format!("{base}{item}.")
-            },
-            true,
-        );
-    }
-    if note == "the carrier cancelled the order" {
-        return ("Bưu điện đã hủy đơn.".into(), true);
-    }
-    if let Some(rest) = note.strip_prefix("the cancellation awaits VNPost's approval") {
-        let case = rest
-            .trim()
-            .strip_prefix("(case ")
-            .and_then(|c| c.strip_suffix(')'))
-            .map(|c| format!(" (hồ sơ yêu cầu số {c})"))
-            .unwrap_or_default();
-        return (
-            format!("Yêu cầu hủy đơn đang chờ VNPost duyệt{case}."),
-            true,
-        );
-    }
-    if let Some(m) = note.strip_prefix("the carrier refused to cancel: ") {
-        return (format!("VNPost không đồng ý hủy đơn: {m}."), true);
-    }
-    if let Some(r) = note.strip_prefix("gave up confirming a carrier push by tracking: ") {
-        let how = gave_up(r, "bưu điện").unwrap_or_default();
-        return (
-            format!(
-                "Cổng thôi tra cứu để xác nhận tin báo của bưu điện{}.",
-                colon(&how)
-            ),
-            true,
-        );
-    }
-    if let Some(r) = note.strip_prefix("gave up asking the carrier to cancel: ") {
-        let how = gave_up(r, "bưu điện").unwrap_or_default();
-        return (
-            format!("Cổng thôi đề nghị bưu điện hủy đơn{}.", colon(&how)),
-            true,
-        );
-    }
-    if status == Some(Status::Rejected) || note.starts_with("the carrier refused the order") {
-        let r = rejection(note, kind, office);
-        return (r.text, !r.technical.is_empty());
-    }
-    (
-        "Cổng ghi nhận một sự kiện (xem chi tiết kỹ thuật).".into(),
-        true,
-    )
+        }
+    };
+    let text = match said {
+        GatewayNote::Late { due } => {
+            let what = match kind {
+                Kind::Delivery => "Quá ngày hẹn trả kết quả",
+                Kind::Pickup => "Quá thời hạn thu gom hồ sơ",
+            };
+            format!("{what} (hạn {}, giờ Việt Nam).", format::datetime(due))
+        }
+        GatewayNote::OrderPlaced { adopted, item_code } => {
+            format!("{}{}.", placed(adopted), item(&item_code))
+        }
+        GatewayNote::OrderAfterEnd {
+            adopted, item_code, ..
+        } => format!(
+            "{}{}, nhưng đơn đã kết thúc trước đó: cổng đề nghị bưu điện hủy đơn này.",
+            placed(adopted),
+            item(&item_code)
+        ),
+        GatewayNote::CarrierRefused { .. } | GatewayNote::OfficeUnconfigured { .. } => {
+            rejection(note, kind, office).text
+        }
+        GatewayNote::CarrierCancelled => "Bưu điện đã hủy đơn.".into(),
+        GatewayNote::CancelAwaitingApproval { case_id } => format!(
+            "Yêu cầu hủy đơn đang chờ VNPost duyệt{}.",
+            case_id
+                .map(|c| format!(" (hồ sơ yêu cầu số {c})"))
+                .unwrap_or_default()
+        ),
+        GatewayNote::CancelRefused { message } => {
+            format!("VNPost không đồng ý hủy đơn: {message}.")
+        }
+        GatewayNote::GaveUpConfirming { reason } => format!(
+            "Cổng thôi tra cứu để xác nhận tin báo của bưu điện{}.",
+            colon(&gave_up(&reason, "bưu điện").unwrap_or_default())
+        ),
+        GatewayNote::GaveUpCancelling { reason } => format!(
+            "Cổng thôi đề nghị bưu điện hủy đơn{}.",
+            colon(&gave_up(&reason, "bưu điện").unwrap_or_default())
+        ),
+    };
+    (text, true)
 }
 
 fn colon(text: &str) -> String {

@@ -16,6 +16,7 @@ pub mod dossier;
 pub mod lateness;
 pub mod letter;
 pub mod mask;
+pub mod note;
 pub mod outbox;
 pub mod pem_keys;
 pub mod phone;

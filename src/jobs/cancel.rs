@@ -7,6 +7,7 @@ use super::submit::find_order;
 use super::{Context, Failure};
 use crate::carrier::{CancelResult, Carrier, CarrierError};
 use crate::domain::Action;
+use crate::domain::note::GatewayNote;
 use crate::domain::outbox::JobKind;
 use crate::domain::status::Outcome;
 use crate::ledger::models::{CancelState, Shipment};
@@ -73,12 +74,12 @@ pub(super) async fn apply(
             set_cancel_state(c, s.id, None, None, None).await?;
             match Action::CarrierCancelled.apply(s.status()) {
                 Ok(Outcome::MoveTo(to)) => {
-                    let ev = gateway_event(s, Some(to), "the carrier cancelled the order".into());
+                    let ev = gateway_event(s, Some(to), GatewayNote::CarrierCancelled.to_string());
                     change_status(c, s, to, ev, Some("cancelled at the carrier".into())).await?;
                 }
                 Ok(_) => {}
                 Err(_) => {
-                    let ev = gateway_event(s, None, "the carrier cancelled the order".into());
+                    let ev = gateway_event(s, None, GatewayNote::CarrierCancelled.to_string());
                     events::append(c, ev).await?;
                 }
             }
@@ -104,17 +105,22 @@ pub(super) async fn apply(
                         Utc::now() + cancel_case_interval,
                     )
                     .await?;
-                    format!("the cancellation awaits VNPost's approval (case {case})")
+                    Some(case.clone())
                 }
-                None => "the cancellation awaits VNPost's approval (no case id given; tracking will see its decision)".into(),
+                None => None,
             };
+            let note = GatewayNote::CancelAwaitingApproval { case_id: note }.to_string();
             events::append(c, gateway_event(s, None, note)).await?;
         }
         Answer::CancelRefused(m) => {
             set_cancel_state(c, s.id, Some(CancelState::Refused), None, Some(m)).await?;
             events::append(
                 c,
-                gateway_event(s, None, format!("the carrier refused to cancel: {m}")),
+                gateway_event(
+                    s,
+                    None,
+                    GatewayNote::CancelRefused { message: m.clone() }.to_string(),
+                ),
             )
             .await?;
         }
@@ -130,7 +136,10 @@ pub(super) async fn give_up(c: &mut Conn, s: &Shipment, reason: &str) -> anyhow:
         gateway_event(
             s,
             None,
-            format!("gave up asking the carrier to cancel: {reason}"),
+            GatewayNote::GaveUpCancelling {
+                reason: reason.to_owned(),
+            }
+            .to_string(),
         ),
     )
     .await?;

@@ -4,6 +4,7 @@
 use super::run::{Completion, gateway_event, shipment_of};
 use super::{Context, Failure, tracking};
 use crate::carrier::{Carrier, CarrierError};
+use crate::domain::note::GatewayNote;
 use crate::ledger::models::Shipment;
 use crate::ledger::outbox::Job;
 use crate::ledger::{Conn, events};
@@ -36,7 +37,10 @@ pub(super) async fn give_up(c: &mut Conn, s: &Shipment, reason: &str) -> anyhow:
         gateway_event(
             s,
             None,
-            format!("gave up confirming a carrier push by tracking: {reason}"),
+            GatewayNote::GaveUpConfirming {
+                reason: reason.to_owned(),
+            }
+            .to_string(),
         ),
     )
     .await?;

@@ -5,6 +5,7 @@ use super::run::{Completion, gateway_event, shipment_of};
 use super::{Context, Failure};
 use crate::carrier::order::{ShipmentOrder, order_request};
 use crate::carrier::{Carrier, CarrierError, FoundOrder, Party};
+use crate::domain::note::GatewayNote;
 use crate::domain::outbox::JobKind;
 use crate::domain::status::Outcome;
 use crate::domain::{Action, Status};
@@ -81,10 +82,12 @@ async fn submit<C: Carrier>(
         }
     }
     let Some(office) = ctx.config.office(&s.office_code) else {
-        return Ok(Completion::Submit(Answer::Rejected(format!(
-            "office {} is no longer configured",
-            s.office_code
-        ))));
+        return Ok(Completion::Submit(Answer::Rejected(
+            GatewayNote::OfficeUnconfigured {
+                office: s.office_code.clone(),
+            }
+            .to_string(),
+        )));
     };
     let order = order_request(&shipment_order(&s), office, &ctx.config);
     let t = Instant::now();
@@ -99,10 +102,9 @@ async fn submit<C: Carrier>(
             total_fee: c.total_fee,
             cod_amount: None,
         })),
-        Err(e) if e.is_permanent() => Ok(Completion::Submit(Answer::Rejected(format!(
-            "the carrier refused the order: {}",
-            e.message
-        )))),
+        Err(e) if e.is_permanent() => Ok(Completion::Submit(Answer::Rejected(
+            GatewayNote::CarrierRefused { message: e.message }.to_string(),
+        ))),
         Err(e) => Err(e),
     }
 }
@@ -164,21 +166,25 @@ pub(super) async fn apply(
                 *cod_amount,
             )
             .await?;
-            let how = if *adopted {
-                "found at the carrier by its reference"
-            } else {
-                "created at the carrier"
-            };
             match Action::CarrierAccepted.apply(s.status()) {
                 Ok(Outcome::MoveTo(to)) => {
-                    let ev = gateway_event(s, Some(to), format!("order {how}: {item_code}"));
+                    let note = GatewayNote::OrderPlaced {
+                        adopted: *adopted,
+                        item_code: item_code.clone(),
+                    };
+                    let ev = gateway_event(s, Some(to), note.to_string());
                     change_status(c, s, to, ev, None).await?;
                 }
                 Ok(_) => {}
                 Err(_) => {
                     // Cancelled or rejected while the order was being created: the carrier
                     // holds an order nobody wants any more; ask it to cancel.
-                    events::append(c, gateway_event(s, None, format!("order {how} ({item_code}) after the shipment became {}; asking the carrier to cancel it", s.status))).await?;
+                    let note = GatewayNote::OrderAfterEnd {
+                        adopted: *adopted,
+                        item_code: item_code.clone(),
+                        status: s.status.to_string(),
+                    };
+                    events::append(c, gateway_event(s, None, note.to_string())).await?;
                     outbox::enqueue(
                         c,
                         JobKind::CarrierCancel,

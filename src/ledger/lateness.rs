@@ -7,6 +7,7 @@ use super::schema::shipments::dsl;
 use super::{Conn, callbacks, events};
 use crate::domain::callback::CallbackType;
 use crate::domain::lateness::{Timeline, deadline, is_late};
+use crate::domain::note::GatewayNote;
 use crate::domain::{Kind, Source, Status};
 use chrono::Utc;
 use diesel::prelude::*;
@@ -79,7 +80,7 @@ pub async fn sweep(
                 s.status(),
                 Source::Gateway,
                 "gateway",
-                Some(format!("late: due {}", due.to_rfc3339())),
+                Some(GatewayNote::Late { due }.to_string()),
                 now,
             );
             ev.status = None;
