@@ -273,68 +273,55 @@ impl<'a> Console<'a> {
     }
 }
 
+/// One scenario in a fresh gateway and browser (signed in as the officer if `officer`), so
+/// that one failing scenario does not hide the others.
+async fn in_console(officer: bool, scenario: impl AsyncFnOnce(&Console<'_>)) {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    if officer {
+        c.sign_in_officer().await;
+    }
+    scenario(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
 fn officer(app: &TestApp) -> String {
     app.staff_token("can-bo-1", &["staff:read", "staff:pii", "staff:act"], None)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_timeline_speaks_plain_vietnamese() {
-    let (app, l) = start().await;
-    let c = Console::open(&app, &l).await;
-    c.sign_in_officer().await;
-    reading_the_timeline(&c).await;
-    c.close().await;
-    app.stop().await;
+    in_console(true, async |c| reading_the_timeline(c).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_in_takes_a_staff_token() {
-    let (app, l) = start().await;
-    let c = Console::open(&app, &l).await;
-    signing_in(&c).await;
-    c.close().await;
-    app.stop().await;
+    in_console(false, async |c| signing_in(c).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_finds_by_dossier_phone_and_name() {
-    let (app, l) = start().await;
-    let c = Console::open(&app, &l).await;
-    c.sign_in_officer().await;
-    searching(&c).await;
-    phone_screen(&c).await;
-    c.close().await;
-    app.stop().await;
+    in_console(true, async |c| {
+        searching(c).await;
+        phone_screen(c).await;
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attention_lists_each_problem_with_its_action() {
-    let (app, l) = start().await;
-    let c = Console::open(&app, &l).await;
-    c.sign_in_officer().await;
-    needing_attention(&c).await;
-    c.close().await;
-    app.stop().await;
+    in_console(true, async |c| needing_attention(c).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_pickup_is_retried_with_a_corrected_address() {
-    let (app, l) = start().await;
-    let c = Console::open(&app, &l).await;
-    c.sign_in_officer().await;
-    retrying_the_rejected_pickup(&c).await;
-    c.close().await;
-    app.stop().await;
+    in_console(true, async |c| retrying_the_rejected_pickup(c).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_result_gets_an_apology_letter() {
-    let (app, l) = start().await;
-    let c = Console::open(&app, &l).await;
-    c.sign_in_officer().await;
-    writing_the_apology_letter(&c).await;
-    c.close().await;
-    app.stop().await;
+    in_console(true, async |c| writing_the_apology_letter(c).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -354,40 +341,22 @@ async fn the_report_counts_the_week() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_form_without_the_anti_forgery_token_is_refused() {
-    let (app, l) = start().await;
-    let c = Console::open(&app, &l).await;
-    c.sign_in_officer().await;
-    forging_a_form(&c).await;
-    c.close().await;
-    app.stop().await;
+    in_console(true, async |c| forging_a_form(c).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_out_ends_the_session() {
-    let (app, l) = start().await;
-    let c = Console::open(&app, &l).await;
-    c.sign_in_officer().await;
-    signing_out(&c).await;
-    c.close().await;
-    app.stop().await;
+    in_console(true, async |c| signing_out(c).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_read_sees_masked_data_and_no_action() {
-    let (app, l) = start().await;
-    let c = Console::open(&app, &l).await;
-    reading_only(&c).await;
-    c.close().await;
-    app.stop().await;
+    in_console(false, async |c| reading_only(c).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_and_expired_sessions_are_refused() {
-    let (app, l) = start().await;
-    let c = Console::open(&app, &l).await;
-    forging_or_expiring_the_cookie(&c).await;
-    c.close().await;
-    app.stop().await;
+    in_console(false, async |c| forging_or_expiring_the_cookie(c).await).await;
 }
 
 /// Sign-in: a dossier system's token is refused; staff land on the page first asked for.
