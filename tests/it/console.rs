@@ -46,40 +46,24 @@ struct Ledger {
     waiting: Uuid,
 }
 
+async fn created(app: &TestApp, kind: &str, key: &str, body: &serde_json::Value) -> Uuid {
+    app.create_ok(kind, key, body).await.parse().unwrap()
+}
+
 async fn ledger(app: &TestApp) -> Ledger {
-    let rejected = app
-        .create_ok("pickups", "c-501", &pickup_body(&dossier(501)))
-        .await
-        .parse()
-        .unwrap();
+    let rejected = created(app, "pickups", "c-501", &pickup_body(&dossier(501))).await;
     let mut late_body = delivery_body(&dossier(502));
     late_body["recipient"]["phone"] = json!("0987654321");
-    let late = app
-        .create_ok("deliveries", "c-502", &late_body)
-        .await
-        .parse()
-        .unwrap();
+    let late = created(app, "deliveries", "c-502", &late_body).await;
     let mut on_time_body = delivery_body(&dossier(503));
     on_time_body["recipient"] = json!({"full_name": "Lê Văn Cường", "phone": "0901112233"});
-    let on_time = app
-        .create_ok("deliveries", "c-503", &on_time_body)
-        .await
-        .parse()
-        .unwrap();
+    let on_time = created(app, "deliveries", "c-503", &on_time_body).await;
     let mut waiting_body = pickup_body(&dossier(504));
     waiting_body["citizen"] = json!({"full_name": "Phạm Thị Dung", "phone": "0977000111"});
-    let waiting = app
-        .create_ok("pickups", "c-504", &waiting_body)
-        .await
-        .parse()
-        .unwrap();
+    let waiting = created(app, "pickups", "c-504", &waiting_body).await;
     let mut quiet_body = delivery_body(&dossier(505));
     quiet_body["recipient"] = json!({"full_name": "Hoàng Văn Em", "phone": "0966555444"});
-    let quiet = app
-        .create_ok("deliveries", "c-505", &quiet_body)
-        .await
-        .parse()
-        .unwrap();
+    let quiet = created(app, "deliveries", "c-505", &quiet_body).await;
     sql(
         app,
         "UPDATE shipments SET created_at = created_at - interval '6 hours'",
