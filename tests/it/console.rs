@@ -270,6 +270,24 @@ async fn in_console(officer: bool, scenario: impl AsyncFnOnce(&Console<'_>)) {
     app.stop().await;
 }
 
+/// The anti-forgery token of the form on the page at `url`, as the session sees it.
+async fn csrf_of(http: &reqwest::Client, url: &str, session: &str) -> String {
+    let page = http
+        .get(url)
+        .header("Cookie", format!("bcci_console={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned()
+}
+
 fn officer(app: &TestApp) -> String {
     app.staff_token("can-bo-1", &["staff:read", "staff:pii", "staff:act"], None)
 }
@@ -840,21 +858,12 @@ async fn reading_only(c: &Console<'_>) {
     assert_eq!(b.count("#cancel-form").await, 0);
     // and the action itself is refused, even with the right token
     let reader_session = b.cookie().await.unwrap();
-    let page = http
-        .get(app.url(&format!("/console/shipments/{}", l.waiting)))
-        .header("Cookie", format!("bcci_console={reader_session}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_owned();
+    let csrf = csrf_of(
+        http,
+        &app.url(&format!("/console/shipments/{}", l.waiting)),
+        &reader_session,
+    )
+    .await;
     let resp = http
         .post(&cancel)
         .header("Cookie", format!("bcci_console={reader_session}"))
@@ -994,21 +1003,12 @@ async fn reading_the_timeline(c: &Console<'_>) {
 
     // a refused POST answers with a redirect (F5 then re-posts nothing)
     let session = b.cookie().await.unwrap();
-    let page = http
-        .get(app.url(&format!("/console/shipments/{}", l.waiting)))
-        .header("Cookie", format!("bcci_console={session}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_owned();
+    let csrf = csrf_of(
+        http,
+        &app.url(&format!("/console/shipments/{}", l.waiting)),
+        &session,
+    )
+    .await;
     let resp = http
         .post(app.url(&format!("/console/shipments/{}/cancel", l.waiting)))
         .header("Cookie", format!("bcci_console={session}"))
