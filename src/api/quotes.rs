@@ -10,7 +10,6 @@ use crate::error::{ApiError, FieldError, Problem};
 use crate::state::AppState;
 use actix_web::{HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
-use std::time::Instant;
 use utoipa::ToSchema;
 
 /// What to quote: a pickup (citizen → office) or a delivery (office → citizen).
@@ -142,11 +141,9 @@ pub async fn quote(
         service_code: q.service_code,
         cod_vnd: q.cod_vnd,
     };
-    let t = Instant::now();
-    let quoted = state.carrier.quote(&req).await;
-    metrics::histogram!("bcci_carrier_request_seconds", "call" => "ServicesCharge")
-        .record(t.elapsed());
-    let items = quoted.map_err(ApiError::from)?;
+    let items = crate::carrier::timed("ServicesCharge", state.carrier.quote(&req))
+        .await
+        .map_err(ApiError::from)?;
     Ok(HttpResponse::Ok().json(Quote {
         weight_grams: req.weight_grams,
         items: items.into_iter().map(QuoteItem::from).collect(),

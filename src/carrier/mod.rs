@@ -59,6 +59,15 @@ impl fmt::Debug for Party {
 
 pub use crate::domain::send_type::SendType;
 
+/// Awaits one call to the carrier and records how long it took, under the call's name in
+/// `bcci_carrier_request_seconds`: every carrier call is timed the same way.
+pub async fn timed<T>(call: &'static str, answer: impl Future<Output = T>) -> T {
+    let t = std::time::Instant::now();
+    let answer = answer.await;
+    metrics::histogram!("bcci_carrier_request_seconds", "call" => call).record(t.elapsed());
+    answer
+}
+
 /// What the gateway asks the carrier to carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderRequest {

@@ -12,11 +12,7 @@ pub async fn fetch<C: Carrier>(
 ) -> Result<Vec<u8>, CarrierError> {
     let mut files = Vec::new();
     for batch in item_codes.chunks(WAYBILLS_PER_CALL) {
-        let t = std::time::Instant::now();
-        let answer = carrier.waybills(batch).await;
-        metrics::histogram!("bcci_carrier_request_seconds", "call" => "exportListReport")
-            .record(t.elapsed());
-        files.extend(answer?);
+        files.extend(super::timed("exportListReport", carrier.waybills(batch)).await?);
     }
     merge(files)
         .map_err(|e| CarrierError::new(ErrorClass::Protocol, format!("exportListReport: {e}")))

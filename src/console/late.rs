@@ -6,7 +6,7 @@ use super::letter::{self, Block};
 use super::search::{Choice, Row, kind_choices, office_choices};
 use super::session::Staff;
 use super::shipment::parse_id;
-use super::{ConsoleError, Layout, assets, format, html, html_status, see_other};
+use super::{ConsoleError, Layout, assets, format, forms, html, html_status, see_other};
 use crate::auth::Scope;
 use crate::domain::lateness::{Timeline, deadline};
 use crate::domain::request::reason as check_reason;
@@ -23,11 +23,6 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use uuid::Uuid;
-
-fn pickup_window(state: &AppState) -> chrono::Duration {
-    chrono::Duration::from_std(state.config.shipments.pickup_window)
-        .unwrap_or(chrono::Duration::hours(48))
-}
 
 /// The appointment the shipment missed: a delivery's `due_at`, a pickup's window end.
 fn due(s: &Shipment, window: chrono::Duration) -> Option<DateTime<Utc>> {
@@ -98,7 +93,7 @@ pub async fn page(
         .into_iter()
         .collect();
     drop(conn);
-    let window = pickup_window(&state);
+    let window = forms::pickup_window(&state.config);
     let pii = staff.sees_pii();
     let next_href = more.then(|| {
         let mut next = p.clone();
@@ -192,7 +187,7 @@ async fn letter_form_page(
             name: s.person_name.clone(),
             kind: format::kind(s.kind()),
             procedure: s.procedure_name.clone(),
-            due: format::opt_datetime(due(&s, pickup_window(state))),
+            due: format::opt_datetime(due(&s, forms::pickup_window(&state.config))),
             csrf: staff.csrf.clone(),
             new_date,
             reason,
@@ -300,7 +295,7 @@ pub async fn issue_letter(
             &reason,
             serde_json::json!({
                 "new_date": new_date.format("%d/%m/%Y").to_string(),
-                "due_date": format::opt_date(due(&s, pickup_window(&state))),
+                "due_date": format::opt_date(due(&s, forms::pickup_window(&state.config))),
             }),
         ),
     )
@@ -395,7 +390,7 @@ pub async fn letter(
             entry.details["due_date"]
                 .as_str()
                 .map(str::to_owned)
-                .unwrap_or_else(|| format::opt_date(due(&s, pickup_window(&state)))),
+                .unwrap_or_else(|| format::opt_date(due(&s, forms::pickup_window(&state.config)))),
         ),
         (
             "new_date",

@@ -18,6 +18,7 @@ mod chart;
 mod edge;
 mod error;
 mod format;
+mod forms;
 mod late;
 pub mod letter;
 mod reconcile;

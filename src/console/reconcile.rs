@@ -5,7 +5,7 @@
 
 use super::search::{Choice, office_choices};
 use super::session::Staff;
-use super::{ConsoleError, Layout, format, html, see_other};
+use super::{ConsoleError, Layout, format, forms, html, see_other};
 use crate::domain::reconcile::{Month, OfficeSummary, Report};
 use crate::reconcile::export::{self, NO_OFFICE, Section};
 use crate::reconcile::{PullError, Starter, office_names};
@@ -41,9 +41,7 @@ fn month_of(p: &Params) -> Result<Month, ConsoleError> {
     if p.month.trim().is_empty() {
         return Ok(Month::of(chrono::Utc::now()));
     }
-    p.month
-        .parse()
-        .map_err(|_| ConsoleError::Invalid("Tháng phải có dạng năm-tháng, ví dụ 2026-11.".into()))
+    forms::month(&p.month)
 }
 
 /// The offices this staff member may see, and the one chosen (empty: all of them).
@@ -336,9 +334,7 @@ pub async fn run(
     let f = form.into_inner();
     staff.check_csrf(&f.csrf)?;
     staff.require_act()?;
-    let month: Month = f.month.parse().map_err(|_| {
-        ConsoleError::Invalid("Tháng phải có dạng năm-tháng, ví dụ 2026-11.".into())
-    })?;
+    let month = forms::month(&f.month)?;
     let who = Starter {
         id: staff.who.sub.clone(),
         name: staff.who.name.clone(),
@@ -416,16 +412,11 @@ pub async fn workbook(
     let p = params.into_inner();
     let (month, r, names) = report_for_download(&state, &staff, &p).await?;
     let bytes = export::xlsx(&r, &names).map_err(|e| ConsoleError::Internal(e.into()))?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        .insert_header((
-            "Content-Disposition",
-            format!(
-                "attachment; filename=\"{}\"",
-                file_name(month, &p.office, "xlsx")
-            ),
-        ))
-        .body(bytes))
+    Ok(forms::attachment(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        &file_name(month, &p.office, "xlsx"),
+        bytes,
+    ))
 }
 
 pub async fn csv(
@@ -436,16 +427,11 @@ pub async fn csv(
     let p = params.into_inner();
     let section = Section::parse(&p.section).ok_or(ConsoleError::BadRequest)?;
     let (month, r, names) = report_for_download(&state, &staff, &p).await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            "Content-Disposition",
-            format!(
-                "attachment; filename=\"{}\"",
-                file_name(month, &p.office, &format!("{}.csv", section.as_str()))
-            ),
-        ))
-        .body(export::csv(&r, &names, section)))
+    Ok(forms::attachment(
+        "text/csv; charset=utf-8",
+        &file_name(month, &p.office, &format!("{}.csv", section.as_str())),
+        export::csv(&r, &names, section),
+    ))
 }
 
 #[cfg(test)]

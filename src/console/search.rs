@@ -2,7 +2,7 @@
 //! filters, newest first, keyset-paginated.
 
 use super::session::Staff;
-use super::{ConsoleError, Layout, format, html};
+use super::{ConsoleError, Layout, format, forms, html};
 use crate::config::Config;
 use crate::domain::{Kind, Status};
 use crate::ledger::search::{self as ledger, Hit, Search};
@@ -162,15 +162,11 @@ impl Params {
         if !self.office.is_empty() {
             s.office = Some(self.office.clone());
         }
-        let mut day = |raw: &str, what: &str| -> Option<chrono::NaiveDate> {
-            if raw.trim().is_empty() {
-                return None;
-            }
-            let d = format::parse_date(raw);
-            if d.is_none() {
-                errors.push(format!("{what}: ngày không hợp lệ (dd/mm/yyyy)."));
-            }
-            d
+        let mut day = |raw: &str, what: &str| {
+            forms::date(raw, what).unwrap_or_else(|e| {
+                errors.push(e);
+                None
+            })
         };
         let (from, to) = (day(&self.from, "Từ ngày"), day(&self.to, "Đến ngày"));
         s.created_from = from.map(format::start_of);
@@ -179,7 +175,7 @@ impl Params {
         if let (Some(f), Some(t)) = (from, to)
             && f > t
         {
-            errors.push("Từ ngày phải trước hoặc bằng đến ngày.".into());
+            errors.push(forms::FROM_AFTER_TO.into());
         }
         match self.late.as_str() {
             "" => {}

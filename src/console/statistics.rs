@@ -5,7 +5,7 @@
 use super::chart::{self, Series};
 use super::search::{Choice, office_choices};
 use super::session::Staff;
-use super::{ConsoleError, Layout, format, html};
+use super::{ConsoleError, Layout, format, forms, html};
 use crate::domain::Kind;
 use crate::ledger::stats::{self as ledger, Cohort, KindFigures};
 use crate::state::AppState;
@@ -123,20 +123,18 @@ async fn compute(
 ) -> Result<Result<Report, Vec<String>>, ConsoleError> {
     let today = format::today();
     let mut errors = Vec::new();
-    let mut day = |raw: &str, default: NaiveDate, what: &str| {
-        if raw.trim().is_empty() {
-            return default;
-        }
-        format::parse_date(raw).unwrap_or_else(|| {
-            errors.push(format!("{what}: ngày không hợp lệ (dd/mm/yyyy)."));
+    let mut day = |raw: &str, default: NaiveDate, what: &str| match forms::date(raw, what) {
+        Ok(d) => d.unwrap_or(default),
+        Err(e) => {
+            errors.push(e);
             default
-        })
+        }
     };
     let to = day(&p.to, today, "Đến ngày");
     let from = day(&p.from, to - chrono::Duration::days(29), "Từ ngày");
     let days = (to - from).num_days() + 1;
     if days < 1 {
-        errors.push("Từ ngày phải trước hoặc bằng đến ngày.".into());
+        errors.push(forms::FROM_AFTER_TO.into());
     } else if days > MAX_DAYS {
         errors.push(format!("Kỳ báo cáo dài nhất {MAX_DAYS} ngày."));
     }
@@ -157,8 +155,7 @@ async fn compute(
         before: format::start_of(to.succ_opt().unwrap_or(to)),
         offices,
     };
-    let window = chrono::Duration::from_std(state.config.shipments.pickup_window)
-        .unwrap_or(chrono::Duration::hours(48));
+    let window = forms::pickup_window(&state.config);
     let monthly = days > DAILY_UP_TO;
     let mut conn = state.pool.get().await?;
     let figures = ledger::report_by_kind(&mut conn, &cohort, window).await?;
@@ -429,11 +426,5 @@ pub async fn csv(
             format!("-{}", report.office)
         }
     );
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"{}\"", name.replace('"', "")),
-        ))
-        .body(body))
+    Ok(forms::attachment("text/csv; charset=utf-8", &name, body))
 }

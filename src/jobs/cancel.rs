@@ -2,10 +2,10 @@
 //! (done, awaiting VNPost's approval, refused) on the shipment. `cancel_case` asks again
 //! about a cancellation VNPost must approve; its answers are recorded here too.
 
-use super::run::{Completion, gateway_event, shipment_of};
+use super::run::{Completion, gateway_event, on_shipment};
 use super::submit::find_order;
 use super::{Context, Failure};
-use crate::carrier::{CancelResult, Carrier, CarrierError};
+use crate::carrier::{CancelResult, Carrier, CarrierError, timed};
 use crate::domain::Action;
 use crate::domain::note::GatewayNote;
 use crate::domain::outbox::JobKind;
@@ -15,7 +15,6 @@ use crate::ledger::outbox::{self, Job};
 use crate::ledger::shipments::{change_status, set_cancel_state};
 use crate::ledger::{Conn, events};
 use chrono::Utc;
-use std::time::Instant;
 
 /// The carrier's answer to a cancellation, as it changes the shipment.
 #[derive(Debug)]
@@ -32,10 +31,7 @@ pub(super) async fn run<C: Carrier>(
     ctx: &Context<C>,
     job: &Job,
 ) -> anyhow::Result<Result<Completion, Failure>> {
-    Ok(match shipment_of(ctx, job).await? {
-        None => Ok(Completion::Noop("no shipment".into())),
-        Some(s) => cancel(ctx, s).await.map_err(Failure::from),
-    })
+    on_shipment(ctx, job, |s| cancel(ctx, s)).await
 }
 
 async fn cancel<C: Carrier>(ctx: &Context<C>, s: Shipment) -> Result<Completion, CarrierError> {
@@ -51,10 +47,7 @@ async fn cancel<C: Carrier>(ctx: &Context<C>, s: Shipment) -> Result<Completion,
             }
         },
     };
-    let t = Instant::now();
-    let answer = ctx.carrier.cancel_order(&original_id).await;
-    metrics::histogram!("bcci_carrier_request_seconds", "call" => "orderCancel")
-        .record(t.elapsed());
+    let answer = timed("orderCancel", ctx.carrier.cancel_order(&original_id)).await;
     Ok(Completion::Cancel(match answer? {
         CancelResult::Done => Answer::CancelDone,
         CancelResult::Waiting { case_id } => Answer::CancelWaiting { case_id },

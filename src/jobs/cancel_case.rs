@@ -3,21 +3,17 @@
 //! Its answers are recorded like a cancellation's (`cancel::apply`).
 
 use super::cancel::Answer;
-use super::run::{Completion, shipment_of};
+use super::run::{Completion, on_shipment};
 use super::{Context, Failure};
-use crate::carrier::{CancelResult, Carrier, CarrierError};
+use crate::carrier::{CancelResult, Carrier, CarrierError, timed};
 use crate::ledger::models::Shipment;
 use crate::ledger::outbox::Job;
-use std::time::Instant;
 
 pub(super) async fn run<C: Carrier>(
     ctx: &Context<C>,
     job: &Job,
 ) -> anyhow::Result<Result<Completion, Failure>> {
-    Ok(match shipment_of(ctx, job).await? {
-        None => Ok(Completion::Noop("no shipment".into())),
-        Some(s) => cancel_case(ctx, job, s).await.map_err(Failure::from),
-    })
+    on_shipment(ctx, job, |s| cancel_case(ctx, job, s)).await
 }
 
 async fn cancel_case<C: Carrier>(
@@ -34,9 +30,7 @@ async fn cancel_case<C: Carrier>(
             "no case or carrier order to ask about; tracking will see the outcome".into(),
         ));
     };
-    let t = Instant::now();
-    let answer = ctx.carrier.cancel_case(original_id, case_id).await;
-    metrics::histogram!("bcci_carrier_request_seconds", "call" => "updateCase").record(t.elapsed());
+    let answer = timed("updateCase", ctx.carrier.cancel_case(original_id, case_id)).await;
     Ok(match answer? {
         CancelResult::Done => Completion::Cancel(Answer::CancelDone),
         CancelResult::Waiting { .. } => Completion::CancelStillWaiting,

@@ -4,7 +4,7 @@
 
 use super::{Context, Failure, callback, cancel, cancel_case, confirm, submit};
 use crate::callbacks::deliver::Delivery;
-use crate::carrier::Carrier;
+use crate::carrier::{Carrier, CarrierError};
 use crate::domain::Source;
 use crate::domain::Status;
 use crate::domain::outbox::{AttemptOutcome, JobKind, excerpt};
@@ -67,6 +67,21 @@ pub(super) async fn shipment_of<C>(
     Ok(match job.shipment_id {
         Some(id) => find(&mut *ctx.pool.get().await?, id, &Visibility::default()).await?,
         None => None,
+    })
+}
+
+/// Does a job's work on its shipment; a job whose shipment is gone has nothing left to do.
+pub(super) async fn on_shipment<C, W>(
+    ctx: &Context<C>,
+    job: &Job,
+    work: impl FnOnce(Shipment) -> W,
+) -> anyhow::Result<Result<Completion, Failure>>
+where
+    W: Future<Output = Result<Completion, CarrierError>>,
+{
+    Ok(match shipment_of(ctx, job).await? {
+        None => Ok(Completion::Noop("no shipment".into())),
+        Some(s) => work(s).await.map_err(Failure::from),
     })
 }
 

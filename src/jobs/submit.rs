@@ -1,10 +1,10 @@
 //! Job `carrier_submit`: create a shipment's carrier order exactly once, and record it (or the
 //! carrier's refusal) on the shipment.
 
-use super::run::{Completion, gateway_event, shipment_of};
+use super::run::{Completion, gateway_event, on_shipment};
 use super::{Context, Failure};
 use crate::carrier::order::{ShipmentOrder, order_request};
-use crate::carrier::{Carrier, CarrierError, FoundOrder, Party};
+use crate::carrier::{Carrier, CarrierError, FoundOrder, Party, timed};
 use crate::domain::note::GatewayNote;
 use crate::domain::outbox::JobKind;
 use crate::domain::status::Outcome;
@@ -14,7 +14,6 @@ use crate::ledger::outbox::{self, Job};
 use crate::ledger::shipments::{change_status, record_carrier_order};
 use crate::ledger::{Conn, events};
 use chrono::Utc;
-use std::time::Instant;
 
 /// The carrier's answer, as it changes the shipment.
 #[derive(Debug)]
@@ -37,10 +36,7 @@ pub(super) async fn run<C: Carrier>(
     ctx: &Context<C>,
     job: &Job,
 ) -> anyhow::Result<Result<Completion, Failure>> {
-    Ok(match shipment_of(ctx, job).await? {
-        None => Ok(Completion::Noop("no shipment".into())),
-        Some(s) => submit(ctx, job, s).await.map_err(Failure::from),
-    })
+    on_shipment(ctx, job, |s| submit(ctx, job, s)).await
 }
 
 /// Exactly one carrier order per shipment: any attempt after the first looks the order up by
@@ -90,10 +86,7 @@ async fn submit<C: Carrier>(
         )));
     };
     let order = order_request(&shipment_order(&s), office, &ctx.config);
-    let t = Instant::now();
-    let created = ctx.carrier.create_order(&order).await;
-    metrics::histogram!("bcci_carrier_request_seconds", "call" => "CreateOrder")
-        .record(t.elapsed());
+    let created = timed("CreateOrder", ctx.carrier.create_order(&order)).await;
     match created {
         Ok(c) => Ok(Completion::Submit(Answer::Submitted {
             item_code: c.item_code,
@@ -135,10 +128,7 @@ pub(super) async fn find_order<C: Carrier>(
     ctx: &Context<C>,
     sale_order_code: &str,
 ) -> Result<Option<FoundOrder>, CarrierError> {
-    let t = Instant::now();
-    let found = ctx.carrier.find_order(sale_order_code).await;
-    metrics::histogram!("bcci_carrier_request_seconds", "call" => "getOrder").record(t.elapsed());
-    found
+    timed("getOrder", ctx.carrier.find_order(sale_order_code)).await
 }
 
 /// Records the order (or the refusal) on the locked shipment.

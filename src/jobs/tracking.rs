@@ -4,13 +4,12 @@
 //! (`ledger::carrier_reports`, source `carrier_poll`), so repeated and late reports change nothing.
 
 use super::Context;
-use crate::carrier::{Carrier, CarrierError, ErrorClass};
+use crate::carrier::{Carrier, CarrierError, ErrorClass, timed};
 use crate::domain::Source;
 use crate::domain::outbox::JobKind;
 use crate::ledger::carrier_reports::{self, CarrierReport};
 use crate::ledger::{outbox, shipments};
 use std::sync::Arc;
-use std::time::Instant;
 use uuid::Uuid;
 
 /// Polls one shipment; returns how many reports were new.
@@ -20,20 +19,20 @@ pub async fn poll_one<C: Carrier>(
     sale_order_code: &str,
     tracking_number: Option<&str>,
 ) -> anyhow::Result<usize> {
-    let t = Instant::now();
-    let found = ctx.carrier.find_order(sale_order_code).await;
-    metrics::histogram!("bcci_carrier_request_seconds", "call" => "getOrder").record(t.elapsed());
-    let found = found.map_err(err)?;
+    let found = timed("getOrder", ctx.carrier.find_order(sale_order_code))
+        .await
+        .map_err(err)?;
     let fees = found.as_ref().map(|o| (o.total_fee, o.cod_amount));
     let item_code = match (found, tracking_number) {
         (Some(order), _) => order.item_code,
         (None, Some(known)) => known.to_owned(),
         (None, None) => return Ok(0),
     };
-    let t = Instant::now();
-    let history = ctx.carrier.status_history(&item_code).await;
-    metrics::histogram!("bcci_carrier_request_seconds", "call" => "GetStatusHistoryOrder")
-        .record(t.elapsed());
+    let history = timed(
+        "GetStatusHistoryOrder",
+        ctx.carrier.status_history(&item_code),
+    )
+    .await;
     let reports: Vec<CarrierReport> = history
         .map_err(err)?
         .into_iter()

@@ -139,6 +139,14 @@ async fn cancel_from_submitted_asks_the_carrier_and_later_is_refused() {
         .as_str()
         .unwrap()
         .to_owned();
+    let cancel = async || {
+        app.post(
+            &format!("/v1/shipments/{id}/cancel"),
+            &token,
+            &json!({"reason": "Hủy"}),
+        )
+        .await
+    };
     let mut conn = app.db.conn().await;
     use diesel_async::RunQueryDsl;
     diesel::sql_query(format!(
@@ -147,23 +155,11 @@ async fn cancel_from_submitted_asks_the_carrier_and_later_is_refused() {
     .execute(&mut conn)
     .await
     .unwrap();
-    let resp = app
-        .post(
-            &format!("/v1/shipments/{id}/cancel"),
-            &token,
-            &json!({"reason": "Hủy"}),
-        )
-        .await;
+    let resp = cancel().await;
     assert_eq!(resp.status(), 202);
     assert_eq!(json(resp).await["status"], "submitted");
     // asking twice queues one carrier cancellation
-    let resp = app
-        .post(
-            &format!("/v1/shipments/{id}/cancel"),
-            &token,
-            &json!({"reason": "Hủy"}),
-        )
-        .await;
+    let resp = cancel().await;
     assert_eq!(resp.status(), 202);
     assert_eq!(
         app.db
@@ -178,13 +174,7 @@ async fn cancel_from_submitted_asks_the_carrier_and_later_is_refused() {
     .execute(&mut conn)
     .await
     .unwrap();
-    let resp = app
-        .post(
-            &format!("/v1/shipments/{id}/cancel"),
-            &token,
-            &json!({"reason": "Hủy"}),
-        )
-        .await;
+    let resp = cancel().await;
     assert_eq!(resp.status(), 409);
     let problem = json(resp).await;
     assert_eq!(problem["code"], "too_late_to_cancel");

@@ -46,40 +46,24 @@ struct Ledger {
     waiting: Uuid,
 }
 
+async fn created(app: &TestApp, kind: &str, key: &str, body: &serde_json::Value) -> Uuid {
+    app.create_ok(kind, key, body).await.parse().unwrap()
+}
+
 async fn ledger(app: &TestApp) -> Ledger {
-    let rejected = app
-        .create_ok("pickups", "c-501", &pickup_body(&dossier(501)))
-        .await
-        .parse()
-        .unwrap();
+    let rejected = created(app, "pickups", "c-501", &pickup_body(&dossier(501))).await;
     let mut late_body = delivery_body(&dossier(502));
     late_body["recipient"]["phone"] = json!("0987654321");
-    let late = app
-        .create_ok("deliveries", "c-502", &late_body)
-        .await
-        .parse()
-        .unwrap();
+    let late = created(app, "deliveries", "c-502", &late_body).await;
     let mut on_time_body = delivery_body(&dossier(503));
     on_time_body["recipient"] = json!({"full_name": "Lê Văn Cường", "phone": "0901112233"});
-    let on_time = app
-        .create_ok("deliveries", "c-503", &on_time_body)
-        .await
-        .parse()
-        .unwrap();
+    let on_time = created(app, "deliveries", "c-503", &on_time_body).await;
     let mut waiting_body = pickup_body(&dossier(504));
     waiting_body["citizen"] = json!({"full_name": "Phạm Thị Dung", "phone": "0977000111"});
-    let waiting = app
-        .create_ok("pickups", "c-504", &waiting_body)
-        .await
-        .parse()
-        .unwrap();
+    let waiting = created(app, "pickups", "c-504", &waiting_body).await;
     let mut quiet_body = delivery_body(&dossier(505));
     quiet_body["recipient"] = json!({"full_name": "Hoàng Văn Em", "phone": "0966555444"});
-    let quiet = app
-        .create_ok("deliveries", "c-505", &quiet_body)
-        .await
-        .parse()
-        .unwrap();
+    let quiet = created(app, "deliveries", "c-505", &quiet_body).await;
     sql(
         app,
         "UPDATE shipments SET created_at = created_at - interval '6 hours'",
@@ -273,68 +257,73 @@ impl<'a> Console<'a> {
     }
 }
 
+/// One scenario in a fresh gateway and browser (signed in as the officer if `officer`), so
+/// that one failing scenario does not hide the others.
+async fn in_console(officer: bool, scenario: impl AsyncFnOnce(&Console<'_>)) {
+    let (app, l) = start().await;
+    let c = Console::open(&app, &l).await;
+    if officer {
+        c.sign_in_officer().await;
+    }
+    scenario(&c).await;
+    c.close().await;
+    app.stop().await;
+}
+
+/// The anti-forgery token of the form on the page at `url`, as the session sees it.
+async fn csrf_of(http: &reqwest::Client, url: &str, session: &str) -> String {
+    let page = http
+        .get(url)
+        .header("Cookie", format!("bcci_console={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned()
+}
+
 fn officer(app: &TestApp) -> String {
     app.staff_token("can-bo-1", &["staff:read", "staff:pii", "staff:act"], None)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_timeline_speaks_plain_vietnamese() {
-    let (app, l) = start().await;
-    let c = Console::open(&app, &l).await;
-    c.sign_in_officer().await;
-    reading_the_timeline(&c).await;
-    c.close().await;
-    app.stop().await;
+    in_console(true, async |c| reading_the_timeline(c).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_in_takes_a_staff_token() {
-    let (app, l) = start().await;
-    let c = Console::open(&app, &l).await;
-    signing_in(&c).await;
-    c.close().await;
-    app.stop().await;
+    in_console(false, async |c| signing_in(c).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_finds_by_dossier_phone_and_name() {
-    let (app, l) = start().await;
-    let c = Console::open(&app, &l).await;
-    c.sign_in_officer().await;
-    searching(&c).await;
-    phone_screen(&c).await;
-    c.close().await;
-    app.stop().await;
+    in_console(true, async |c| {
+        searching(c).await;
+        phone_screen(c).await;
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attention_lists_each_problem_with_its_action() {
-    let (app, l) = start().await;
-    let c = Console::open(&app, &l).await;
-    c.sign_in_officer().await;
-    needing_attention(&c).await;
-    c.close().await;
-    app.stop().await;
+    in_console(true, async |c| needing_attention(c).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_pickup_is_retried_with_a_corrected_address() {
-    let (app, l) = start().await;
-    let c = Console::open(&app, &l).await;
-    c.sign_in_officer().await;
-    retrying_the_rejected_pickup(&c).await;
-    c.close().await;
-    app.stop().await;
+    in_console(true, async |c| retrying_the_rejected_pickup(c).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_result_gets_an_apology_letter() {
-    let (app, l) = start().await;
-    let c = Console::open(&app, &l).await;
-    c.sign_in_officer().await;
-    writing_the_apology_letter(&c).await;
-    c.close().await;
-    app.stop().await;
+    in_console(true, async |c| writing_the_apology_letter(c).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -354,40 +343,22 @@ async fn the_report_counts_the_week() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_form_without_the_anti_forgery_token_is_refused() {
-    let (app, l) = start().await;
-    let c = Console::open(&app, &l).await;
-    c.sign_in_officer().await;
-    forging_a_form(&c).await;
-    c.close().await;
-    app.stop().await;
+    in_console(true, async |c| forging_a_form(c).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_out_ends_the_session() {
-    let (app, l) = start().await;
-    let c = Console::open(&app, &l).await;
-    c.sign_in_officer().await;
-    signing_out(&c).await;
-    c.close().await;
-    app.stop().await;
+    in_console(true, async |c| signing_out(c).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_read_sees_masked_data_and_no_action() {
-    let (app, l) = start().await;
-    let c = Console::open(&app, &l).await;
-    reading_only(&c).await;
-    c.close().await;
-    app.stop().await;
+    in_console(false, async |c| reading_only(c).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_and_expired_sessions_are_refused() {
-    let (app, l) = start().await;
-    let c = Console::open(&app, &l).await;
-    forging_or_expiring_the_cookie(&c).await;
-    c.close().await;
-    app.stop().await;
+    in_console(false, async |c| forging_or_expiring_the_cookie(c).await).await;
 }
 
 /// Sign-in: a dossier system's token is refused; staff land on the page first asked for.
@@ -887,21 +858,12 @@ async fn reading_only(c: &Console<'_>) {
     assert_eq!(b.count("#cancel-form").await, 0);
     // and the action itself is refused, even with the right token
     let reader_session = b.cookie().await.unwrap();
-    let page = http
-        .get(app.url(&format!("/console/shipments/{}", l.waiting)))
-        .header("Cookie", format!("bcci_console={reader_session}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_owned();
+    let csrf = csrf_of(
+        http,
+        &app.url(&format!("/console/shipments/{}", l.waiting)),
+        &reader_session,
+    )
+    .await;
     let resp = http
         .post(&cancel)
         .header("Cookie", format!("bcci_console={reader_session}"))
@@ -1041,21 +1003,12 @@ async fn reading_the_timeline(c: &Console<'_>) {
 
     // a refused POST answers with a redirect (F5 then re-posts nothing)
     let session = b.cookie().await.unwrap();
-    let page = http
-        .get(app.url(&format!("/console/shipments/{}", l.waiting)))
-        .header("Cookie", format!("bcci_console={session}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .unwrap()
-        .to_owned();
+    let csrf = csrf_of(
+        http,
+        &app.url(&format!("/console/shipments/{}", l.waiting)),
+        &session,
+    )
+    .await;
     let resp = http
         .post(app.url(&format!("/console/shipments/{}/cancel", l.waiting)))
         .header("Cookie", format!("bcci_console={session}"))
