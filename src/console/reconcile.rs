@@ -6,10 +6,10 @@
 use super::search::{Choice, office_choices};
 use super::session::Staff;
 use super::{ConsoleError, Layout, format, html, see_other};
+use crate::state::AppState;
 use crate::domain::reconcile::{Month, OfficeSummary, Report};
 use crate::reconcile::export::{self, NO_OFFICE, Section};
 use crate::reconcile::{PullError, Starter, office_names};
-use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::{Deserialize, Serialize};
