@@ -157,9 +157,11 @@ async fn claim_all(pool: &bcci_gateway::ledger::Pool, kind: JobKind, n: usize) -
 async fn run_all<F>(pool: &bcci_gateway::ledger::Pool, jobs: Vec<Job>, work: F)
 where
     F: for<'c> Fn(
-        &'c mut Conn,
-        &Job,
-    ) -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'c>>,
+            &'c mut Conn,
+            &Job,
+        )
+            -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send + 'c>>
+        + Sync,
 {
     let work = &work;
     futures::stream::iter(jobs)
