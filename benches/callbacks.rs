@@ -3,8 +3,15 @@
 //! receiver's own capacity (plain POSTs per second at the same concurrency) measured in the
 //! same run.
 //!
+//! The backlog is made through the library (`common/seed.rs`): pickups created as the API
+//! creates them, each submitted as the `carrier_submit` job records it, which writes the
+//! pending status-changed callback and its queued delivery job.
+//!
 //! Run: `cargo bench --bench callbacks`. Environment: BENCH_BACKLOG (default 10000),
 //! BENCH_IN_FLIGHT (default 64), TEST_DATABASE_SERVER.
+
+#[path = "common/seed.rs"]
+mod seed;
 
 use bcci_gateway::config::{Config, Secret};
 use bcci_gateway::server::Gateway;
@@ -19,24 +26,6 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
-
-/// `n` shipments, each with one pending status-changed callback and its delivery job.
-const BACKLOG_SQL: &str = r#"
-INSERT INTO shipments (id, kind, status, sequence, client_id, office_code, dossier_code, procedure_code, procedure_name,
-    person_name, person_phone, address_line, province_code, commune_code, sale_order_code, tracking_number)
-SELECT gen_random_uuid(), 'pickup', 'submitted', 2, 'motcua-tq', 'VPDKDD-TQ',
-    format('000.00.14.H61-261127-%s', lpad(g::text, 6, '0')), '1.004227', 'Đăng ký biến động quyền sử dụng đất',
-    'Nguyễn Văn An', '0912345678', 'Số 12, tổ 5', '08', '02215', 'BENCH' || g, 'EB' || lpad(g::text, 9, '0') || 'VN'
-FROM generate_series(1, $N) g;
-INSERT INTO callbacks (id, client_id, shipment_id, type, sequence, body)
-SELECT gen_random_uuid(), client_id, id, 'shipment.status_changed', 2,
-    jsonb_build_object('type', 'shipment.status_changed', 'timestamp', now(), 'data',
-        jsonb_build_object('shipment_id', id, 'dossier_code', dossier_code, 'kind', kind, 'status', 'submitted',
-            'previous_status', 'requested', 'sequence', 2, 'late', false, 'tracking_number', tracking_number,
-            'occurred_at', now(), 'reason', null))
-FROM shipments;
-INSERT INTO jobs (kind, shipment_id, payload) SELECT 'callback', shipment_id, jsonb_build_object('callback_id', id) FROM callbacks;
-"#;
 
 #[tokio::main]
 async fn main() {
@@ -116,14 +105,17 @@ callback_secret = "whsec_ZGV2LW9ubHktY2FsbGJhY2stc2VjcmV0LWNoYW5nZS1tZQ=="
         .await
         .unwrap();
     bcci_gateway::ledger::migrate(&db_url).await.unwrap();
-    let mut conn = AsyncPgConnection::establish(&db_url).await.unwrap();
-    for stmt in BACKLOG_SQL
-        .replace("$N", &backlog.to_string())
-        .split(';')
-        .filter(|s| !s.trim().is_empty())
-    {
-        diesel::sql_query(stmt).execute(&mut conn).await.unwrap();
-    }
+    // The backlog: submitted shipments, each with its pending callback and delivery job.
+    let item_codes: Vec<String> = (1..=backlog).map(|g| format!("EB{g:09}VN")).collect();
+    seed::submitted(
+        &config,
+        &db_url,
+        "motcua-tq",
+        1,
+        &item_codes,
+        seed::SubmittedCallbacks::Pending,
+    )
+    .await;
 
     println!("callbacks: backlog {backlog}, {in_flight} in flight, database {db_name}");
     let started = Instant::now();
@@ -157,7 +149,6 @@ callback_secret = "whsec_ZGV2LW9ubHktY2FsbGJhY2stc2VjcmV0LWNoYW5nZS1tZQ=="
     let mut admin = AsyncPgConnection::establish(&format!("{server}/postgres"))
         .await
         .unwrap();
-    drop(conn);
     let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
         .execute(&mut admin)
         .await;

@@ -23,6 +23,9 @@
 //! 32), BENCH_PUSHES_PER_SECOND (pre-signed pushes per second of run, default 2000),
 //! TEST_DATABASE_SERVER (default postgres://postgres@127.0.0.1:5432).
 
+#[path = "common/seed.rs"]
+mod seed;
+
 use bcci_gateway::carrier::push::{
     CarrierPushKey, MAX_SEND_DATE_SKEW, PushDecryptor, PushEncryptor, PushEnvelope, PushKeys,
     PushRecord, PushSigner, PushVerifier, SANDBOX_GATEWAY_PRIVATE_KEY_PEM,
@@ -47,25 +50,6 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 
 /// Shipments per sender (and per pgbench client).
 const PER_CLIENT: u64 = 32;
-
-/// `count` submitted shipments whose references start with `prefix`, numbered from 0, with
-/// the two events a submitted shipment has.
-fn seed_sql(prefix: &str, count: u64) -> [String; 2] {
-    [
-        format!(
-            "INSERT INTO shipments (id, kind, status, sequence, client_id, office_code, dossier_code, procedure_code, procedure_name, person_name, person_phone, address_line, province_code, commune_code, documents, sale_order_code, tracking_number, carrier_order_id)
-             SELECT gen_random_uuid(), 'pickup', 'submitted', 2, 'motcua-tq', 'VPDKDD-TQ', '000.00.14.H61-261127-{prefix}' || n, '1.004227', 'Đăng ký biến động quyền sử dụng đất', 'Nguyễn Văn An', '0912345678', 'Số 12, tổ 5', '08', '02215', '[{{\"name\":\"Đơn đăng ký biến động\",\"copies\":1}}]', '{prefix}-SO-' || n, '{prefix}' || lpad(n::text, 9, '0') || 'VN', 'orig-' || n
-             FROM generate_series(0, {}) AS n",
-            count - 1
-        ),
-        format!(
-            "INSERT INTO shipment_events (shipment_id, seq, status, applied, occurred_at, source, actor)
-             SELECT s.id, e.seq, e.status, true, now(), 'gateway', 'motcua-tq'
-             FROM shipments s, (VALUES (1, 'requested'), (2, 'submitted')) AS e (seq, status)
-             WHERE s.sale_order_code LIKE '{prefix}-SO-%'"
-        ),
-    ]
-}
 
 /// The endpoint's statements for one push, in order, as PostgreSQL's log shows them (one
 /// transaction: the push record, and `carrier_reports::apply` in a savepoint, including the callback
@@ -395,10 +379,24 @@ async fn main() {
     let state = server::prepare(Arc::new(config)).await.expect("database");
     drop(state);
     let mut conn = AsyncPgConnection::establish(&db_url).await.unwrap();
-    for prefix in ["EB", "PG"] {
-        for sql in seed_sql(prefix, clients * PER_CLIENT) {
-            diesel::sql_query(sql).execute(&mut conn).await.unwrap();
-        }
+    // Submitted shipments, as the API and the submission job leave them (common/seed.rs): the
+    // API's (item codes EB…) and pgbench's (PG…), numbered from 0; their callbacks delivered,
+    // so that no job is queued.
+    let per_prefix = (clients * PER_CLIENT) as u32;
+    for (i, prefix) in ["EB", "PG"].into_iter().enumerate() {
+        let item_codes: Vec<String> = (0..per_prefix)
+            .map(|n| format!("{prefix}{n:09}VN"))
+            .collect();
+        let config = Config::from_overlay(&overlay("signature")).unwrap();
+        seed::submitted(
+            &config,
+            &db_url,
+            "motcua-tq",
+            1 + i as u32 * per_prefix,
+            &item_codes,
+            seed::SubmittedCallbacks::Delivered,
+        )
+        .await;
     }
 
     // The cost of a push check in each mode, and of sealing one (the carrier's side).

@@ -132,7 +132,7 @@ pub(super) async fn find_order<C: Carrier>(
 }
 
 /// Records the order (or the refusal) on the locked shipment.
-pub(super) async fn apply(
+pub async fn apply(
     c: &mut Conn,
     s: &mut Shipment,
     answer: &Answer,
