@@ -5,10 +5,9 @@
 
 use crate::support::browser::{Browser, Driver};
 use crate::support::*;
-use bcci_gateway::config::{Config, Secret};
+use bcci_gateway::config::Config;
 use bcci_gateway::domain::Source;
 use bcci_gateway::ledger::carrier_reports::{self, CarrierReport};
-use bcci_gateway::server;
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use diesel_async::RunQueryDsl;
 use reqwest::StatusCode;
@@ -30,29 +29,6 @@ const PERSONAL: [&str; 10] = [
     "binh@example.vn",
     "Thôn Nà Mèo",
 ];
-
-/// The gateway with `server.public_url` where it really listens, so that the links it makes
-/// (`tracking_url`, the QR code) open in the test.
-async fn spawn_public(overlay: &str) -> TestApp {
-    let db = TestDb::new().await;
-    let mut config = Config::from_overlays(&[TEST_OVERLAY, overlay]).expect("test configuration");
-    config.database.url = Secret::new(db.url.clone());
-    config.database.create_if_missing = false;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    config.server.public_url = base.parse().unwrap();
-    let gateway = server::Gateway::start(config, listener)
-        .await
-        .expect("start the gateway");
-    let config = gateway.state.config.clone();
-    TestApp {
-        base,
-        db,
-        config,
-        http: reqwest::Client::new(),
-        gateway: Some(gateway),
-    }
-}
 
 struct Dossier {
     code: String,
@@ -162,7 +138,7 @@ async fn tracking_url(app: &TestApp, id: Uuid) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn citizens_look_up_their_dossier_without_an_oracle() {
-    let app = spawn_public("[citizen]\nlookups_per_minute = 1000\n").await;
+    let app = TestApp::spawn_public("[citizen]\nlookups_per_minute = 1000\n").await;
     let d = dossier_with_both(&app, 1).await;
 
     // The form.
@@ -635,7 +611,7 @@ async fn scan_qr(b: &Browser<'_>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn citizens_use_the_page_on_a_phone() {
-    let app = spawn_public("[citizen]\nlookups_per_minute = 6\n").await;
+    let app = TestApp::spawn_public("[citizen]\nlookups_per_minute = 6\n").await;
     let d = dossier_with_both(&app, 2).await;
     let (_driver, client) = Driver::start().await;
     let b = Browser {

@@ -220,6 +220,16 @@ impl TestApp {
 
     /// Starts the gateway with `overlay` (TOML) over the defaults and the test overlay.
     pub async fn spawn_with(overlay: &str) -> TestApp {
+        Self::start(overlay, false).await
+    }
+
+    /// The same, with `server.public_url` where it really listens, so that the links it makes
+    /// (`tracking_url`, the QR code) open in the test.
+    pub async fn spawn_public(overlay: &str) -> TestApp {
+        Self::start(overlay, true).await
+    }
+
+    async fn start(overlay: &str, public: bool) -> TestApp {
         let db = TestDb::new().await;
         let mut config =
             Config::from_overlays(&[TEST_OVERLAY, overlay]).expect("test configuration");
@@ -227,6 +237,9 @@ impl TestApp {
         config.database.create_if_missing = false;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        if public {
+            config.server.public_url = base.parse().unwrap();
+        }
         let gateway = server::Gateway::start(config, listener)
             .await
             .expect("start the gateway");
