@@ -85,8 +85,9 @@ async fn main() {
 [server]
 workers = 1
 [database]
-pool_size = 32
+pool_size = 16
 [jobs]
+pool_size = 24
 max_in_flight = {in_flight}
 [tracking]
 enabled = false

@@ -107,8 +107,9 @@ async fn main() {
 [server]
 workers = 1
 [database]
-pool_size = 40
+pool_size = 16
 [jobs]
+pool_size = 24
 max_in_flight = {in_flight}
 poll_interval = "200ms"
 [tracking]

@@ -163,6 +163,12 @@ pub struct Callbacks {
 pub struct Jobs {
     pub enabled: bool,
     pub max_in_flight: usize,
+    /// Connections of the background pool (jobs, tracking, housekeeping), apart from
+    /// `database.pool_size`, which serves requests only.
+    pub pool_size: usize,
+    /// Above this smoothed wait for a background connection, fewer jobs run at once.
+    #[serde(with = "humantime_serde")]
+    pub db_wait_target: Duration,
     #[serde(with = "humantime_serde")]
     pub poll_interval: Duration,
     #[serde(with = "humantime_serde")]
@@ -684,6 +690,10 @@ impl Config {
         }
         if self.jobs.max_in_flight == 0 {
             return Err(invalid("jobs.max_in_flight", "must be at least 1"));
+        }
+        // The worker's claim and one job's transaction at once, at least.
+        if self.jobs.pool_size < 2 {
+            return Err(invalid("jobs.pool_size", "must be at least 2"));
         }
         // A job must never be taken over while its worker may still be calling the carrier.
         if self.jobs.lease < 2 * (self.carrier.connect_timeout + self.carrier.timeout) * 2 {

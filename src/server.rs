@@ -8,6 +8,7 @@ use crate::carrier::sandbox::{self, SandboxHandle};
 use crate::config::{CarrierKind, Config};
 use crate::jobs::Context;
 use crate::jobs::housekeeping;
+use crate::jobs::pressure::Pressure;
 use crate::jobs::worker;
 use crate::ledger;
 use crate::state::AppState;
@@ -32,6 +33,7 @@ pub async fn prepare(config: Arc<Config>) -> anyhow::Result<web::Data<AppState>>
         url,
         config.database.pool_size,
         config.database.acquire_timeout,
+        ledger::DrivenBy::Opener,
     )?;
     Ok(web::Data::new(AppState::new(config, pool)?))
 }
@@ -74,6 +76,8 @@ pub struct Gateway {
     pub state: web::Data<AppState>,
     pub carrier: Arc<VnPost>,
     pub sandbox: Option<SandboxHandle>,
+    /// The background work's pool (`jobs.pool_size`), apart from `state.pool`.
+    pub background_pool: ledger::Pool,
     http: actix_web::dev::ServerHandle,
     http_task: tokio::task::JoinHandle<std::io::Result<()>>,
     shutdown: watch::Sender<bool>,
@@ -112,14 +116,26 @@ impl Gateway {
         let state = prepare(config.clone()).await?;
         let carrier = state.carrier.clone();
         let (shutdown, rx) = watch::channel(false);
+        // Background work gets its own pool: requests never queue behind jobs for a
+        // connection (issue 12 §1).
+        let jobs_pool = ledger::pool(
+            config.database.url.expose(),
+            config.jobs.pool_size,
+            config.database.acquire_timeout,
+            ledger::DrivenBy::Builder,
+        )?;
         let ctx = Arc::new(Context {
-            pool: state.pool.clone(),
+            pool: jobs_pool.clone(),
             config: config.clone(),
             carrier: carrier.clone(),
             http: reqwest::Client::builder()
                 .connect_timeout(config.callbacks.timeout)
                 .build()?,
             worker: worker::new_worker_number(),
+            pressure: Arc::new(Pressure::new(
+                config.jobs.max_in_flight,
+                config.jobs.db_wait_target,
+            )),
         });
         let mut background = Vec::new();
         if config.jobs.enabled {
@@ -134,6 +150,7 @@ impl Gateway {
             state,
             carrier,
             sandbox,
+            background_pool: jobs_pool,
             http: handle,
             http_task,
             shutdown,

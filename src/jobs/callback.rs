@@ -20,7 +20,7 @@ pub(super) async fn run<C>(
     let Some(id) = job.callback_id() else {
         return done(Delivery::Dropped("the job names no callback".into()));
     };
-    let mut conn = ctx.pool.get().await?;
+    let mut conn = ctx.conn().await?;
     let Some(cb) = stored::find(&mut conn, id).await? else {
         return done(Delivery::Dropped("no such callback".into()));
     };

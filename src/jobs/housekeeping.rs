@@ -9,17 +9,41 @@ use crate::ledger::{idempotency, lateness, retention};
 use std::sync::Arc;
 use tokio::sync::watch;
 
-/// One housekeeping pass (each step a bounded batch).
+/// Expired idempotency keys forgotten per statement, and statements per beat at most: 50,000
+/// a beat keeps up with any create rate the gateway sustains.
+const PURGE_BATCH: i64 = 5_000;
+const PURGE_BATCHES: usize = 10;
+
+/// One housekeeping pass, each step a bounded batch on its own connection, so that requests
+/// and jobs get the database between them. Erasing personal data can wait a year's margin:
+/// it waits for a beat when the database is not busy (`pressure`).
 pub async fn housekeeping<C>(ctx: &Context<C>) -> anyhow::Result<()> {
-    let mut conn = ctx.pool.get().await?;
     let window = chrono::Duration::from_std(ctx.config.shipments.pickup_window)?;
-    let late = lateness::sweep(&mut conn, window, 200).await?;
+    let late = lateness::sweep(&mut *ctx.conn().await?, window, 200).await?;
     if late > 0 {
         tracing::info!(shipments = late, "marked late");
     }
-    idempotency::purge_expired(&mut conn).await?;
+    tokio::task::yield_now().await;
+    // Expired keys in batches, up to a few per beat while the database is not busy.
+    for _ in 0..PURGE_BATCHES {
+        let purged = idempotency::purge_expired(&mut *ctx.conn().await?, PURGE_BATCH).await?;
+        if purged < PURGE_BATCH as usize || ctx.pressure.busy() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    if ctx.pressure.busy() {
+        tracing::debug!("retention: the database is busy; erasing waits for a calmer beat");
+        return Ok(());
+    }
+    tokio::task::yield_now().await;
     let policy = &ctx.config.retention;
-    let erased = retention::erase_due(&mut conn, policy.personal_data_days, policy.batch).await?;
+    let erased = retention::erase_due(
+        &mut *ctx.conn().await?,
+        policy.personal_data_days,
+        policy.batch,
+    )
+    .await?;
     if erased > 0 {
         tracing::info!(
             shipments = erased,

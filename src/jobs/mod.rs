@@ -17,6 +17,7 @@ pub mod cancel;
 pub mod cancel_case;
 pub mod confirm;
 pub mod housekeeping;
+pub mod pressure;
 pub mod retry;
 pub mod run;
 pub mod submit;
@@ -27,22 +28,35 @@ use crate::callbacks::deliver::DeliveryError;
 use crate::carrier::CarrierError;
 use crate::config::Config;
 use crate::domain::outbox::JobKind;
-use crate::ledger::Pool;
+use crate::ledger::{Pool, PoolError, PooledConn};
+use pressure::Pressure;
 use retry::Schedule;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What a worker needs to run jobs.
 pub struct Context<C> {
+    /// The background pool (`jobs.pool_size`), apart from the requests' pool so that a busy
+    /// queue never makes a request wait for a connection.
     pub pool: Pool,
     pub config: Arc<Config>,
     pub carrier: Arc<C>,
     /// For callbacks to the dossier systems.
     pub http: reqwest::Client,
     pub worker: i32,
+    /// How long jobs wait for a connection, and the jobs in flight it allows.
+    pub pressure: Arc<Pressure>,
 }
 
 impl<C> Context<C> {
+    /// A connection of the background pool; the wait for it is what [`Pressure`] reads.
+    pub async fn conn(&self) -> Result<PooledConn, PoolError> {
+        let asked = Instant::now();
+        let conn = self.pool.get().await;
+        self.pressure.observe(asked.elapsed());
+        conn
+    }
+
     /// The retry schedule and give-up window of a kind of job.
     fn retry_policy(&self, kind: Option<JobKind>) -> (Schedule, Duration) {
         let j = &self.config.jobs;

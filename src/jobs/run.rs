@@ -65,7 +65,7 @@ pub(super) async fn shipment_of<C>(
     job: &Job,
 ) -> anyhow::Result<Option<Shipment>> {
     Ok(match job.shipment_id {
-        Some(id) => find(&mut *ctx.pool.get().await?, id, &Visibility::default()).await?,
+        Some(id) => find(&mut *ctx.conn().await?, id, &Visibility::default()).await?,
         None => None,
     })
 }
@@ -112,7 +112,7 @@ pub async fn run<C: Carrier>(ctx: &Context<C>, job: Job) -> anyhow::Result<()> {
             .map(|e| excerpt(e.excerpt.as_deref().unwrap_or(&e.message)))
             .or(note),
     };
-    let mut conn = ctx.pool.get().await?;
+    let mut conn = ctx.conn().await?;
     match result {
         Ok(completion) => {
             let outcome = completion.outcome();

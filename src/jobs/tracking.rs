@@ -44,7 +44,7 @@ pub async fn poll_one<C: Carrier>(
         })
         .collect();
     let quiet = chrono::Duration::from_std(ctx.config.tracking.quiet_after)?;
-    let mut conn = ctx.pool.get().await?;
+    let mut conn = ctx.conn().await?;
     let applied = carrier_reports::apply(
         &mut conn,
         &ctx.config.carrier.status_codes,
@@ -73,7 +73,7 @@ fn err(e: CarrierError) -> anyhow::Error {
 /// (`carrier_confirm`), whose attempts record the error with an excerpt, retry it with
 /// backoff, and list it for staff (Cần xử lý → answers that cannot be read).
 async fn confirm_later<C>(ctx: &Context<C>, shipment: Uuid) -> anyhow::Result<()> {
-    let mut conn = ctx.pool.get().await?;
+    let mut conn = ctx.conn().await?;
     if !outbox::queued_for(&mut conn, JobKind::CarrierConfirm, shipment).await? {
         outbox::enqueue(
             &conn,
@@ -90,7 +90,7 @@ async fn confirm_later<C>(ctx: &Context<C>, shipment: Uuid) -> anyhow::Result<()
 pub async fn round<C: Carrier>(ctx: &Arc<Context<C>>) -> anyhow::Result<usize> {
     let cfg = &ctx.config.tracking;
     let due = {
-        let mut conn = ctx.pool.get().await?;
+        let mut conn = ctx.conn().await?;
         shipments::claim_due_polls(&mut conn, cfg.batch as i64, cfg.quiet_after).await?
     };
     let n = due.len();

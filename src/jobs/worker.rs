@@ -77,6 +77,7 @@ pub async fn supervise<C: Carrier>(ctx: Arc<Context<C>>, shutdown: watch::Receiv
             carrier: ctx.carrier.clone(),
             http: ctx.http.clone(),
             worker: new_worker_number(),
+            pressure: ctx.pressure.clone(),
         });
     }
 }
@@ -103,7 +104,6 @@ pub async fn run<C: Carrier>(
     let slots = Arc::new(Semaphore::new(cfg.max_in_flight));
     let mut running = JoinSet::new();
     let mut last_reap = Instant::now() - cfg.reap_interval;
-    let min_batch = (cfg.max_in_flight / 4).max(1);
     let mut more = true;
     loop {
         if !more {
@@ -122,7 +122,20 @@ pub async fn run<C: Carrier>(
             break;
         }
         while running.try_join_next().is_some() {}
-        let mut conn = match ctx.pool.get().await {
+        // The slots free now, within what the database's pressure allows (`pressure`).
+        let limit = ctx.pressure.limit();
+        let free = slots
+            .available_permits()
+            .min(limit.saturating_sub(running.len()));
+        // Claim in batches: with most slots busy, wait for a few more to free up rather than
+        // claiming one job per finished one.
+        let claim_now = free > 0 && (free >= (limit / 4).max(1) || running.is_empty());
+        let reap_now = last_reap.elapsed() >= cfg.reap_interval;
+        if !claim_now && !reap_now {
+            more = false;
+            continue;
+        }
+        let mut conn = match ctx.conn().await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "job worker: no database connection");
@@ -130,7 +143,7 @@ pub async fn run<C: Carrier>(
                 continue;
             }
         };
-        if last_reap.elapsed() >= cfg.reap_interval {
+        if reap_now {
             last_reap = Instant::now();
             match reap(&mut conn).await {
                 Ok(0) => {}
@@ -138,10 +151,7 @@ pub async fn run<C: Carrier>(
                 Err(e) => tracing::warn!(error = %e, "reaping jobs"),
             }
         }
-        let free = slots.available_permits();
-        // Claim in batches: with most slots busy, wait for a few more to free up rather than
-        // claiming one job per finished one.
-        if free == 0 || (free < min_batch && !running.is_empty()) {
+        if !claim_now {
             more = false;
             continue;
         }

@@ -72,9 +72,17 @@ pub async fn save(mut conn: &Conn, row: &IdempotencyKey) -> QueryResult<()> {
     Ok(())
 }
 
-/// Removes expired keys; returns how many.
-pub async fn purge_expired(conn: &mut Conn) -> QueryResult<usize> {
-    diesel::delete(idempotency_keys.filter(expires_at.le(diesel::dsl::now)))
-        .execute(conn)
-        .await
+/// Forgets at most `limit` expired keys, oldest first: a bounded batch, so that a backlog
+/// (after a long stop) is worked off over several beats instead of in one long statement.
+/// Keys another transaction holds are left for the next batch.
+pub async fn purge_expired(conn: &mut Conn, limit: i64) -> QueryResult<usize> {
+    // One statement; diesel has no DELETE … LIMIT, hence the physical row ids.
+    diesel::sql_query(
+        "DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(\
+         SELECT ctid FROM idempotency_keys WHERE expires_at <= now() \
+         ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED))",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .execute(conn)
+    .await
 }

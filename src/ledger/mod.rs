@@ -38,6 +38,10 @@ use std::time::Duration;
 pub use diesel_async::AsyncPgConnection as Conn;
 
 pub type Pool = DeadPool<AsyncPgConnection>;
+/// A connection checked out of a [`Pool`].
+pub type PooledConn = diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>;
+/// Why no connection could be checked out.
+pub type PoolError = diesel_async::pooled_connection::deadpool::PoolError;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -45,17 +49,34 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// each migration once.
 const MIGRATION_LOCK: i64 = 0x0062_6363_696d_6967; // "bccimig"
 
-pub fn pool(url: &str, size: usize, acquire_timeout: Duration) -> anyhow::Result<Pool> {
+/// Which runtime drives (polls) a pool's connections: diesel-async runs each connection in a
+/// task spawned where it is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrivenBy {
+    /// The runtime that opens each connection. For the requests' pool: a request's queries
+    /// are then driven by its own HTTP worker, never queued behind the background's tasks on
+    /// the main runtime (issue 12 §1). Those runtimes end when the HTTP server stops, after
+    /// the last request; nothing else uses that pool.
+    Opener,
+    /// The runtime that builds the pool (the main one), which lives as long as the process.
+    /// For background work: a job still finishing during a graceful stop must not lose its
+    /// connection with the HTTP workers' runtimes ("connection closed", the job run again).
+    Builder,
+}
+
+pub fn pool(
+    url: &str,
+    size: usize,
+    acquire_timeout: Duration,
+    driven_by: DrivenBy,
+) -> anyhow::Result<Pool> {
     // Fast recycling: a connection is checked for a broken socket, not with a `SELECT 1` on
     // every checkout; a connection that died anyway fails its request with 503.
     let mut manager_config = ManagerConfig::default();
     manager_config.recycling_method = RecyclingMethod::Fast;
-    // A connection is driven by a task on the runtime that opens it. Requests run on actix's
-    // per-worker runtimes, which end when the HTTP server stops, so a connection a request
-    // opened died with them, under a job still finishing during a graceful stop ("connection
-    // closed", the job released and run again). Open every connection on the runtime that
-    // builds the pool (the main one), which lives as long as the process.
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+    if driven_by == DrivenBy::Builder
+        && let Ok(runtime) = tokio::runtime::Handle::try_current()
+    {
         manager_config.custom_setup = Box::new(move |url| {
             let (runtime, url) = (runtime.clone(), url.to_owned());
             async move {

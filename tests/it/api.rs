@@ -99,7 +99,7 @@ async fn delivery_create_read_list_cancel() {
         "stored normalised"
     );
     assert!(created.get("citizen").is_none());
-    assert_eq!(created["due_at"], "2026-12-01T10:00:00Z");
+    assert_eq!(created["due_at"], "2099-12-01T10:00:00Z");
     assert_eq!(created["cod_vnd"], 30000);
     assert_eq!(
         created["result"]["description"],

@@ -505,6 +505,10 @@ async fn retention_erases_personal_data_of_long_finished_shipments() {
         carrier: gw.carrier.clone(),
         http: reqwest::Client::new(),
         worker: bcci_gateway::jobs::worker::new_worker_number(),
+        pressure: std::sync::Arc::new(bcci_gateway::jobs::pressure::Pressure::new(
+            8,
+            std::time::Duration::from_millis(20),
+        )),
     };
     bcci_gateway::jobs::housekeeping::housekeeping(&ctx)
         .await

@@ -59,3 +59,31 @@ async fn claims_releases_and_takes_over_only_from_dead_workers() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(jobs::reap(&mut conn).await.unwrap(), 3);
 }
+
+/// Issue 12 §1: requests have their own connections. With every connection of the background
+/// pool held (a queue keeping the database busy), a create and a read are still answered, not
+/// 503 after `database.acquire_timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_get_connections_while_background_work_holds_all_of_its_own() {
+    let app =
+        TestApp::spawn_with("[database]\nacquire_timeout = \"1s\"\n[jobs]\npool_size = 2\n").await;
+    let pool = app.gateway.as_ref().unwrap().background_pool.clone();
+    let held = [pool.get().await.unwrap(), pool.get().await.unwrap()];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1500), pool.get())
+            .await
+            .map_or(true, |r| r.is_err()),
+        "the background pool is exhausted"
+    );
+    let mut ids = Vec::new();
+    for n in 0..10 {
+        ids.push(app.create_pickup(n).await);
+    }
+    let token = app.client_token();
+    for id in &ids {
+        let resp = app.get(&format!("/v1/shipments/{id}"), &token).await;
+        assert_eq!(resp.status(), 200);
+    }
+    assert_eq!(app.db.count("SELECT count(*) FROM shipments").await, 10);
+    drop(held);
+}

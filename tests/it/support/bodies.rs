@@ -26,7 +26,7 @@ pub fn delivery_body(dossier: &str) -> Value {
         "recipient": { "full_name": "Trần Thị Bình", "phone": "+84 987 654 321", "email": "binh@example.vn", "id_number": null },
         "address": { "line": "Thôn Nà Mèo", "province_code": "08", "commune_code": "00700" },
         "result": { "description": "Giấy chứng nhận quyền sử dụng đất", "documents": [ { "name": "Giấy chứng nhận", "copies": 1 } ] },
-        "due_at": "2026-12-01T17:00:00+07:00",
+        "due_at": "2099-12-01T17:00:00+07:00",
         "cod_vnd": 30000
     })
 }

@@ -191,6 +191,7 @@ workers = 2
 pool_size = 8
 [jobs]
 enabled = false
+pool_size = 4
 [tracking]
 enabled = false
 [carrier.sandbox]
