@@ -142,6 +142,13 @@ impl Verifier {
     pub fn new(cfg: &Auth) -> anyhow::Result<Verifier> {
         let mut by_kid = HashMap::new();
         for k in &cfg.keys {
+            // A public key in PEM, read by `parse`; `what` names the kind it must be.
+            let pem = |parse: fn(&[u8]) -> jsonwebtoken::errors::Result<DecodingKey>,
+                       what: &str| {
+                let text = k.public_key_pem.as_ref().expect("validated").expose();
+                parse(text.as_bytes())
+                    .map_err(|e| anyhow::anyhow!("auth.keys `{}`: not {what}: {e}", k.kid))
+            };
             let (decoding, algorithm) = match k.algorithm {
                 KeyAlgorithm::HS256 => (
                     DecodingKey::from_secret(
@@ -150,29 +157,11 @@ impl Verifier {
                     Algorithm::HS256,
                 ),
                 KeyAlgorithm::RS256 => (
-                    DecodingKey::from_rsa_pem(
-                        k.public_key_pem
-                            .as_ref()
-                            .expect("validated")
-                            .expose()
-                            .as_bytes(),
-                    )
-                    .map_err(|e| {
-                        anyhow::anyhow!("auth.keys `{}`: not an RSA public key: {e}", k.kid)
-                    })?,
+                    pem(DecodingKey::from_rsa_pem, "an RSA public key")?,
                     Algorithm::RS256,
                 ),
                 KeyAlgorithm::EdDSA => (
-                    DecodingKey::from_ed_pem(
-                        k.public_key_pem
-                            .as_ref()
-                            .expect("validated")
-                            .expose()
-                            .as_bytes(),
-                    )
-                    .map_err(|e| {
-                        anyhow::anyhow!("auth.keys `{}`: not an Ed25519 public key: {e}", k.kid)
-                    })?,
+                    pem(DecodingKey::from_ed_pem, "an Ed25519 public key")?,
                     Algorithm::EdDSA,
                 ),
             };

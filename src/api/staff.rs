@@ -4,7 +4,6 @@
 use super::dto::ShipmentView;
 use super::extract::{json_body, shipment_id};
 use crate::auth::{Principal, Scope};
-use crate::domain::Source;
 use crate::domain::request::{self, CorrectionsIn};
 use crate::error::{ApiError, Problem};
 use crate::ledger::attention;
@@ -12,6 +11,7 @@ use crate::ledger::shipments::{self as ledger, ActionError, Actor, RetryError};
 use crate::state::AppState;
 use actix_web::{HttpResponse, post, web};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -29,12 +29,18 @@ pub struct ReasonRequest {
 }
 
 fn actor(who: &Principal) -> Actor {
-    Actor {
-        id: who.sub.clone(),
-        name: who.name.clone(),
-        source: Source::Staff,
-        is_staff: true,
-    }
+    Actor::staff(&who.sub, who.name.as_deref())
+}
+
+/// A staff action's body, read, and its reason, checked.
+async fn reasoned<T: DeserializeOwned>(
+    state: &AppState,
+    body: web::Payload,
+    reason: impl Fn(&T) -> &str,
+) -> Result<(T, String), ApiError> {
+    let req: T = json_body(body, state.config.server.body_limit_bytes).await?;
+    let reason = request::reason(reason(&req))?;
+    Ok((req, reason))
 }
 
 pub fn retry_error(e: RetryError) -> ApiError {
@@ -79,8 +85,7 @@ pub async fn retry(
 ) -> Result<HttpResponse, ApiError> {
     who.require(Scope::StaffAct)?;
     let id = shipment_id(&path)?;
-    let req: RetryRequest = json_body(body, state.config.server.body_limit_bytes).await?;
-    let reason = request::reason(&req.reason)?;
+    let (req, reason) = reasoned(&state, body, |r: &RetryRequest| &r.reason).await?;
     let corrections = request::corrections(req.corrections)?;
     let mut conn = state.pool.get().await?;
     let s = ledger::retry(
@@ -115,8 +120,7 @@ pub async fn replay(
 ) -> Result<HttpResponse, ApiError> {
     who.require(Scope::StaffAct)?;
     let id = shipment_id(&path)?;
-    let req: ReasonRequest = json_body(body, state.config.server.body_limit_bytes).await?;
-    let reason = request::reason(&req.reason)?;
+    let (_, reason) = reasoned(&state, body, |r: &ReasonRequest| &r.reason).await?;
     let mut conn = state.pool.get().await?;
     match ledger::replay_callbacks(&mut conn, id, &who.visibility(), &actor(&who), &reason).await {
         Ok(replayed) => Ok(HttpResponse::Ok().json(Replayed { replayed })),
@@ -143,8 +147,7 @@ pub async fn enable_client(
     if state.config.client(&client).is_none() {
         return Err(ApiError::NotFound);
     }
-    let req: ReasonRequest = json_body(body, state.config.server.body_limit_bytes).await?;
-    let reason = request::reason(&req.reason)?;
+    let (_, reason) = reasoned(&state, body, |r: &ReasonRequest| &r.reason).await?;
     let mut conn = state.pool.get().await?;
     let replayed = attention::enable_client(&mut conn, &client, &actor(&who), &reason).await?;
     Ok(HttpResponse::Ok().json(Replayed { replayed }))

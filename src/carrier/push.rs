@@ -330,15 +330,27 @@ fn envelope_with(
     }
 }
 
+/// `Debug` that names the key's kind, never the key.
+macro_rules! opaque_debug {
+    ($($t:ty => $text:literal),* $(,)?) => {$(
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str($text)
+            }
+        }
+    )*};
+}
+
+opaque_debug!(
+    PushSigner => "PushSigner([private key])",
+    PushEncryptor => "PushEncryptor",
+    PushVerifier => "PushVerifier",
+    PushDecryptor => "PushDecryptor([private key])",
+);
+
 /// Signs pushes (the carrier's side, signature mode).
 #[derive(Clone)]
 pub struct PushSigner(SigningKey<Sha256>);
-
-impl std::fmt::Debug for PushSigner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PushSigner([private key])")
-    }
-}
 
 impl PushSigner {
     /// From a PEM private key, PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`).
@@ -368,12 +380,6 @@ impl PushSigner {
 /// encryption mode).
 #[derive(Clone)]
 pub struct PushEncryptor(RsaPublicKey);
-
-impl std::fmt::Debug for PushEncryptor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PushEncryptor")
-    }
-}
 
 impl PushEncryptor {
     /// From a PEM public key, SPKI (`BEGIN PUBLIC KEY`) or PKCS#1 (`BEGIN RSA PUBLIC KEY`).
@@ -427,12 +433,6 @@ impl CarrierPushKey {
 #[derive(Clone)]
 pub struct PushVerifier(VerifyingKey<Sha256>);
 
-impl std::fmt::Debug for PushVerifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PushVerifier")
-    }
-}
-
 impl PushVerifier {
     /// From a PEM public key, SPKI (`BEGIN PUBLIC KEY`) or PKCS#1 (`BEGIN RSA PUBLIC KEY`).
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
@@ -453,12 +453,6 @@ impl PushVerifier {
 /// fixed in 3.0.8; 3.2 adds implicit rejection).
 #[derive(Clone)]
 pub struct PushDecryptor(openssl::rsa::Rsa<openssl::pkey::Private>);
-
-impl std::fmt::Debug for PushDecryptor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PushDecryptor([private key])")
-    }
-}
 
 impl PushDecryptor {
     /// From a PEM private key, PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`).
@@ -498,25 +492,29 @@ impl PushKeys {
     pub fn from_config(c: &Carrier) -> Result<PushKeys, KeyError> {
         let configured = c.webhook_keys();
         let sandbox = configured.is_empty() && c.kind == CarrierKind::Sandbox;
+        // With no key of the mode, a sandbox trusts the compiled-in development key.
+        fn keys<K>(
+            configured: Vec<&str>,
+            development: Option<&str>,
+            from_pem: fn(&str) -> Result<K, KeyError>,
+        ) -> Result<Vec<K>, KeyError> {
+            match development {
+                Some(pem) => Ok(vec![from_pem(pem)?]),
+                None => configured.into_iter().map(from_pem).collect(),
+            }
+        }
+        let development = |pem| sandbox.then_some(pem);
         Ok(match c.webhook_mode {
-            WebhookMode::Signature if sandbox => {
-                PushKeys::Signature(vec![PushVerifier::from_pem(SANDBOX_PUBLIC_KEY_PEM)?])
-            }
-            WebhookMode::Signature => PushKeys::Signature(
-                (configured.into_iter())
-                    .map(PushVerifier::from_pem)
-                    .collect::<Result<_, _>>()?,
-            ),
-            WebhookMode::Encryption if sandbox => {
-                PushKeys::Encryption(vec![PushDecryptor::from_pem(
-                    SANDBOX_GATEWAY_PRIVATE_KEY_PEM,
-                )?])
-            }
-            WebhookMode::Encryption => PushKeys::Encryption(
-                (configured.into_iter())
-                    .map(PushDecryptor::from_pem)
-                    .collect::<Result<_, _>>()?,
-            ),
+            WebhookMode::Signature => PushKeys::Signature(keys(
+                configured,
+                development(SANDBOX_PUBLIC_KEY_PEM),
+                PushVerifier::from_pem,
+            )?),
+            WebhookMode::Encryption => PushKeys::Encryption(keys(
+                configured,
+                development(SANDBOX_GATEWAY_PRIVATE_KEY_PEM),
+                PushDecryptor::from_pem,
+            )?),
         })
     }
 }

@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// Where the development signing key is, relative to the project root.
 pub const DEFAULT_SIGNING_KEY_PATH: &str = "config/sandbox/carrier-push-private.pem";
@@ -94,87 +93,97 @@ pub enum PushDateFormat {
     Random,
 }
 
-/// `[carrier.sandbox]`: see `config/default.toml` for each key.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SandboxConfig {
-    pub listen: SocketAddr,
-    pub username: String,
-    pub password: Secret,
-    pub customer_code: String,
-    #[serde(with = "humantime_serde")]
-    pub step: Duration,
-    pub failed_attempt_chance: Chance,
-    pub return_chance: Chance,
-    pub error_rate: Chance,
-    #[serde(with = "humantime_serde")]
-    pub latency: Duration,
-    pub timeout_after_create_rate: Chance,
-    /// How long a withheld answer is held (the client has given up long before).
-    #[serde(with = "humantime_serde")]
-    pub withhold_for: Duration,
-    #[serde(with = "humantime_serde")]
-    pub token_ttl: Duration,
-    pub shapes: ShapeMode,
-    pub shape_seed: u64,
-    pub shape_pins: ShapePins,
-    pub cancel_pending: Chance,
-    pub cancel_pending_polls: u32,
-    pub cancel_pending_outcome: PendingOutcome,
-    pub catalogue_missing: Vec<String>,
-    pub catalogue_renamed: BTreeMap<String, String>,
-    #[serde(with = "humantime_serde")]
-    pub forget_finished_after: Duration,
-    pub push_url: Option<url::Url>,
-    pub push_mode: PushMode,
-    pub push_date_format: PushDateFormat,
-    pub push_batch: Chance,
-    pub push_duplicate_rate: Chance,
-    pub push_drop_rate: Chance,
-    #[serde(with = "humantime_serde")]
-    pub push_delay: Duration,
-    pub push_reorder: bool,
-    pub push_signing_key: PathBuf,
-    pub push_encryption_key: PathBuf,
+/// The settings of `[carrier.sandbox]` that can also change while the sandbox runs (its
+/// faults, `POST /_sandbox/faults`): the one list of them, with their defaults. It writes
+/// [`SandboxConfig`] here and `carrier::sandbox::{Faults, FaultsPatch}` there: `callback!` is
+/// invoked with the list, each entry `[docs and serde attributes] name: type = default`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! sandbox_faults {
+    ($callback:ident) => {
+        $callback! {
+            /// Time between journey steps; 0 = orders move only when told (`/_sandbox/advance`).
+            #[serde(with = "humantime_serde")]
+            step: std::time::Duration = std::time::Duration::from_secs(5),
+            failed_attempt_chance: $crate::config::Chance = $crate::config::Chance::new(0.1).unwrap(),
+            return_chance: $crate::config::Chance = $crate::config::Chance::new(0.03).unwrap(),
+            error_rate: $crate::config::Chance = $crate::config::Chance::NEVER,
+            #[serde(with = "humantime_serde")]
+            latency: std::time::Duration = std::time::Duration::ZERO,
+            timeout_after_create_rate: $crate::config::Chance = $crate::config::Chance::NEVER,
+            /// How long a withheld answer is held (the client has given up long before).
+            #[serde(with = "humantime_serde")]
+            withhold_for: std::time::Duration = std::time::Duration::from_secs(60),
+            /// Applies to tokens issued from now on.
+            #[serde(with = "humantime_serde")]
+            token_ttl: std::time::Duration = std::time::Duration::from_secs(3600),
+            /// Answer shapes: drawn (seeded) or pinned; see `carrier::sandbox::shapes`.
+            shapes: $crate::config::ShapeMode = $crate::config::ShapeMode::Random,
+            /// Setting it (even to the same value) restarts the sequence of drawn shapes.
+            shape_seed: u64 = 1,
+            shape_pins: $crate::config::ShapePins = $crate::config::ShapePins::new(),
+            /// Chance that a cancellation awaits approval (`"02"`) instead of being done at once.
+            cancel_pending: $crate::config::Chance = $crate::config::Chance::NEVER,
+            /// `updateCase` polls answered `"02"` before the outcome.
+            cancel_pending_polls: u32 = 2,
+            /// Applies when a case is decided (after its polls).
+            cancel_pending_outcome: $crate::config::PendingOutcome =
+                $crate::config::PendingOutcome::Approve,
+            catalogue_missing: Vec<String> = Vec::new(),
+            catalogue_renamed: std::collections::BTreeMap<String, String> =
+                std::collections::BTreeMap::new(),
+            #[serde(with = "humantime_serde")]
+            forget_finished_after: std::time::Duration = std::time::Duration::from_secs(3600),
+            push_mode: $crate::config::PushMode = $crate::config::PushMode::Signature,
+            push_date_format: $crate::config::PushDateFormat =
+                $crate::config::PushDateFormat::Random,
+            /// Chance that a push carries, after its own record, the other reports waiting to be
+            /// sent.
+            push_batch: $crate::config::Chance = $crate::config::Chance::new(0.1).unwrap(),
+            push_duplicate_rate: $crate::config::Chance = $crate::config::Chance::NEVER,
+            push_drop_rate: $crate::config::Chance = $crate::config::Chance::NEVER,
+            #[serde(with = "humantime_serde")]
+            push_delay: std::time::Duration = std::time::Duration::ZERO,
+            push_reorder: bool = false,
+        }
+    };
 }
 
-impl Default for SandboxConfig {
-    fn default() -> Self {
-        SandboxConfig {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
-            username: "sandbox".into(),
-            password: Secret::new("sandbox"),
-            customer_code: "SANDBOX".into(),
-            step: Duration::from_secs(5),
-            failed_attempt_chance: Chance(0.1),
-            return_chance: Chance(0.03),
-            error_rate: Chance::NEVER,
-            latency: Duration::ZERO,
-            timeout_after_create_rate: Chance::NEVER,
-            withhold_for: Duration::from_secs(60),
-            token_ttl: Duration::from_secs(3600),
-            shapes: ShapeMode::Random,
-            shape_seed: 1,
-            shape_pins: ShapePins::new(),
-            cancel_pending: Chance::NEVER,
-            cancel_pending_polls: 2,
-            cancel_pending_outcome: PendingOutcome::Approve,
-            catalogue_missing: Vec::new(),
-            catalogue_renamed: BTreeMap::new(),
-            forget_finished_after: Duration::from_secs(3600),
-            push_url: None,
-            push_mode: PushMode::Signature,
-            push_date_format: PushDateFormat::Random,
-            push_batch: Chance(0.1),
-            push_duplicate_rate: Chance::NEVER,
-            push_drop_rate: Chance::NEVER,
-            push_delay: Duration::ZERO,
-            push_reorder: false,
-            push_signing_key: PathBuf::from(DEFAULT_SIGNING_KEY_PATH),
-            push_encryption_key: PathBuf::from(DEFAULT_GATEWAY_KEY_PATH),
+/// Writes [`SandboxConfig`] and its defaults: the settings read only at start, then the faults.
+macro_rules! sandbox_config {
+    ($($(#[$attr:meta])* $name:ident: $ty:ty = $default:expr),* $(,)?) => {
+        /// `[carrier.sandbox]`: see `config/default.toml` for each key.
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct SandboxConfig {
+            pub listen: SocketAddr,
+            pub username: String,
+            pub password: Secret,
+            pub customer_code: String,
+            pub push_url: Option<url::Url>,
+            pub push_signing_key: PathBuf,
+            pub push_encryption_key: PathBuf,
+            $($(#[$attr])* pub $name: $ty,)*
         }
-    }
+
+        impl Default for SandboxConfig {
+            fn default() -> Self {
+                SandboxConfig {
+                    listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+                    username: "sandbox".into(),
+                    password: Secret::new("sandbox"),
+                    customer_code: "SANDBOX".into(),
+                    push_url: None,
+                    push_signing_key: PathBuf::from(DEFAULT_SIGNING_KEY_PATH),
+                    push_encryption_key: PathBuf::from(DEFAULT_GATEWAY_KEY_PATH),
+                    $($name: $default,)*
+                }
+            }
+        }
+    };
 }
+
+crate::sandbox_faults!(sandbox_config);
 
 /// One way the carrier's answers differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

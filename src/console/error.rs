@@ -122,10 +122,7 @@ impl ResponseError for ConsoleError {
     fn error_response(&self) -> HttpResponse {
         if let ConsoleError::SignIn { next, clear } = self {
             let location = match next {
-                Some(n) => format!(
-                    "/console/sign-in?{}",
-                    serde_urlencoded::to_string([("next", n)]).unwrap_or_default()
-                ),
+                Some(n) => super::with_query("/console/sign-in", &[("next", n)]),
                 None => "/console/sign-in".to_owned(),
             };
             let mut resp = HttpResponse::SeeOther();

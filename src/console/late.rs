@@ -3,12 +3,12 @@
 //! it is written to the audit log, and the letter can be printed again from there.
 
 use super::letter::{self, Block};
-use super::search::{Choice, Row, kind_choices, office_choices};
+use super::search::{Choice, Row, kind_choices, next_page, office_choices};
 use super::session::Staff;
 use super::shipment::parse_id;
 use super::{ConsoleError, Layout, assets, format, forms, html, html_status, see_other};
 use crate::auth::Scope;
-use crate::domain::lateness::{Timeline, deadline};
+use crate::domain::lateness::deadline;
 use crate::domain::request::reason as check_reason;
 use crate::domain::{AuditAction, Kind};
 use crate::ledger::models::Shipment;
@@ -26,17 +26,7 @@ use uuid::Uuid;
 
 /// The appointment the shipment missed: a delivery's `due_at`, a pickup's window end.
 fn due(s: &Shipment, window: chrono::Duration) -> Option<DateTime<Utc>> {
-    deadline(
-        &Timeline {
-            kind: s.kind(),
-            status: s.status(),
-            created_at: s.created_at,
-            due_at: s.due_at,
-            picked_up_at: s.picked_up_at,
-            delivered_at: s.delivered_at,
-        },
-        window,
-    )
+    deadline(&s.timeline(), window)
 }
 
 struct LateRow {
@@ -85,8 +75,7 @@ pub async fn page(
     };
     let mut conn = state.pool.get().await?;
     let mut hits = search::search(&mut conn, &staff.who.visibility(), &search).await?;
-    let more = hits.len() as i64 > limit;
-    hits.truncate(limit as usize);
+    let next_before = next_page(&mut hits, limit);
     let ids: Vec<Uuid> = hits.iter().map(|h| h.id).collect();
     let letters: HashMap<Uuid, i64> = letters::issued(&mut conn, &ids)
         .await?
@@ -95,13 +84,12 @@ pub async fn page(
     drop(conn);
     let window = forms::pickup_window(&state.config);
     let pii = staff.sees_pii();
-    let next_href = more.then(|| {
-        let mut next = p.clone();
-        next.before = hits.last().map(|h| h.id.to_string()).unwrap_or_default();
-        format!(
-            "/console/late?{}",
-            serde_urlencoded::to_string(&next).unwrap_or_default()
-        )
+    let next_href = next_before.map(|before| {
+        let next = Params {
+            before,
+            ..p.clone()
+        };
+        super::with_query("/console/late", &next)
     });
     html(&LatePage {
         layout: Layout::staff("Trễ hạn", &staff, "late"),

@@ -107,6 +107,14 @@ pub(crate) fn html_status(
         .body(render(t)?))
 }
 
+/// `path` with `query` as its query string.
+pub(crate) fn with_query(path: &str, query: &impl serde::Serialize) -> String {
+    format!(
+        "{path}?{}",
+        serde_urlencoded::to_string(query).unwrap_or_default()
+    )
+}
+
 /// 303 to `location` (after a POST: the browser then GETs it).
 pub(crate) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()

@@ -194,10 +194,7 @@ fn href(base: &str, month: Month, office: &str, section: Option<Section>) -> Str
     if let Some(s) = section {
         q.push(("section", s.as_str().to_owned()));
     }
-    format!(
-        "{base}?{}",
-        serde_urlencoded::to_string(&q).unwrap_or_default()
-    )
+    super::with_query(base, &q)
 }
 
 /// The month's report as this staff member may see it.
@@ -217,6 +214,16 @@ async fn load(
     }))
 }
 
+/// An office this staff member may not see (not among `offices`) shows nothing rather than
+/// everything.
+fn check_office(offices: &[Choice], office: &str) -> Result<(), ConsoleError> {
+    if office.is_empty() || offices.iter().any(|c| c.value == office) {
+        Ok(())
+    } else {
+        Err(ConsoleError::NotFound)
+    }
+}
+
 pub async fn page(
     state: web::Data<AppState>,
     staff: Staff,
@@ -225,12 +232,8 @@ pub async fn page(
     let p = params.into_inner();
     let month = month_of(&p)?;
     let offices = office_choices(&state.config, &staff, &p.office);
-    // An office this staff member may not see shows nothing rather than everything.
-    let office = if p.office.is_empty() || offices.iter().any(|c| c.value == p.office) {
-        p.office.clone()
-    } else {
-        return Err(ConsoleError::NotFound);
-    };
+    check_office(&offices, &p.office)?;
+    let office = p.office.clone();
     let names = office_names(&state.config);
     let name = |code: Option<&str>| match code {
         Some(c) => names.get(c).cloned().unwrap_or_else(|| c.to_owned()),
@@ -365,8 +368,8 @@ pub async fn run(
     }
     q.push(("pulled", outcome.to_owned()));
     Ok(see_other(&format!(
-        "/console/doi-soat?{}#ket-qua",
-        serde_urlencoded::to_string(&q).unwrap_or_default()
+        "{}#ket-qua",
+        super::with_query("/console/doi-soat", &q)
     )))
 }
 
@@ -388,13 +391,7 @@ async fn report_for_download(
     p: &Params,
 ) -> Result<(Month, Report, HashMap<String, String>), ConsoleError> {
     let month = month_of(p)?;
-    if !p.office.is_empty()
-        && !office_choices(&state.config, staff, &p.office)
-            .iter()
-            .any(|c| c.value == p.office)
-    {
-        return Err(ConsoleError::NotFound);
-    }
+    check_office(&office_choices(&state.config, staff, &p.office), &p.office)?;
     let Some((_, r)) = load(state, staff, month, &p.office).await? else {
         return Err(ConsoleError::Invalid(format!(
             "Tháng {} chưa được đối soát: hãy bấm “Lấy số liệu VNPost” trên trang Đối soát trước.",

@@ -211,6 +211,14 @@ struct SearchPage {
     first_href: Option<String>,
 }
 
+/// Keyset paging: the search asked for one hit more than `limit`. Keeps the page's hits and,
+/// when there are more, gives the next page's `before` (the last id kept).
+pub fn next_page(hits: &mut Vec<Hit>, limit: i64) -> Option<String> {
+    let more = hits.len() as i64 > limit;
+    hits.truncate(limit as usize);
+    more.then(|| hits.last().map(|h| h.id.to_string()).unwrap_or_default())
+}
+
 pub async fn page(
     state: web::Data<AppState>,
     staff: Staff,
@@ -225,23 +233,19 @@ pub async fn page(
     } else {
         Vec::new()
     };
-    let more = hits.len() as i64 > search.limit;
-    hits.truncate(search.limit as usize);
-    let next_href = more.then(|| {
-        let mut next = p.clone();
-        next.before = hits.last().map(|h| h.id.to_string()).unwrap_or_default();
-        format!(
-            "/console/search?{}",
-            serde_urlencoded::to_string(&next).unwrap_or_default()
-        )
+    let next_href = next_page(&mut hits, search.limit).map(|before| {
+        let next = Params {
+            before,
+            ..p.clone()
+        };
+        super::with_query("/console/search", &next)
     });
     let first_href = (!p.before.is_empty()).then(|| {
-        let mut first = p.clone();
-        first.before.clear();
-        format!(
-            "/console/search?{}",
-            serde_urlencoded::to_string(&first).unwrap_or_default()
-        )
+        let first = Params {
+            before: String::new(),
+            ..p.clone()
+        };
+        super::with_query("/console/search", &first)
     });
     let pii = staff.sees_pii();
     html(&SearchPage {

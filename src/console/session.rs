@@ -59,12 +59,7 @@ impl Staff {
     }
 
     pub fn actor(&self) -> crate::ledger::shipments::Actor {
-        crate::ledger::shipments::Actor {
-            id: self.who.sub.clone(),
-            name: self.who.name.clone(),
-            source: crate::domain::Source::Staff,
-            is_staff: true,
-        }
+        crate::ledger::shipments::Actor::staff(&self.who.sub, self.who.name.as_deref())
     }
 
     pub(super) fn id_hash(&self) -> &[u8] {

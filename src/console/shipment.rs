@@ -481,8 +481,8 @@ fn refused(id: Uuid, form: &str, codes: &[&str], extra: &[(&str, String)]) -> Ht
     let mut q: Vec<(&str, String)> = vec![("form", form.to_owned()), ("err", codes.join(","))];
     q.extend(extra.iter().cloned());
     see_other(&format!(
-        "/console/shipments/{id}?{}#refused",
-        serde_urlencoded::to_string(&q).unwrap_or_default()
+        "{}#refused",
+        super::with_query(&format!("/console/shipments/{id}"), &q)
     ))
 }
 
@@ -645,17 +645,31 @@ impl ReasonForm {
     }
 }
 
+/// What an action with only a reason checks first: the form's token, the right to act, the
+/// shipment's id, then the reason (`Ok(Err(_))`: the page again, `action`'s form refused).
+fn reasoned_action(
+    staff: &Staff,
+    path: &str,
+    form: &ReasonForm,
+    action: &str,
+) -> Result<Result<(Uuid, String), HttpResponse>, ConsoleError> {
+    staff.check_csrf(&form.csrf)?;
+    staff.require_act()?;
+    let id = parse_id(path)?;
+    Ok(check_reason(&form.reason)
+        .map(|reason| (id, reason))
+        .map_err(|_| refused(id, action, &["reason"], &[])))
+}
+
 pub async fn cancel(
     state: web::Data<AppState>,
     staff: Staff,
     path: web::Path<String>,
     form: web::Form<ReasonForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    staff.check_csrf(&form.csrf)?;
-    staff.require_act()?;
-    let id = parse_id(&path)?;
-    let Ok(reason) = check_reason(&form.reason) else {
-        return Ok(refused(id, "cancel", &["reason"], &[]));
+    let (id, reason) = match reasoned_action(&staff, &path, &form, "cancel")? {
+        Ok(checked) => checked,
+        Err(refusal) => return Ok(refusal),
     };
     let mut conn = state.pool.get().await?;
     let outcome = shipments::cancel(
@@ -686,11 +700,9 @@ pub async fn replay(
     path: web::Path<String>,
     form: web::Form<ReasonForm>,
 ) -> Result<HttpResponse, ConsoleError> {
-    staff.check_csrf(&form.csrf)?;
-    staff.require_act()?;
-    let id = parse_id(&path)?;
-    let Ok(reason) = check_reason(&form.reason) else {
-        return Ok(refused(id, "replay", &["reason"], &[]));
+    let (id, reason) = match reasoned_action(&staff, &path, &form, "replay")? {
+        Ok(checked) => checked,
+        Err(refusal) => return Ok(refusal),
     };
     let mut conn = state.pool.get().await?;
     match shipments::replay_callbacks(

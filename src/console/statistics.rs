@@ -359,10 +359,7 @@ pub async fn page(
             report.from.format("%d/%m/%Y"),
             report.to.format("%d/%m/%Y")
         ),
-        csv_href: format!(
-            "/console/reports.csv?{}",
-            serde_urlencoded::to_string(&query).unwrap_or_default()
-        ),
+        csv_href: super::with_query("/console/reports.csv", &query),
         lines: report.lines,
         failures: report.failures,
         chart_requests,

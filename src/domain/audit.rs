@@ -1,10 +1,6 @@
 //! What staff and the gateway record in the audit log (`audit_log.action`). The list is the
 //! one the migrations' CHECK constraint allows (a test in `tests/it/schema.rs` compares them).
 
-use super::status::{UnknownValue, by_name};
-use std::fmt;
-use std::str::FromStr;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuditAction {
     /// Staff cancelled a shipment.
@@ -51,18 +47,7 @@ impl AuditAction {
     }
 }
 
-impl FromStr for AuditAction {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        by_name(&AuditAction::ALL, AuditAction::as_str, s)
-    }
-}
-
-impl fmt::Display for AuditAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+super::status::text_names!(AuditAction);
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,6 @@
 use super::{Kind, Status};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::fmt;
 use uuid::Uuid;
 
 /// Which message a callback is (column `callbacks.type`, CHECK-constrained).
@@ -35,7 +34,7 @@ impl CallbackType {
     }
 
     pub fn parse(s: &str) -> Option<CallbackType> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
+        s.parse().ok()
     }
 
     /// The message for a move to `to`.
@@ -78,7 +77,7 @@ impl CallbackState {
     }
 
     pub fn parse(s: &str) -> Option<CallbackState> {
-        Self::ALL.into_iter().find(|t| t.as_str() == s)
+        s.parse().ok()
     }
 
     /// Stuck until staff act (replay, or re-enable the client).
@@ -87,17 +86,7 @@ impl CallbackState {
     }
 }
 
-impl fmt::Display for CallbackType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Display for CallbackState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+super::status::text_names!(CallbackType, CallbackState);
 
 /// The body of a callback (SPEC §7).
 #[derive(Debug, Serialize, utoipa::ToSchema)]

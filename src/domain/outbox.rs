@@ -2,8 +2,6 @@
 //! it stands, and how an attempt at it ended. Plain enums; their SQL mapping is in
 //! `ledger::vocab`, their queue in `ledger::outbox`, and running them in `jobs`.
 
-use std::fmt;
-
 /// What a job does (column `jobs.kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JobKind {
@@ -41,7 +39,7 @@ impl JobKind {
     }
 
     pub fn parse(s: &str) -> Option<JobKind> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
+        s.parse().ok()
     }
 }
 
@@ -75,7 +73,7 @@ impl JobState {
     }
 
     pub fn parse(s: &str) -> Option<JobState> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
+        s.parse().ok()
     }
 
     /// A job in this state will not run again by itself (`jobs.finished_at` is set).
@@ -119,20 +117,11 @@ impl AttemptOutcome {
     }
 
     pub fn parse(s: &str) -> Option<AttemptOutcome> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
+        s.parse().ok()
     }
 }
 
-macro_rules! display_as_str {
-    ($($t:ty),*) => {$(
-        impl fmt::Display for $t {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    )*};
-}
-display_as_str!(JobKind, JobState, AttemptOutcome);
+super::status::text_names!(JobKind, JobState, AttemptOutcome);
 
 /// Longest excerpt of an answer or error kept in an attempt or callback row.
 pub const EXCERPT_CHARS: usize = 500;

@@ -593,12 +593,7 @@ impl RunSource {
     }
 }
 
-impl std::str::FromStr for RunSource {
-    type Err = crate::domain::status::UnknownValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        crate::domain::status::by_name(&RunSource::ALL, RunSource::as_str, s)
-    }
-}
+super::status::text_names!(RunSource);
 
 #[cfg(test)]
 mod tests {

@@ -86,6 +86,15 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 11, 27, 3, min, 0).unwrap()
     }
 
+    fn report(code: i32, min: u32) -> Report {
+        Report { code, at: at(min) }
+    }
+
+    /// The decision on a report of `code` at minute `min`, with the default code table.
+    fn judge(cur: Current, code: i32, min: u32) -> Decision {
+        decide(&CodeTable::default(), cur, report(code, min))
+    }
+
     fn fold(start: Status, reports: &[Report]) -> Current {
         reports.iter().fold(
             Current {
@@ -135,7 +144,7 @@ mod tests {
                 status: Status::Submitted,
                 carrier_at: None,
             },
-            Report { code: 6, at: at(0) },
+            report(6, 0),
         );
         assert_eq!(
             d,
@@ -150,7 +159,7 @@ mod tests {
                 status: Status::Submitted,
                 carrier_at: None,
             },
-            Report { code: 2, at: at(0) },
+            report(2, 0),
         );
         assert_eq!(
             d,
@@ -168,7 +177,7 @@ mod tests {
                 status: Status::Requested,
                 carrier_at: None,
             },
-            Report { code: 1, at: at(0) },
+            report(1, 0),
         );
         assert_eq!(
             d,
@@ -184,40 +193,10 @@ mod tests {
             status: Status::InTransit,
             carrier_at: Some(at(30)),
         };
-        assert_eq!(
-            decide(
-                &CodeTable::default(),
-                cur,
-                Report {
-                    code: 6,
-                    at: at(20)
-                }
-            ),
-            Decision::Ignore(Ignored::Stale)
-        );
-        assert_eq!(
-            decide(
-                &CodeTable::default(),
-                cur,
-                Report {
-                    code: 2,
-                    at: at(10)
-                }
-            ),
-            Decision::Ignore(Ignored::Stale)
-        );
+        assert_eq!(judge(cur, 6, 20), Decision::Ignore(Ignored::Stale));
+        assert_eq!(judge(cur, 2, 10), Decision::Ignore(Ignored::Stale));
         // a repeat of the same report
-        assert_eq!(
-            decide(
-                &CodeTable::default(),
-                cur,
-                Report {
-                    code: 7,
-                    at: at(30)
-                }
-            ),
-            Decision::Ignore(Ignored::Stale)
-        );
+        assert_eq!(judge(cur, 7, 30), Decision::Ignore(Ignored::Stale));
     }
 
     #[test]
@@ -227,47 +206,17 @@ mod tests {
             carrier_at: Some(at(30)),
         };
         assert_eq!(
-            decide(
-                &CodeTable::default(),
-                cur,
-                Report {
-                    code: 7,
-                    at: at(30)
-                }
-            ),
+            judge(cur, 7, 30),
             Decision::Apply {
                 to: Status::InTransit
             }
         );
-        assert_eq!(
-            decide(
-                &CodeTable::default(),
-                cur,
-                Report {
-                    code: 2,
-                    at: at(30)
-                }
-            ),
-            Decision::Ignore(Ignored::Stale)
-        );
+        assert_eq!(judge(cur, 2, 30), Decision::Ignore(Ignored::Stale));
     }
 
     #[test]
     fn a_failed_attempt_then_a_new_attempt_follows_time_not_rank() {
-        let journey = [
-            Report {
-                code: 12,
-                at: at(1),
-            },
-            Report {
-                code: 15,
-                at: at(2),
-            },
-            Report {
-                code: 12,
-                at: at(3),
-            },
-        ];
+        let journey = [report(12, 1), report(15, 2), report(12, 3)];
         assert_eq!(
             fold(Status::Submitted, &journey).status,
             Status::OutForDelivery
@@ -276,28 +225,9 @@ mod tests {
 
     #[test]
     fn terminal_stays_terminal() {
-        let journey = [
-            Report {
-                code: 14,
-                at: at(5),
-            },
-            Report {
-                code: 15,
-                at: at(9),
-            },
-            Report {
-                code: 18,
-                at: at(10),
-            },
-        ];
+        let journey = [report(14, 5), report(15, 9), report(18, 10)];
         assert_eq!(fold(Status::Submitted, &journey).status, Status::Delivered);
-        let cancelled = [
-            Report {
-                code: 22,
-                at: at(5),
-            },
-            Report { code: 6, at: at(9) },
-        ];
+        let cancelled = [report(22, 5), report(6, 9)];
         assert_eq!(
             fold(Status::Submitted, &cancelled).status,
             Status::Cancelled
@@ -309,30 +239,15 @@ mod tests {
     #[test]
     fn any_order_of_a_journey_ends_in_its_latest_report() {
         let journey = [
-            Report { code: 1, at: at(0) },
-            Report { code: 2, at: at(1) },
-            Report { code: 6, at: at(2) },
-            Report { code: 7, at: at(3) },
-            Report {
-                code: 12,
-                at: at(4),
-            },
-            Report {
-                code: 15,
-                at: at(5),
-            },
-            Report {
-                code: 12,
-                at: at(6),
-            },
-            Report {
-                code: 12,
-                at: at(6),
-            },
-            Report {
-                code: 21,
-                at: at(8),
-            },
+            report(1, 0),
+            report(2, 1),
+            report(6, 2),
+            report(7, 3),
+            report(12, 4),
+            report(15, 5),
+            report(12, 6),
+            report(12, 6),
+            report(21, 8),
         ];
         let mut n = 0;
         permute(&mut journey.to_vec(), 0, &mut |order| {
@@ -349,10 +264,7 @@ mod tests {
         });
         assert_eq!(n, 362_880);
         let mut with_end = journey.to_vec();
-        with_end[8] = Report {
-            code: 14,
-            at: at(7),
-        };
+        with_end[8] = report(14, 7);
         permute(&mut with_end, 0, &mut |order| {
             assert_eq!(
                 fold(Status::Submitted, order).status,

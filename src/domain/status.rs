@@ -2,8 +2,6 @@
 //! Carrier reports follow their own rule, in `report`.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
 
 /// What a shipment is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -23,19 +21,6 @@ impl Kind {
             Kind::Pickup => "pickup",
             Kind::Delivery => "delivery",
         }
-    }
-}
-
-impl FromStr for Kind {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        by_name(&Kind::ALL, Kind::as_str, s)
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -123,19 +108,6 @@ impl Status {
     }
 }
 
-impl FromStr for Status {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        by_name(&Status::ALL, Status::as_str, s)
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown value `{0}`")]
 pub struct UnknownValue(pub String);
@@ -151,6 +123,28 @@ pub(crate) fn by_name<T: Copy>(
         .find(|v| name(*v) == s)
         .ok_or_else(|| UnknownValue(s.to_owned()))
 }
+
+/// `FromStr` (by [`by_name`]) and `Display` (`as_str`) for vocabulary enums that have `ALL`
+/// and `as_str`: their one text form.
+macro_rules! text_names {
+    ($($t:ty),* $(,)?) => {$(
+        impl std::str::FromStr for $t {
+            type Err = $crate::domain::status::UnknownValue;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $crate::domain::status::by_name(&<$t>::ALL, <$t>::as_str, s)
+            }
+        }
+
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )*};
+}
+pub(crate) use text_names;
+
+text_names!(Kind, Status, Source);
 
 /// Who caused an event (SPEC §3 `source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -177,13 +171,6 @@ impl Source {
             Source::CarrierPoll => "carrier_poll",
             Source::Staff => "staff",
         }
-    }
-}
-
-impl FromStr for Source {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        by_name(&Source::ALL, Source::as_str, s)
     }
 }
 
@@ -261,6 +248,14 @@ impl Action {
 mod tests {
     use super::*;
 
+    const ACTIONS: [Action; 5] = [
+        Action::CarrierAccepted,
+        Action::Reject,
+        Action::Cancel,
+        Action::CarrierCancelled,
+        Action::Retry,
+    ];
+
     #[test]
     fn names_round_trip() {
         for s in Status::ALL {
@@ -334,15 +329,8 @@ mod tests {
                 },
             }
         };
-        let actions = [
-            Action::CarrierAccepted,
-            Action::Reject,
-            Action::Cancel,
-            Action::CarrierCancelled,
-            Action::Retry,
-        ];
         let mut checked = 0;
-        for action in actions {
+        for action in ACTIONS {
             for from in Status::ALL {
                 let got = action.apply(from).ok();
                 assert_eq!(got, expect(action, from), "{action:?} from {from}");
@@ -357,15 +345,8 @@ mod tests {
 
     #[test]
     fn no_action_leaves_a_terminal_status_except_retry_of_rejected() {
-        let actions = [
-            Action::CarrierAccepted,
-            Action::Reject,
-            Action::Cancel,
-            Action::CarrierCancelled,
-            Action::Retry,
-        ];
         for from in Status::ALL.into_iter().filter(|s| s.is_terminal()) {
-            for action in actions {
+            for action in ACTIONS {
                 if let Ok(Outcome::MoveTo(to)) = action.apply(from) {
                     assert_eq!(
                         (from, action, to),

@@ -105,6 +105,14 @@ pub struct DeadJob {
     pub status: Status,
 }
 
+/// A worklist's tail: only the shipments `v` may see (alias `s`), newest first by `newest`
+/// (a column of the query), at most `limit`.
+fn visible_newest_first(sql: &mut Sql<'_>, v: &Visibility, newest: &str, limit: i64) {
+    visibility(sql, "s", v);
+    let p = sql.bind::<BigInt, _>(limit);
+    sql.push(&format!(" ORDER BY {newest} DESC LIMIT {p}"));
+}
+
 /// Dead carrier jobs (callbacks are listed as dead callbacks), newest first.
 pub async fn dead_jobs(conn: &mut Conn, v: &Visibility, limit: i64) -> QueryResult<Vec<DeadJob>> {
     let mut sql = Sql::new(
@@ -115,9 +123,7 @@ pub async fn dead_jobs(conn: &mut Conn, v: &Visibility, limit: i64) -> QueryResu
     );
     sql.bind::<Text, _>(JobState::Dead);
     sql.bind::<Text, _>(JobKind::Callback);
-    visibility(&mut sql, "s", v);
-    let p = sql.bind::<BigInt, _>(limit);
-    sql.push(&format!(" ORDER BY j.updated_at DESC LIMIT {p}"));
+    visible_newest_first(&mut sql, v, "j.updated_at", limit);
     sql.finish().load(conn).await
 }
 
@@ -139,9 +145,7 @@ pub async fn unreadable_answers(
     sql.bind::<Text, _>(JobState::Queued);
     sql.bind::<Text, _>(JobState::Running);
     sql.bind::<Text, _>(JobKind::Callback);
-    visibility(&mut sql, "s", v);
-    let p = sql.bind::<BigInt, _>(limit);
-    sql.push(&format!(" ORDER BY j.updated_at DESC LIMIT {p}"));
+    visible_newest_first(&mut sql, v, "j.updated_at", limit);
     sql.finish().load(conn).await
 }
 
@@ -177,9 +181,7 @@ pub async fn dead_callbacks(
          FROM callbacks c JOIN shipments s ON s.id = c.shipment_id WHERE c.state = $1",
     );
     sql.bind::<Text, _>(CallbackState::Dead);
-    visibility(&mut sql, "s", v);
-    let p = sql.bind::<BigInt, _>(limit);
-    sql.push(&format!(" ORDER BY c.updated_at DESC LIMIT {p}"));
+    visible_newest_first(&mut sql, v, "c.updated_at", limit);
     sql.finish().load(conn).await
 }
 
@@ -258,9 +260,7 @@ pub async fn unknown_codes(
                AND a.details ->> 'item' = 'event:' || e.id)",
     );
     sql.bind::<Text, _>(AuditAction::Acknowledge);
-    visibility(&mut sql, "s", v);
-    let p = sql.bind::<BigInt, _>(limit);
-    sql.push(&format!(" ORDER BY e.recorded_at DESC LIMIT {p}"));
+    visible_newest_first(&mut sql, v, "e.recorded_at", limit);
     sql.finish().load(conn).await
 }
 

@@ -6,7 +6,7 @@ use super::models::{NewEvent, Shipment};
 use super::schema::shipments::dsl;
 use super::{Conn, callbacks, events};
 use crate::domain::callback::CallbackType;
-use crate::domain::lateness::{Timeline, deadline, is_late};
+use crate::domain::lateness::{deadline, is_late};
 use crate::domain::note::GatewayNote;
 use crate::domain::{Kind, Source, Status};
 use chrono::Utc;
@@ -52,14 +52,7 @@ pub async fn sweep(
             .await?;
         let mut marked = 0;
         for mut s in deliveries.into_iter().chain(pickups) {
-            let t = Timeline {
-                kind: s.kind(),
-                status: s.status(),
-                created_at: s.created_at,
-                due_at: s.due_at,
-                picked_up_at: s.picked_up_at,
-                delivered_at: s.delivered_at,
-            };
+            let t = s.timeline();
             if !is_late(&t, now, pickup_window) {
                 continue;
             }

@@ -113,6 +113,18 @@ impl Shipment {
         self.status
     }
 
+    /// What lateness is judged on.
+    pub fn timeline(&self) -> crate::domain::lateness::Timeline {
+        crate::domain::lateness::Timeline {
+            kind: self.kind(),
+            status: self.status(),
+            created_at: self.created_at,
+            due_at: self.due_at,
+            picked_up_at: self.picked_up_at,
+            delivered_at: self.delivered_at,
+        }
+    }
+
     pub fn kind(&self) -> Kind {
         self.kind
     }

@@ -223,6 +223,18 @@ pub struct Actor {
     pub is_staff: bool,
 }
 
+impl Actor {
+    /// A staff member, by the token's subject and name.
+    pub fn staff(id: &str, name: Option<&str>) -> Actor {
+        Actor {
+            id: id.to_owned(),
+            name: name.map(str::to_owned),
+            source: Source::Staff,
+            is_staff: true,
+        }
+    }
+}
+
 /// Moves a locked shipment to `to`, bumps its sequence, appends the event and writes the
 /// callback that tells the dossier system. The caller holds the row lock (from
 /// [`find_for_update`]) inside a transaction.

@@ -35,7 +35,7 @@ use anyhow::Context;
 use journey::Book;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -108,194 +108,48 @@ impl SandboxConfig {
     }
 }
 
-/// The settings that can change while the sandbox runs (`POST /_sandbox/faults`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Faults {
-    /// Time between journey steps; 0 = orders move only when told (`/_sandbox/advance`).
-    #[serde(with = "humantime_serde")]
-    pub step: Duration,
-    pub failed_attempt_chance: Chance,
-    pub return_chance: Chance,
-    pub error_rate: Chance,
-    #[serde(with = "humantime_serde")]
-    pub latency: Duration,
-    pub timeout_after_create_rate: Chance,
-    #[serde(with = "humantime_serde")]
-    pub withhold_for: Duration,
-    /// Applies to tokens issued from now on.
-    #[serde(with = "humantime_serde")]
-    pub token_ttl: Duration,
-    /// Answer shapes: drawn (seeded) or pinned; see [`shapes`].
-    pub shapes: ShapeMode,
-    /// Setting it (even to the same value) restarts the sequence of drawn shapes.
-    pub shape_seed: u64,
-    pub shape_pins: ShapePins,
-    /// Chance that a cancellation awaits approval (`"02"`) instead of being done at once.
-    pub cancel_pending: Chance,
-    /// `updateCase` polls answered `"02"` before the outcome.
-    pub cancel_pending_polls: u32,
-    /// Applies when a case is decided (after its polls).
-    pub cancel_pending_outcome: PendingOutcome,
-    pub catalogue_missing: Vec<String>,
-    pub catalogue_renamed: BTreeMap<String, String>,
-    #[serde(with = "humantime_serde")]
-    pub forget_finished_after: Duration,
-    pub push_mode: PushMode,
-    pub push_date_format: PushDateFormat,
-    /// Chance that a push carries, after its own record, the other reports waiting to be sent.
-    pub push_batch: Chance,
-    pub push_duplicate_rate: Chance,
-    pub push_drop_rate: Chance,
-    #[serde(with = "humantime_serde")]
-    pub push_delay: Duration,
-    pub push_reorder: bool,
-}
-
-impl From<&SandboxConfig> for Faults {
-    fn from(c: &SandboxConfig) -> Self {
-        Faults {
-            step: c.step,
-            failed_attempt_chance: c.failed_attempt_chance,
-            return_chance: c.return_chance,
-            error_rate: c.error_rate,
-            latency: c.latency,
-            timeout_after_create_rate: c.timeout_after_create_rate,
-            withhold_for: c.withhold_for,
-            token_ttl: c.token_ttl,
-            shapes: c.shapes,
-            shape_seed: c.shape_seed,
-            shape_pins: c.shape_pins.clone(),
-            cancel_pending: c.cancel_pending,
-            cancel_pending_polls: c.cancel_pending_polls,
-            cancel_pending_outcome: c.cancel_pending_outcome,
-            catalogue_missing: c.catalogue_missing.clone(),
-            catalogue_renamed: c.catalogue_renamed.clone(),
-            forget_finished_after: c.forget_finished_after,
-            push_mode: c.push_mode,
-            push_date_format: c.push_date_format,
-            push_batch: c.push_batch,
-            push_duplicate_rate: c.push_duplicate_rate,
-            push_drop_rate: c.push_drop_rate,
-            push_delay: c.push_delay,
-            push_reorder: c.push_reorder,
+/// Writes [`Faults`] and [`FaultsPatch`] from the list of `config::sandbox`.
+macro_rules! faults {
+    ($($(#[$attr:meta])* $name:ident: $ty:ty = $default:expr),* $(,)?) => {
+        /// The settings that can change while the sandbox runs (`POST /_sandbox/faults`),
+        /// starting from the configuration's.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        pub struct Faults {
+            $($(#[$attr])* pub $name: $ty,)*
         }
-    }
-}
 
-/// Any subset of [`Faults`], applied at once.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FaultsPatch {
-    #[serde(
-        default,
-        with = "humantime_serde",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub step: Option<Duration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failed_attempt_chance: Option<Chance>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub return_chance: Option<Chance>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_rate: Option<Chance>,
-    #[serde(
-        default,
-        with = "humantime_serde",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub latency: Option<Duration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout_after_create_rate: Option<Chance>,
-    #[serde(
-        default,
-        with = "humantime_serde",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub withhold_for: Option<Duration>,
-    #[serde(
-        default,
-        with = "humantime_serde",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub token_ttl: Option<Duration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shapes: Option<ShapeMode>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shape_seed: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shape_pins: Option<ShapePins>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancel_pending: Option<Chance>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancel_pending_polls: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cancel_pending_outcome: Option<PendingOutcome>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub catalogue_missing: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub catalogue_renamed: Option<BTreeMap<String, String>>,
-    #[serde(
-        default,
-        with = "humantime_serde",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub forget_finished_after: Option<Duration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_mode: Option<PushMode>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_date_format: Option<PushDateFormat>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_batch: Option<Chance>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_duplicate_rate: Option<Chance>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_drop_rate: Option<Chance>,
-    #[serde(
-        default,
-        with = "humantime_serde",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub push_delay: Option<Duration>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub push_reorder: Option<bool>,
-}
-
-impl Faults {
-    fn apply(&mut self, p: &FaultsPatch) {
-        fn set<T: Clone>(field: &mut T, value: &Option<T>) {
-            if let Some(v) = value {
-                *field = v.clone();
+        impl From<&SandboxConfig> for Faults {
+            fn from(c: &SandboxConfig) -> Self {
+                Faults {
+                    $($name: Clone::clone(&c.$name),)*
+                }
             }
         }
-        set(&mut self.step, &p.step);
-        set(&mut self.failed_attempt_chance, &p.failed_attempt_chance);
-        set(&mut self.return_chance, &p.return_chance);
-        set(&mut self.error_rate, &p.error_rate);
-        set(&mut self.latency, &p.latency);
-        set(
-            &mut self.timeout_after_create_rate,
-            &p.timeout_after_create_rate,
-        );
-        set(&mut self.withhold_for, &p.withhold_for);
-        set(&mut self.token_ttl, &p.token_ttl);
-        set(&mut self.shapes, &p.shapes);
-        set(&mut self.shape_seed, &p.shape_seed);
-        set(&mut self.shape_pins, &p.shape_pins);
-        set(&mut self.cancel_pending, &p.cancel_pending);
-        set(&mut self.cancel_pending_polls, &p.cancel_pending_polls);
-        set(&mut self.cancel_pending_outcome, &p.cancel_pending_outcome);
-        set(&mut self.catalogue_missing, &p.catalogue_missing);
-        set(&mut self.catalogue_renamed, &p.catalogue_renamed);
-        set(&mut self.forget_finished_after, &p.forget_finished_after);
-        set(&mut self.push_mode, &p.push_mode);
-        set(&mut self.push_date_format, &p.push_date_format);
-        set(&mut self.push_batch, &p.push_batch);
-        set(&mut self.push_duplicate_rate, &p.push_duplicate_rate);
-        set(&mut self.push_drop_rate, &p.push_drop_rate);
-        set(&mut self.push_delay, &p.push_delay);
-        set(&mut self.push_reorder, &p.push_reorder);
-    }
+
+        /// Any subset of [`Faults`], applied at once.
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct FaultsPatch {
+            $(
+                $(#[$attr])*
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub $name: Option<$ty>,
+            )*
+        }
+
+        impl Faults {
+            fn apply(&mut self, p: &FaultsPatch) {
+                $(
+                    if let Some(v) = &p.$name {
+                        self.$name = Clone::clone(v);
+                    }
+                )*
+            }
+        }
+    };
 }
+
+crate::sandbox_faults!(faults);
 
 /// Counters (`GET /_sandbox/stats`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -187,6 +187,9 @@ fn query<T: DeserializeOwned>(sb: &Sandbox, req: &HttpRequest) -> Result<T, Reje
         .map_err(|e| sb.refuse(req, &format!("Tham số không hợp lệ ({e})")))
 }
 
+/// The two parties of an order, as the carrier's field names start and in Vietnamese.
+const PARTIES: [(&str, &str); 2] = [("sender", "người gửi"), ("receiver", "người nhận")];
+
 /// A field of a JSON object, named by its path in refusals.
 struct Fields<'a> {
     obj: &'a Map<String, Value>,
@@ -215,6 +218,11 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The object at `key`, its fields named with `prefix`.
+    fn child(&self, key: &str, prefix: &'static str) -> Option<Fields<'a>> {
+        self.get(key).and_then(|v| Fields::of(v, prefix))
+    }
+
     /// Text that is not blank.
     fn filled(&self, key: &str) -> Result<&'a str, String> {
         let t = self.text(key)?;
@@ -223,6 +231,18 @@ impl<'a> Fields<'a> {
         } else {
             Ok(t)
         }
+    }
+
+    /// `{who}ProvinceCode` and `{who}CommuneCode`, both filled (`vi`: who, in the message).
+    fn province_commune(&self, who: &str, vi: &str) -> Result<(&'a str, &'a str), String> {
+        let filled = |key: &str, what: &str| {
+            self.filled(&format!("{who}{key}"))
+                .map_err(|e| format!("{what} {vi} {e}"))
+        };
+        Ok((
+            filled("ProvinceCode", "Mã tỉnh/thành phố")?,
+            filled("CommuneCode", "Mã xã/phường")?,
+        ))
     }
 
     /// Absent, null or text.
@@ -342,11 +362,10 @@ pub(super) fn validate(v: &Value, customer_code: &str) -> Result<NewOrder, Strin
         return Err("Loại đơn hàng phải là GUI (type)".into());
     }
     let info = top
-        .get("informationOrder")
-        .and_then(|v| Fields::of(v, "informationOrder."))
+        .child("informationOrder", "informationOrder.")
         .ok_or("Thiếu thông tin đơn hàng (informationOrder)")?;
     let mut codes = Vec::new();
-    for (who, vi) in [("sender", "người gửi"), ("receiver", "người nhận")] {
+    for (who, vi) in PARTIES {
         let key = |k: &str| format!("{who}{k}");
         info.filled(&key("Name"))
             .map_err(|e| bad(&format!("Tên {vi}"), e))?;
@@ -369,12 +388,7 @@ pub(super) fn validate(v: &Value, customer_code: &str) -> Result<NewOrder, Strin
                 info.path(&key("DistrictCode"))
             ));
         }
-        let province = info
-            .filled(&key("ProvinceCode"))
-            .map_err(|e| bad(&format!("Mã tỉnh/thành phố {vi}"), e))?;
-        let commune = info
-            .filled(&key("CommuneCode"))
-            .map_err(|e| bad(&format!("Mã xã/phường {vi}"), e))?;
+        let (province, commune) = info.province_commune(who, vi)?;
         check_address(province, commune).map_err(|e| match e {
             AddressError::UnknownProvince => format!(
                 "Mã tỉnh/thành phố {vi} không tồn tại ({})",
@@ -755,18 +769,12 @@ pub(super) fn quote(
         return Err("Mã khách hàng không đúng (customerCode)".into());
     }
     let data = top
-        .get("data")
-        .and_then(|d| Fields::of(d, "data."))
+        .child("data", "data.")
         .ok_or("Thiếu dữ liệu tính cước (data)")?;
     let mut provinces = Vec::new();
-    for (who, vi) in [("sender", "người gửi"), ("receiver", "người nhận")] {
+    for (who, vi) in PARTIES {
         let key = |k: &str| format!("{who}{k}");
-        let province = data
-            .filled(&key("ProvinceCode"))
-            .map_err(|e| bad(&format!("Mã tỉnh/thành phố {vi}"), e))?;
-        let commune = data
-            .filled(&key("CommuneCode"))
-            .map_err(|e| bad(&format!("Mã xã/phường {vi}"), e))?;
+        let (province, commune) = data.province_commune(who, vi)?;
         if check_address(province, commune).is_err() {
             return Err(format!(
                 "Địa chỉ {vi} không tồn tại ({}, {})",
