@@ -249,7 +249,7 @@ async fn template(
     .load(admin)
     .await?;
     let complete = comments
-        .iter()
+        .into_iter()
         .next()
         .is_some_and(|c| c.comment.as_deref() == Some(template_mark(rows).as_str()));
     if reuse && complete {
