@@ -6,6 +6,9 @@
 //! Environment: BENCH_SECONDS (default 20), BENCH_CLIENTS (default 32),
 //! TEST_DATABASE_SERVER (default postgres://postgres@127.0.0.1:5432).
 
+#[path = "common/names.rs"]
+mod names;
+
 use bcci_gateway::config::{Config, Secret};
 use bcci_gateway::{auth, server};
 use serde_json::json;
@@ -21,11 +24,13 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 fn pickup(n: u64, worker: u64) -> serde_json::Value {
+    // realistic names, varied by request: one name repeated flatters the trigram index
+    let full_name = names::full_name((worker << 32) | n);
     json!({
         "dossier_code": format!("{worker:03}.00.14.H61-261127-{n:06}"),
         "office_code": "VPDKDD-TQ",
         "procedure": { "code": "1.004227", "name": "Đăng ký biến động quyền sử dụng đất" },
-        "citizen": { "full_name": "Nguyễn Văn An", "phone": "0912345678", "email": null, "id_number": "008090001234" },
+        "citizen": { "full_name": full_name, "phone": "0912345678", "email": null, "id_number": "008090001234" },
         "address": { "line": "Số 12, tổ 5", "province_code": "08", "commune_code": "02215" },
         "documents": [ { "name": "Đơn đăng ký biến động", "copies": 1 } ],
         "collect_fees_vnd": 0,
