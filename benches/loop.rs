@@ -1092,7 +1092,7 @@ impl Bench {
         let max = depths.iter().copied().max().unwrap_or(0);
         // Flat: the queue grew by less than 5 % of the offered rate between the first and the
         // last sample (a queue that keeps up stays within a second or two of work).
-        let span = 5.0 * (depths.len().saturating_sub(1)) as f64;
+        let span = 5.0 * depths.len().saturating_sub(1) as f64;
         let growth = if span > 0.0 {
             (last as f64 - first as f64) / span
         } else {
@@ -1222,7 +1222,7 @@ impl Bench {
         sim.stop();
     }
 
-    /// 4. Svix: not buildable here (svix-server is not on crates.io; no network beyond the
+    /// Svix: not buildable here (svix-server is not on crates.io; no network beyond the
     /// package registries). Said so, not estimated.
     fn svix(&mut self) {
         for (measure, goal) in [
