@@ -8,6 +8,8 @@
 
 #[path = "common/names.rs"]
 mod names;
+#[path = "common/pgbench.rs"]
+mod pgbench;
 
 use bcci_gateway::config::{Config, Secret};
 use bcci_gateway::{auth, server};
@@ -36,31 +38,6 @@ fn pickup(n: u64, worker: u64) -> serde_json::Value {
         "collect_fees_vnd": 0,
         "note": "Gọi trước khi đến"
     })
-}
-
-/// The create transaction, written out for pgbench: the same statements the gateway runs, in
-/// the same order. The gateway sends them in three round trips after BEGIN (the three reads
-/// pipelined, then the four writes pipelined (the `jobs_notify` trigger sends the NOTIFY), then COMMIT); `pipelined` makes
-/// pgbench do the same, the other variant sends them one by one.
-fn pgbench_script(pipelined: bool) -> String {
-    let (open, close) = if pipelined {
-        ("\\startpipeline\n", "\\endpipeline\n")
-    } else {
-        ("", "")
-    };
-    format!(
-        r#"\set k random(1, 1000000000000)
-BEGIN;
-{open}SELECT pg_try_advisory_xact_lock(:k);
-SELECT client_id, key, request_hash, response_status, response_body, shipment_id, created_at, expires_at FROM idempotency_keys WHERE client_id = 'motcua-tq' AND key = 'pg-' || :k;
-SELECT id FROM shipments WHERE client_id = 'motcua-tq' AND dossier_code = 'pg-' || :k AND kind = 'pickup' AND status NOT IN ('delivered', 'returned', 'cancelled', 'rejected') LIMIT 1;
-{close}{open}INSERT INTO shipments (id, kind, status, sequence, client_id, office_code, dossier_code, procedure_code, procedure_name, person_name, person_phone, person_email, person_id_number, address_line, province_code, commune_code, documents, result, collect_fees_vnd, cod_vnd, note, due_at, late, sale_order_code, carrier, created_at, updated_at) VALUES (md5('s' || :k)::uuid, 'pickup', 'requested', 1, 'motcua-tq', 'VPDKDD-TQ', 'pg-' || :k, '1.004227', 'Đăng ký biến động quyền sử dụng đất', 'Nguyễn Văn An', '0912345678', NULL, '008090001234', 'Số 12, tổ 5', '08', '02215', '[{{"name":"Đơn đăng ký biến động","copies":1}}]', NULL, 0, 0, 'Gọi trước khi đến', NULL, false, 'PG' || :k, 'vnpost', now(), now());
-INSERT INTO shipment_events (shipment_id, seq, status, applied, occurred_at, source, unknown_code, actor) VALUES (md5('s' || :k)::uuid, 1, 'requested', true, now(), 'gateway', false, 'motcua-tq');
-INSERT INTO jobs (kind, shipment_id, payload) VALUES ('carrier_submit', md5('s' || :k)::uuid, '{{}}') RETURNING id;
-INSERT INTO idempotency_keys (client_id, key, request_hash, response_status, response_body, shipment_id, created_at, expires_at) VALUES ('motcua-tq', 'pg-' || :k, 'hash', 201, '{{"id":"x","kind":"pickup","status":"requested","sequence":1}}', md5('s' || :k)::uuid, now(), now() + interval '48 hours');
-{close}COMMIT;
-"#
-    )
 }
 
 struct ApiResult {
@@ -136,47 +113,18 @@ async fn run_api(base: &str, token: &str, clients: u64, seconds: u64) -> ApiResu
 }
 
 fn run_pgbench(db: &str, clients: u64, seconds: u64, pipelined: bool) -> (f64, String) {
-    let script = std::env::temp_dir().join(format!(
-        "bcci-create-{}-{pipelined}.sql",
-        std::process::id()
-    ));
-    std::fs::write(&script, pgbench_script(pipelined)).unwrap();
-    let out = std::process::Command::new("pgbench")
-        .args([
-            "-n",
-            "-M",
-            "prepared",
-            "-c",
-            &clients.to_string(),
-            "-j",
-            "2",
-            "-T",
-            &seconds.to_string(),
-            "-f",
-        ])
-        .arg(&script)
-        .arg(db)
-        .output()
-        .expect("pgbench is installed (Debian package postgresql-client / postgresql)");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "pgbench failed: {}{}",
-        text,
-        String::from_utf8_lossy(&out.stderr)
+    let r = pgbench::run(
+        &std::env::temp_dir(),
+        &format!("bcci-create-{}-{pipelined}", std::process::id()),
+        &pgbench::create_script(pipelined),
+        db,
+        clients,
+        seconds,
     );
-    let tps = text
-        .lines()
-        .find(|l| l.starts_with("tps = "))
-        .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("pgbench printed tps");
-    let latency = text
-        .lines()
-        .find(|l| l.starts_with("latency average"))
-        .unwrap_or("")
-        .to_owned();
-    (tps, latency)
+    (
+        r.tps,
+        format!("latency average = {:.3} ms", r.latency_avg_ms),
+    )
 }
 
 #[tokio::main]
