@@ -53,7 +53,7 @@ const PER_CLIENT: u64 = 32;
 
 /// The endpoint's statements for one push, in order, as PostgreSQL's log shows them (one
 /// transaction: the push record, and `carrier_reports::apply` in a savepoint, including the callback
-/// `change_status` writes; the `jobs_notify` trigger sends the NOTIFY). Values the gateway computes in
+/// `change_status` writes). Values the gateway computes in
 /// Rust are computed here in SQL; `\gset` needs RETURNING clauses (of values the gateway
 /// already holds) on three statements. `prepared`: for `pgbench -M prepared`, where variables
 /// are bound as parameters (the gateway's way) instead of pasted into the text.

@@ -9,6 +9,7 @@ use crate::config::{CarrierKind, Config};
 use crate::jobs::Context;
 use crate::jobs::housekeeping;
 use crate::jobs::pressure::Pressure;
+use crate::jobs::wakeup;
 use crate::jobs::worker;
 use crate::ledger;
 use crate::state::AppState;
@@ -136,12 +137,18 @@ impl Gateway {
                 config.jobs.max_in_flight,
                 config.jobs.db_wait_target,
             )),
+            wakeup: state.wakeup.clone(),
         });
         let mut background = Vec::new();
         if config.jobs.enabled {
             let (ctx, rx) = (ctx.clone(), rx.clone());
             background.push(tokio::spawn(worker::supervise(ctx, rx)));
         }
+        background.push(tokio::spawn(wakeup::publish(
+            state.wakeup.clone(),
+            jobs_pool.clone(),
+            rx.clone(),
+        )));
         background.push(tokio::spawn(housekeeping::run(ctx, rx)));
         let server = http(state.clone(), listener)?;
         let handle = server.handle();

@@ -15,6 +15,7 @@ use crate::carrier::push::PushKeys;
 use crate::config::Config;
 use crate::config::Limits;
 use crate::error::ApiError;
+use crate::jobs::wakeup::Wakeup;
 use crate::ledger::Pool;
 use actix_web::HttpRequest;
 use governor::clock::{Clock, DefaultClock};
@@ -109,6 +110,8 @@ pub struct AppState {
     pub limits: RateLimits,
     /// The citizens' page's form look-ups a minute per client IP (`[citizen]`).
     pub citizen: CitizenLookups,
+    /// Wakes the job workers after a request commits (see `app`'s middleware).
+    pub wakeup: Arc<Wakeup>,
 }
 
 impl AppState {
@@ -125,6 +128,7 @@ impl AppState {
             verifier,
             carrier,
             push_keys,
+            wakeup: Wakeup::new(),
         })
     }
 }

@@ -8,8 +8,7 @@ use std::process::Command;
 
 /// The create transaction, written out for pgbench: the same statements the gateway runs, in
 /// the same order. The gateway sends them in three round trips after BEGIN (the three reads
-/// pipelined, then the four writes pipelined (the `jobs_notify` trigger sends the NOTIFY), then
-/// COMMIT); `pipelined` makes pgbench do the same, the other variant sends them one by one.
+/// pipelined, then the four writes pipelined, then COMMIT); `pipelined` makes pgbench do the same, the other variant sends them one by one.
 pub fn create_script(pipelined: bool) -> String {
     create_script_with_names(pipelined, &["Nguyễn Văn An"])
 }

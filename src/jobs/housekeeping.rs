@@ -21,6 +21,8 @@ pub async fn housekeeping<C>(ctx: &Context<C>) -> anyhow::Result<()> {
     let window = chrono::Duration::from_std(ctx.config.shipments.pickup_window)?;
     let late = lateness::sweep(&mut *ctx.conn().await?, window, 200).await?;
     if late > 0 {
+        // Their callbacks are queued.
+        ctx.wakeup.enqueued();
         tracing::info!(shipments = late, "marked late");
     }
     tokio::task::yield_now().await;

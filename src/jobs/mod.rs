@@ -22,6 +22,7 @@ pub mod retry;
 pub mod run;
 pub mod submit;
 pub mod tracking;
+pub mod wakeup;
 pub mod worker;
 
 use crate::callbacks::deliver::DeliveryError;
@@ -33,6 +34,7 @@ use pressure::Pressure;
 use retry::Schedule;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wakeup::Wakeup;
 
 /// What a worker needs to run jobs.
 pub struct Context<C> {
@@ -46,6 +48,8 @@ pub struct Context<C> {
     pub worker: i32,
     /// How long jobs wait for a connection, and the jobs in flight it allows.
     pub pressure: Arc<Pressure>,
+    /// Wakes this process's worker (and the others) when jobs are committed.
+    pub wakeup: Arc<Wakeup>,
 }
 
 impl<C> Context<C> {

@@ -109,5 +109,9 @@ pub async fn round<C: Carrier>(ctx: &Arc<Context<C>>) -> anyhow::Result<usize> {
         }
     });
     futures_util::future::join_all(polls).await;
+    if n > 0 {
+        // What the polls found queued callbacks (and confirming jobs).
+        ctx.wakeup.enqueued();
+    }
     Ok(n)
 }

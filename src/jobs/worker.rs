@@ -3,6 +3,7 @@
 
 use super::Context;
 use super::run::run as run_job;
+use super::wakeup::Wakeup;
 use crate::carrier::Carrier;
 use crate::ledger::outbox::{claim, hold_worker_lock, reap, release};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -10,8 +11,12 @@ use futures_util::StreamExt;
 use rand::Rng;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+
+/// How long a woken worker waits before it claims, so that the wake-ups of a busy moment
+/// make one claim, not one each.
+const GATHER_WAKEUPS: Duration = Duration::from_millis(10);
 
 /// A random positive worker number, the second key of its liveness lock.
 pub fn new_worker_number() -> i32 {
@@ -24,7 +29,7 @@ pub fn new_worker_number() -> i32 {
 async fn liveness(
     url: String,
     worker: i32,
-    wake: Arc<Notify>,
+    wake: Arc<Wakeup>,
     ready: tokio::sync::oneshot::Sender<()>,
 ) -> anyhow::Result<()> {
     let mut conn = AsyncPgConnection::establish(&url).await?;
@@ -33,7 +38,7 @@ async fn liveness(
     let mut stream = std::pin::pin!(conn.notifications_stream());
     while let Some(n) = stream.next().await {
         n?;
-        wake.notify_one();
+        wake.heard();
     }
     anyhow::bail!("the listening connection closed")
 }
@@ -78,6 +83,7 @@ pub async fn supervise<C: Carrier>(ctx: Arc<Context<C>>, shutdown: watch::Receiv
             http: ctx.http.clone(),
             worker: new_worker_number(),
             pressure: ctx.pressure.clone(),
+            wakeup: ctx.wakeup.clone(),
         });
     }
 }
@@ -89,12 +95,11 @@ pub async fn run<C: Carrier>(
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let cfg = ctx.config.jobs.clone();
-    let wake = Arc::new(Notify::new());
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let mut live = tokio::spawn(liveness(
         ctx.config.database.url.expose().to_owned(),
         ctx.worker,
-        wake.clone(),
+        ctx.wakeup.clone(),
         ready_tx,
     ));
     if ready_rx.await.is_err() {
@@ -109,7 +114,9 @@ pub async fn run<C: Carrier>(
         if !more {
             tokio::select! {
                 _ = shutdown.changed() => {}
-                _ = wake.notified() => {}
+                // Gather the wake-ups of the next moments into one claim: a busy API
+                // wakes the worker once per request that changed something.
+                _ = ctx.wakeup.wait() => tokio::time::sleep(GATHER_WAKEUPS).await,
                 _ = tokio::time::sleep(cfg.poll_interval) => {}
                 Some(_) = running.join_next(), if !running.is_empty() => {}
                 r = &mut live => {

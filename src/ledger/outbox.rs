@@ -3,9 +3,10 @@
 //!
 //! Work caused by a state change (submit an order to the carrier, ask it to cancel, deliver a
 //! callback) is inserted into `jobs` in the same transaction as the change, so a crash can
-//! neither lose it nor run it without the change. Inserting also sends `NOTIFY bcci_jobs` (a
-//! trigger on `jobs`, delivered at commit), which wakes the workers (`jobs::worker`); a short
-//! poll covers a missed notification.
+//! neither lose it nor run it without the change. The enqueuing transaction sends no
+//! notification (that would serialise every such commit, see `jobs::wakeup`): once it has
+//! committed, the process wakes its worker and, with [`notify_workers`], the other processes;
+//! a short poll covers a missed wake-up.
 //!
 //! Workers claim jobs with `FOR UPDATE SKIP LOCKED`, so several processes share the work
 //! without taking a job twice. A claimed job carries its worker's number; each worker holds a
@@ -23,7 +24,7 @@ use diesel::sql_types::{BigInt, Integer, Interval, Text};
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-/// The channel workers `LISTEN` on (notified by the `jobs_notify` trigger).
+/// The channel workers `LISTEN` on ([`notify_workers`]).
 pub const CHANNEL: &str = "bcci_jobs";
 
 /// Advisory-lock namespace (first key) of worker liveness locks.
@@ -169,6 +170,15 @@ pub async fn hold_worker_lock(conn: &mut Conn, worker: i32) -> QueryResult<()> {
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Tells every listening worker that jobs were committed. Sent on its own, after the
+/// enqueuing transactions, never inside one.
+pub async fn notify_workers(conn: &mut Conn) -> QueryResult<()> {
+    diesel::sql_query(format!("NOTIFY {CHANNEL}"))
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 /// Claims up to `n` due jobs for `worker`.

@@ -509,6 +509,7 @@ async fn retention_erases_personal_data_of_long_finished_shipments() {
             8,
             std::time::Duration::from_millis(20),
         )),
+        wakeup: gw.state.wakeup.clone(),
     };
     bcci_gateway::jobs::housekeeping::housekeeping(&ctx)
         .await

@@ -87,3 +87,30 @@ async fn requests_get_connections_while_background_work_holds_all_of_its_own() {
     assert_eq!(app.db.count("SELECT count(*) FROM shipments").await, 10);
     drop(held);
 }
+
+/// Issue 12 §2: the transaction that queues a job sends no notification (it would serialise
+/// commits); the process that committed it tells the others. A gateway serving requests only
+/// queues a submission; another process on the same database, whose fallback poll is an hour
+/// away, runs it at once because of that notification.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_queued_by_one_process_wakes_the_workers_of_another() {
+    let app = TestApp::spawn().await;
+    let mut config = bcci_gateway::config::Config::from_overlays(&[
+        TEST_OVERLAY,
+        "[jobs]\nenabled = true\npoll_interval = \"1h\"\n",
+    ])
+    .unwrap();
+    config.database.url = bcci_gateway::config::Secret::new(app.db.url.clone());
+    config.database.create_if_missing = false;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let worker = bcci_gateway::server::Gateway::start(config, listener)
+        .await
+        .unwrap();
+    // The worker's first claim (at start) has found nothing; the next wake-up must come from
+    // the other process.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let id = app.create_pickup(1).await;
+    wait_for(&app, &id, "submitted", Duration::from_secs(20)).await;
+    worker.stop().await.unwrap();
+    app.stop().await;
+}
