@@ -20,7 +20,9 @@
 //! Run: `cargo bench --bench loop` (needs the local PostgreSQL, psql, pgbench and wrk; the
 //! bench runs `apt-get install -y wrk` when wrk is missing and it is root).
 //! Environment: BENCH_SECONDS (15), BENCH_ROUNDS (3), BENCH_LOOP_SECONDS (60),
-//! BENCH_LOOP_RATE (500), BENCH_LOOP_STEP ("2s"), BENCH_BACKLOG (20000),
+//! BENCH_LOOP_RATE (500), BENCH_LOOP_STEP ("0s": orders frozen once submitted, so each shipment is
+//! one submission, its first push and its callbacks; "2s" moves them along their journeys,
+//! nine pushes and callbacks each), BENCH_BACKLOG (20000),
 //! BENCH_BACKLOG_SECONDS (longest drain watched, 300), BENCH_BACKLOG_STEP ("0s": journeys
 //! frozen while the backlog drains), BENCH_SCENARIOS (default "ingest,loop,backlog"),
 //! TEST_DATABASE_SERVER (postgres://postgres@127.0.0.1:5432).
@@ -1275,7 +1277,7 @@ async fn main() {
     let clients: u64 = env_or("BENCH_CLIENTS", 32);
     let loop_seconds: u64 = env_or("BENCH_LOOP_SECONDS", 60);
     let loop_rate: f64 = env_or("BENCH_LOOP_RATE", 500.0);
-    let loop_step: String = env_or("BENCH_LOOP_STEP", "2s".to_owned());
+    let loop_step: String = env_or("BENCH_LOOP_STEP", "0s".to_owned());
     let backlog: u64 = env_or("BENCH_BACKLOG", 20_000);
     let backlog_seconds: u64 = env_or("BENCH_BACKLOG_SECONDS", 300);
     let backlog_step: String = env_or("BENCH_BACKLOG_STEP", "0s".to_owned());
