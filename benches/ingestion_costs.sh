@@ -119,7 +119,7 @@ echo "saved response: $bytes bytes as jsonb text" >&2
 
 # Variants: name|description|script|SQL run on a copy of the migrated database ("1M": on a
 # copy of the seeded template instead, then the SQL after "1M; ").
-nn="DROP TRIGGER jobs_notify ON jobs"
+nn="DROP TRIGGER IF EXISTS jobs_notify ON jobs"
 pkey_only="ALTER TABLE shipments DROP COLUMN name_folded; DROP INDEX shipments_client_id, shipments_dossier, shipments_office, shipments_status, shipments_phone_suffix, shipments_quiet, shipments_pickup_window, shipments_due, shipments_late, shipments_next_poll, shipments_retention_due, shipments_tracking, shipments_one_active_per_dossier; ALTER TABLE shipments DROP CONSTRAINT shipments_sale_order_code_key"
 no_fks="ALTER TABLE shipment_events DROP CONSTRAINT shipment_events_shipment_id_fkey; ALTER TABLE jobs DROP CONSTRAINT jobs_shipment_id_fkey; ALTER TABLE idempotency_keys DROP CONSTRAINT idempotency_keys_shipment_id_fkey"
 variants=(
@@ -134,7 +134,7 @@ variants=(
     "no_unique|without the unique indexes one_active_per_dossier and sale_order_code|gateway|DROP INDEX shipments_one_active_per_dossier; ALTER TABLE shipments DROP CONSTRAINT shipments_sale_order_code_key"
     "pkey_only|shipments with its primary key only (every index above dropped)|gateway|$pkey_only"
     "no_fks|without the 3 foreign keys to shipments (events, jobs, idempotency_keys)|gateway|$no_fks"
-    "no_notify|without the jobs_notify trigger (NOTIFY per enqueue)|gateway|DROP TRIGGER jobs_notify ON jobs"
+    "no_notify|without the jobs_notify trigger (NOTIFY per enqueue)|gateway|DROP TRIGGER IF EXISTS jobs_notify ON jobs"
     "at_1m|on a ledger already holding 1 M shipments (with events, jobs, keys)|gateway|1M"
     # The NOTIFY serialises every commit (its lock is held through the WAL flush), which hides
     # the other costs: the same cuts again without it.

@@ -14,10 +14,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-/// How long a woken worker waits before it claims, so that the wake-ups of a busy moment
-/// make one claim, not one each.
-const GATHER_WAKEUPS: Duration = Duration::from_millis(10);
-
 /// A random positive worker number, the second key of its liveness lock.
 pub fn new_worker_number() -> i32 {
     rand::rng().random_range(1..i32::MAX)
@@ -114,9 +110,9 @@ pub async fn run<C: Carrier>(
         if !more {
             tokio::select! {
                 _ = shutdown.changed() => {}
-                // Gather the wake-ups of the next moments into one claim: a busy API
-                // wakes the worker once per request that changed something.
-                _ = ctx.wakeup.wait() => tokio::time::sleep(GATHER_WAKEUPS).await,
+                // Wake-ups coalesce (one is kept however many come), and with every slot
+                // busy a wake-up claims nothing: it costs no query.
+                _ = ctx.wakeup.wait() => {}
                 _ = tokio::time::sleep(cfg.poll_interval) => {}
                 Some(_) = running.join_next(), if !running.is_empty() => {}
                 r = &mut live => {
