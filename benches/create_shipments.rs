@@ -6,6 +6,8 @@
 //! Environment: BENCH_SECONDS (default 20), BENCH_CLIENTS (default 32),
 //! TEST_DATABASE_SERVER (default postgres://postgres@127.0.0.1:5432).
 
+#[path = "common/load.rs"]
+mod load;
 #[path = "common/names.rs"]
 mod names;
 #[path = "common/pgbench.rs"]
@@ -15,8 +17,7 @@ use bcci_gateway::config::{Config, Secret};
 use bcci_gateway::{auth, server};
 use serde_json::json;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -48,67 +49,15 @@ struct ApiResult {
 }
 
 async fn run_api(base: &str, token: &str, clients: u64, seconds: u64) -> ApiResult {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients as usize)
-        .build()
-        .unwrap();
-    let errors = Arc::new(AtomicU64::new(0));
-    // warm-up: connections and prepared statements
-    for w in 0..clients {
-        let _ = http
-            .post(format!("{base}/v1/pickups"))
-            .bearer_auth(token)
-            .header("Idempotency-Key", format!("warm-{w}"))
-            .json(&pickup(99_999, w))
-            .send()
-            .await;
-    }
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..clients)
-        .map(|w| {
-            let (http, base, token, errors) = (
-                http.clone(),
-                base.to_owned(),
-                token.to_owned(),
-                errors.clone(),
-            );
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut n = 0;
-                while Instant::now() < deadline {
-                    let t = Instant::now();
-                    let resp = http
-                        .post(format!("{base}/v1/pickups"))
-                        .bearer_auth(&token)
-                        .header("Idempotency-Key", format!("bench-{w}-{n}"))
-                        .json(&pickup(n, w))
-                        .send()
-                        .await;
-                    match resp {
-                        Ok(r) if r.status() == 201 => latencies.push(t.elapsed()),
-                        _ => {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    n += 1;
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    let elapsed = started.elapsed();
+    let mut run = load::creates(base, token, clients, seconds, 0, pickup).await;
+    let all = &mut run.latencies;
     all.sort();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
     ApiResult {
-        rate: all.len() as f64 / elapsed.as_secs_f64(),
+        rate: all.len() as f64 / run.elapsed.as_secs_f64(),
         p50: pct(0.50),
         p99: pct(0.99),
-        errors: errors.load(Ordering::Relaxed),
+        errors: run.errors,
     }
 }
 

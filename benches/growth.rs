@@ -20,6 +20,8 @@
 //!
 //! Prints `ROW|growth|<measure>|<value>|<baseline>|<ratio>|<goal>|<met>` lines, then a table.
 
+#[path = "common/load.rs"]
+mod creates;
 #[path = "common/ledger.rs"]
 mod generated;
 #[path = "common/names.rs"]
@@ -34,7 +36,6 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use generated::{percentile, unaccent};
 use serde_json::json;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const EMPTY_DB: &str = "growth_run_empty";
@@ -123,66 +124,8 @@ impl Round {
 /// `clients` clients each sending creates back to back for `seconds`, request numbers from
 /// `first` (so that the rounds on one database never repeat a key or a dossier).
 async fn load(base: &str, token: &str, clients: u64, seconds: u64, first: u64) -> Round {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients as usize)
-        .build()
-        .unwrap();
-    let errors = Arc::new(AtomicU64::new(0));
-    // warm-up: connections and prepared statements (request numbers the round does not use)
-    for w in 0..clients {
-        let _ = http
-            .post(format!("{base}/v1/pickups"))
-            .bearer_auth(token)
-            .header("Idempotency-Key", format!("warm-{w}-{first}"))
-            .json(&pickup(first + 999_999, w))
-            .send()
-            .await;
-    }
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..clients)
-        .map(|w| {
-            let (http, base, token, errors) = (
-                http.clone(),
-                base.to_owned(),
-                token.to_owned(),
-                errors.clone(),
-            );
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut n = first;
-                while Instant::now() < deadline {
-                    let t = Instant::now();
-                    let resp = http
-                        .post(format!("{base}/v1/pickups"))
-                        .bearer_auth(&token)
-                        .header("Idempotency-Key", format!("growth-{w}-{n}"))
-                        .json(&pickup(n, w))
-                        .send()
-                        .await;
-                    match resp {
-                        Ok(r) if r.status() == 201 => latencies.push(t.elapsed()),
-                        other => {
-                            // the first failure's status, never its body (it may echo the request)
-                            if errors.fetch_add(1, Ordering::Relaxed) == 0 {
-                                eprintln!(
-                                    "first failed request: {:?}",
-                                    other.map(|r| r.status()).map_err(|e| e.without_url())
-                                );
-                            }
-                        }
-                    }
-                    n += 1;
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    Round::new(all, started.elapsed(), errors.load(Ordering::Relaxed))
+    let run = creates::creates(base, token, clients, seconds, first, pickup).await;
+    Round::new(run.latencies, run.elapsed, run.errors)
 }
 
 /// One round: the gateway started on `db_url` (HTTP only), loaded, stopped.

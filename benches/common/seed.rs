@@ -34,13 +34,7 @@ const SEED_WORKER: i32 = 9_999;
 /// onwards, as `POST /v1/pickups` would: each with its first event, its queued carrier
 /// submission job and its idempotency key. Returns their ids, in dossier order.
 pub async fn pickups(config: &Config, db_url: &str, client: &str, first: u32, n: u32) -> Vec<Uuid> {
-    let pool = bcci_gateway::ledger::pool(
-        db_url,
-        16,
-        Duration::from_secs(30),
-        bcci_gateway::ledger::DrivenBy::Builder,
-    )
-    .expect("a pool");
+    let pool = pool(db_url);
     let now = chrono::Utc::now();
     futures::stream::iter(first..first + n)
         .map(|i| {
@@ -100,13 +94,7 @@ pub async fn submitted(
         .copied()
         .zip(item_codes.iter().map(String::as_str))
         .collect();
-    let pool = bcci_gateway::ledger::pool(
-        db_url,
-        16,
-        Duration::from_secs(30),
-        bcci_gateway::ledger::DrivenBy::Builder,
-    )
-    .expect("a pool");
+    let pool = pool(db_url);
     let quiet = chrono::Duration::from_std(config.tracking.quiet_after).expect("a duration");
     let jobs = claim_all(&pool, JobKind::CarrierSubmit, ids.len()).await;
     run_all(&pool, jobs, |c, job| {
@@ -203,4 +191,15 @@ where
             .unwrap_or_else(|e| panic!("seeding job {}: {e:?}", job.id));
         })
         .await;
+}
+
+/// The set-up's own pool, on the main runtime as the background's.
+fn pool(db_url: &str) -> bcci_gateway::ledger::Pool {
+    bcci_gateway::ledger::pool(
+        db_url,
+        16,
+        Duration::from_secs(30),
+        bcci_gateway::ledger::DrivenBy::Builder,
+    )
+    .expect("a pool")
 }
