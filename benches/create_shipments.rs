@@ -6,6 +6,8 @@
 //! Environment: BENCH_SECONDS (default 20), BENCH_CLIENTS (default 32),
 //! TEST_DATABASE_SERVER (default postgres://postgres@127.0.0.1:5432).
 
+#[path = "common/env.rs"]
+mod env;
 #[path = "common/load.rs"]
 mod load;
 #[path = "common/names.rs"]
@@ -13,18 +15,9 @@ mod names;
 #[path = "common/pgbench.rs"]
 mod pgbench;
 
-use bcci_gateway::config::{Config, Secret};
-use bcci_gateway::{auth, server};
+use env::env_or;
 use serde_json::json;
-use std::sync::Arc;
 use std::time::Duration;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn pickup(n: u64, worker: u64) -> serde_json::Value {
     // realistic names, varied by request: one name repeated flatters the trigram index
@@ -69,6 +62,7 @@ fn run_pgbench(db: &str, clients: u64, seconds: u64, pipelined: bool) -> (f64, S
         db,
         clients,
         seconds,
+        pgbench::Protocol::Prepared,
     );
     (
         r.tps,
@@ -85,34 +79,18 @@ async fn main() {
     let db_name = format!("bcci_bench_{}", std::process::id());
     let db_url = format!("{server_url}/{db_name}");
 
-    let mut config =
-        Config::from_overlay("[server]\nworkers = 2\n[database]\npool_size = 32\n").unwrap();
-    config.database.url = Secret::new(db_url.clone());
-    let config = Arc::new(config);
-    let state = server::prepare(config.clone()).await.expect("database");
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let http = server::http(state, listener).unwrap();
-    let handle = http.handle();
-    tokio::spawn(http);
-    let token = auth::mint(
-        &config.auth,
-        &auth::claims_for(
-            &config.auth,
-            "motcua-tq",
-            &["shipments:write"],
-            None,
-            None,
-            chrono::Duration::hours(1),
-        ),
+    let gw = load::Gateway::start(
+        "[server]\nworkers = 2\n[database]\npool_size = 32\n",
+        &db_url,
     )
-    .unwrap();
+    .await
+    .expect("database");
 
     println!(
         "create_shipments: {clients} concurrent clients, {seconds} s each, PostgreSQL at {server_url}, database {db_name}"
     );
-    let api = run_api(&base, &token, clients, seconds).await;
-    handle.stop(true).await;
+    let api = run_api(&gw.base, &gw.token, clients, seconds).await;
+    gw.stop().await.expect("the gateway stopped");
     let (pg_tps, pg_latency) = run_pgbench(&db_url, clients, seconds, true);
     let (seq_tps, seq_latency) = run_pgbench(&db_url, clients, seconds, false);
 

@@ -22,31 +22,25 @@
 
 #[path = "common/load.rs"]
 mod creates;
+#[path = "common/env.rs"]
+mod env;
 #[path = "common/ledger.rs"]
 mod generated;
 #[path = "common/names.rs"]
 mod names;
 
-use bcci_gateway::config::{Config, Secret};
+use bcci_gateway::ledger;
 use bcci_gateway::ledger::search::{Search, search};
 use bcci_gateway::ledger::shipments::Visibility;
-use bcci_gateway::{auth, ledger, server};
 use diesel::sql_types::{Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
+use env::env_or;
 use generated::{percentile, unaccent};
 use serde_json::json;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const EMPTY_DB: &str = "growth_run_empty";
 const FULL_DB: &str = "growth_run_full";
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Request `n` of client `worker`: a pickup as a dossier system sends it, every field that a
 /// citizen gives varied by request (the values are generated, never printed).
@@ -130,32 +124,14 @@ async fn load(base: &str, token: &str, clients: u64, seconds: u64, first: u64) -
 
 /// One round: the gateway started on `db_url` (HTTP only), loaded, stopped.
 async fn round(db_url: &str, clients: u64, seconds: u64, first: u64) -> anyhow::Result<Round> {
-    let mut config = Config::from_overlay(
+    let gw = creates::Gateway::start(
         "[server]\nworkers = 2\n[database]\npool_size = 32\n\
          [jobs]\nenabled = false\n[tracking]\nenabled = false\n",
-    )?;
-    config.database.url = Secret::new(db_url.to_owned());
-    let config = Arc::new(config);
-    let state = server::prepare(config.clone()).await?;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let http = server::http(state, listener)?;
-    let handle = http.handle();
-    let task = tokio::spawn(http);
-    let token = auth::mint(
-        &config.auth,
-        &auth::claims_for(
-            &config.auth,
-            "motcua-tq",
-            &["shipments:write"],
-            None,
-            None,
-            chrono::Duration::hours(1),
-        ),
-    )?;
-    let result = load(&base, &token, clients, seconds, first).await;
-    handle.stop(true).await;
-    task.await??;
+        db_url,
+    )
+    .await?;
+    let result = load(&gw.base, &gw.token, clients, seconds, first).await;
+    gw.stop().await?;
     Ok(result)
 }
 

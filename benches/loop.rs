@@ -29,10 +29,13 @@
 //! Databases: loopbench_ingest, loopbench_loop, loopbench_backlog (dropped at the start of the
 //! run, left afterwards for inspection).
 
+#[path = "common/env.rs"]
+mod env;
 #[path = "common/pgbench.rs"]
 mod pgbench;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
+use env::env_or;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -46,13 +49,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_bcci-gateway");
 const CLIENT: &str = "motcua-tq";
 /// The memory goal (issue 12 §4), in MB.
 const RSS_GOAL_MB: f64 = 64.0;
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 // ---------------------------------------------------------------------------------------------
 // Rows
@@ -356,10 +352,12 @@ push_signing_key = "{ROOT}/config/sandbox/carrier-push-private.pem"
     path
 }
 
-/// `bcci-gateway check-config`: a wrong key fails here, with the binary's own message.
-fn check_config(config: &Path) {
+/// `bcci-gateway <args> --config <config>` run once from the crate root; its output. Fails with
+/// the binary's own message (`what` says which call).
+fn run_once(args: &[&str], config: &Path, what: &str) -> String {
     let out = Command::new(BIN)
-        .args(["check-config", "--config"])
+        .args(args)
+        .arg("--config")
         .arg(config)
         .current_dir(ROOT)
         .env_remove("DATABASE_URL")
@@ -367,34 +365,36 @@ fn check_config(config: &Path) {
         .unwrap();
     assert!(
         out.status.success(),
-        "check-config {}: {}",
-        config.display(),
+        "{what}: {}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `bcci-gateway check-config`: a wrong key fails here, with the binary's own message.
+fn check_config(config: &Path) {
+    run_once(
+        &["check-config"],
+        config,
+        &format!("check-config {}", config.display()),
     );
 }
 
 /// A bearer token for the dossier system, minted by the binary with the gateway's secret.
 fn mint_token(config: &Path) -> String {
-    let out = Command::new(BIN)
-        .args([
+    run_once(
+        &[
             "token",
             "--sub",
             CLIENT,
             "--scopes",
             "shipments:write shipments:read",
-            "--config",
-        ])
-        .arg(config)
-        .current_dir(ROOT)
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "token: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        ],
+        config,
+        "token",
+    )
+    .trim()
+    .to_owned()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -795,13 +795,16 @@ impl Bench {
         }
     }
 
-    async fn fresh_db(&self, name: &str) -> String {
+    /// A scenario's start: its title printed, its database `name` dropped (the gateway creates
+    /// it again), fresh ports. Returns the database's URL and the ports.
+    async fn scenario(&self, title: &str, name: &str) -> (String, Ports) {
+        println!("\n== {title} ==");
         psql(
             &format!("{}/postgres", self.server_url),
             &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
         )
         .await;
-        format!("{}/{name}", self.server_url)
+        (format!("{}/{name}", self.server_url), self.ports())
     }
 
     async fn gateway(&self, name: &str, config: &Path, port: u16) -> Proc {
@@ -810,19 +813,28 @@ impl Bench {
         gw
     }
 
-    async fn sim(&self, name: &str, config: &Path, port: u16) -> Proc {
-        let mut sim = Proc::spawn(&self.dir, name, &["carrier-sim"], config);
-        wait_listening(&mut sim, port).await;
+    /// carrier-sim `name` (its overlay `sim-<name>.toml`, its log `carrier-sim-<name>.log`),
+    /// started and listening.
+    async fn sim(&self, name: &str, p: &Ports, latency: &str, step: &str) -> Proc {
+        let config = sim_config(&self.dir, &format!("sim-{name}"), p, latency, step);
+        let mut sim = Proc::spawn(
+            &self.dir,
+            &format!("carrier-sim-{name}"),
+            &["carrier-sim"],
+            &config,
+        );
+        wait_listening(&mut sim, p.sim).await;
         sim
     }
 
     /// a. Ingestion alone, alternated with pgbench's minimal transaction.
     async fn ingest(&mut self, seconds: u64, rounds: u32, clients: u64) {
-        println!(
-            "\n== a. ingestion alone: {rounds} rounds of {seconds} s, wrk {clients} connections, alternated with pgbench minimal =="
-        );
-        let db = self.fresh_db("loopbench_ingest").await;
-        let p = self.ports();
+        let (db, p) = self
+            .scenario(
+                &format!("a. ingestion alone: {rounds} rounds of {seconds} s, wrk {clients} connections, alternated with pgbench minimal"),
+                "loopbench_ingest",
+            )
+            .await;
         let config = gateway_config(&self.dir, "ingest", &p, &db, false);
         check_config(&config);
         let token = mint_token(&config);
@@ -846,6 +858,7 @@ impl Bench {
                 &db,
                 clients,
                 seconds,
+                pgbench::Protocol::Prepared,
             );
             println!(
                 "round {round}: gateway {:.0}/s (p50 {}, p99 {}, {} failed) | pgbench minimal {:.0}/s (avg {:.1} ms)",
@@ -932,6 +945,7 @@ impl Bench {
                 &db,
                 clients,
                 seconds,
+                pgbench::Protocol::Prepared,
             );
             self.table.add(
                 "ingest",
@@ -958,16 +972,16 @@ impl Bench {
 
     /// b. The whole loop in balance at a fixed offered rate.
     async fn whole_loop(&mut self, seconds: u64, rate: f64, step: &str) {
-        println!(
-            "\n== b. whole loop: {seconds} s at {rate:.0} pickups/s offered, carrier-sim 50 ms, journeys every {step} =="
-        );
-        let db = self.fresh_db("loopbench_loop").await;
-        let p = self.ports();
+        let (db, p) = self
+            .scenario(
+                &format!("b. whole loop: {seconds} s at {rate:.0} pickups/s offered, carrier-sim 50 ms, journeys every {step}"),
+                "loopbench_loop",
+            )
+            .await;
         let config = gateway_config(&self.dir, "loop", &p, &db, true);
         check_config(&config);
-        let sim_cfg = sim_config(&self.dir, "sim-loop", &p, "50ms", step);
         let token = mint_token(&config);
-        let mut sim = self.sim("carrier-sim-loop", &sim_cfg, p.sim).await;
+        let mut sim = self.sim("loop", &p, "50ms", step).await;
         let mut gw = self.gateway("gateway-loop", &config, p.gateway).await;
         let base = format!("http://127.0.0.1:{}", p.gateway);
 
@@ -1149,11 +1163,12 @@ impl Bench {
 
     /// c. RSS while a backlog of carrier submissions drains.
     async fn backlog(&mut self, n: u64, max_seconds: u64, step: &str) {
-        println!(
-            "\n== c. backlog: {n} pickups created with jobs off, then drained (carrier-sim 50 ms, journeys every {step}) =="
-        );
-        let db = self.fresh_db("loopbench_backlog").await;
-        let p = self.ports();
+        let (db, p) = self
+            .scenario(
+                &format!("c. backlog: {n} pickups created with jobs off, then drained (carrier-sim 50 ms, journeys every {step})"),
+                "loopbench_backlog",
+            )
+            .await;
         let off = gateway_config(&self.dir, "backlog-off", &p, &db, false);
         let on = gateway_config(&self.dir, "backlog-on", &p, &db, true);
         check_config(&on);
@@ -1167,8 +1182,7 @@ impl Bench {
         );
         gw.stop();
 
-        let sim_cfg = sim_config(&self.dir, "sim-backlog", &p, "50ms", step);
-        let mut sim = self.sim("carrier-sim-backlog", &sim_cfg, p.sim).await;
+        let mut sim = self.sim("backlog", &p, "50ms", step).await;
         let queued = count(&db, QUEUE_DEPTH).await;
         let mut gw = self.gateway("gateway-backlog-drain", &on, p.gateway).await;
         let idle = gw.rss_kb();

@@ -23,6 +23,10 @@
 //! 32), BENCH_PUSHES_PER_SECOND (pre-signed pushes per second of run, default 2000),
 //! TEST_DATABASE_SERVER (default postgres://postgres@127.0.0.1:5432).
 
+#[path = "common/env.rs"]
+mod env;
+#[path = "common/pgbench.rs"]
+mod pgbench;
 #[path = "common/seed.rs"]
 mod seed;
 
@@ -37,16 +41,11 @@ use bcci_gateway::config::{Config, Secret};
 use bcci_gateway::server;
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use env::env_or;
+use pgbench::{PgbenchResult, Protocol};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Shipments per sender (and per pgbench client).
 const PER_CLIENT: u64 = 32;
@@ -221,61 +220,24 @@ async fn run_api(url: &str, pushes: Vec<Vec<Vec<u8>>>, warm: usize, seconds: u64
     }
 }
 
-struct PgbenchResult {
-    tps: f64,
-    latency: String,
-    transactions: u64,
-}
-
 fn run_pgbench(db: &str, clients: u64, seconds: u64, prepared: bool) -> PgbenchResult {
-    let script = std::env::temp_dir().join(format!("bcci-pushes-{}.sql", std::process::id()));
-    std::fs::write(&script, pgbench_script(prepared)).unwrap();
-    let out = std::process::Command::new("pgbench")
-        .args([
-            "-n",
-            "-M",
-            if prepared { "prepared" } else { "simple" },
-            "-c",
-            &clients.to_string(),
-            "-j",
-            "2",
-            "-T",
-            &seconds.to_string(),
-            "-f",
-        ])
-        .arg(&script)
-        .arg(db)
-        .output()
-        .expect("pgbench is installed (Debian package postgresql-client / postgresql)");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "pgbench failed: {}{}",
-        text,
-        String::from_utf8_lossy(&out.stderr)
+    let name = format!("bcci-pushes-{}", std::process::id());
+    let dir = std::env::temp_dir();
+    let result = pgbench::run(
+        &dir,
+        &name,
+        &pgbench_script(prepared),
+        db,
+        clients,
+        seconds,
+        if prepared {
+            Protocol::Prepared
+        } else {
+            Protocol::Simple
+        },
     );
-    let _ = std::fs::remove_file(&script);
-    let tps = text
-        .lines()
-        .find(|l| l.starts_with("tps = "))
-        .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("pgbench printed tps");
-    let latency = text
-        .lines()
-        .find(|l| l.starts_with("latency average"))
-        .unwrap_or("")
-        .to_owned();
-    let transactions = text
-        .lines()
-        .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
-        .and_then(|v| v.split('/').next()?.trim().parse().ok())
-        .expect("pgbench printed the number of transactions");
-    PgbenchResult {
-        tps,
-        latency,
-        transactions,
-    }
+    let _ = std::fs::remove_file(dir.join(format!("{name}.sql")));
+    result
 }
 
 /// CPU time used so far, in clock ticks (1/100 s): by PostgreSQL (its live processes, plus
@@ -523,8 +485,13 @@ async fn main() {
     let cpu_end = Cpu::now();
     let (simple_pg, _, simple_bench) = cpu_simple.per_op(cpu_prepared, simple.transactions);
     let (prepared_pg, _, prepared_bench) = cpu_prepared.per_op(cpu_end, prepared.transactions);
-    let (pg_tps, pg_latency, pgp_tps, pgp_latency) =
-        (simple.tps, simple.latency, prepared.tps, prepared.latency);
+    let latency = |r: &PgbenchResult| format!("latency average = {:.3} ms", r.latency_avg_ms);
+    let (pg_tps, pg_latency, pgp_tps, pgp_latency) = (
+        simple.tps,
+        latency(&simple),
+        prepared.tps,
+        latency(&prepared),
+    );
 
     println!();
     println!("| measure | value |");

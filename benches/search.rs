@@ -13,6 +13,8 @@
 //! database `bcci_bench_search`), BENCH_REUSE=1 (use the one a previous run kept), TEST_DATABASE_SERVER (default
 //! postgres://postgres@127.0.0.1:5432).
 
+#[path = "common/env.rs"]
+mod env;
 #[path = "common/ledger.rs"]
 mod generated;
 #[path = "common/names.rs"]
@@ -24,17 +26,11 @@ use bcci_gateway::ledger::search::{Search, explain_search, search};
 use bcci_gateway::ledger::shipments::Visibility;
 use chrono::{Duration as Days, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use env::env_or;
 use generated::{percentile, unaccent};
 use std::time::{Duration, Instant};
 
 const DB: &str = "bcci_bench_search";
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {

@@ -1,9 +1,60 @@
 //! The closed-loop create load of the in-process benches (create_shipments, growth):
-//! `clients` clients each sending `POST /v1/pickups` back to back for `seconds`.
+//! `clients` clients each sending `POST /v1/pickups` back to back for `seconds`; and the
+//! gateway they load, served by the bench's own process.
 
+use bcci_gateway::config::{Config, Secret};
+use bcci_gateway::{auth, server};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+/// The gateway served by this process (HTTP only: no job workers, no tracking) on a free port,
+/// and a dossier system's token that may create shipments.
+pub struct Gateway {
+    pub base: String,
+    pub token: String,
+    handle: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Gateway {
+    /// `overlay` over the built-in configuration, on the database `db_url` (migrated first).
+    pub async fn start(overlay: &str, db_url: &str) -> anyhow::Result<Gateway> {
+        let mut config = Config::from_overlay(overlay)?;
+        config.database.url = Secret::new(db_url.to_owned());
+        let config = Arc::new(config);
+        let state = server::prepare(config.clone()).await?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let http = server::http(state, listener)?;
+        let handle = http.handle();
+        let task = tokio::spawn(http);
+        let token = auth::mint(
+            &config.auth,
+            &auth::claims_for(
+                &config.auth,
+                "motcua-tq",
+                &["shipments:write"],
+                None,
+                None,
+                chrono::Duration::hours(1),
+            ),
+        )?;
+        Ok(Gateway {
+            base,
+            token,
+            handle,
+            task,
+        })
+    }
+
+    /// Stops it gracefully and waits until it has.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.handle.stop(true).await;
+        self.task.await??;
+        Ok(())
+    }
+}
 
 /// What a load run measured: the latency of every 201, the run's length, the failures.
 pub struct Load {

@@ -70,10 +70,21 @@ pub struct PgbenchResult {
     pub latency_avg_ms: f64,
     /// Transactions that failed (pgbench 15+ prints `number of failed transactions`).
     pub failed: u64,
+    /// Transactions done (`number of transactions actually processed`).
+    pub transactions: u64,
 }
 
-/// Runs `script` (written to `dir`) against `db_url`: `-n -M prepared`, `clients` clients on 2
-/// threads, for `seconds`. Panics with pgbench's output when it fails.
+/// How pgbench sends the script's statements (`-M`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Variables bound as parameters of prepared statements, as the gateway (diesel) does.
+    Prepared,
+    /// Variables pasted into the statements' text.
+    Simple,
+}
+
+/// Runs `script` (written to `dir`) against `db_url`: `-n -M <protocol>`, `clients` clients on
+/// 2 threads, for `seconds`. Panics with pgbench's output when it fails.
 pub fn run(
     dir: &Path,
     name: &str,
@@ -81,11 +92,16 @@ pub fn run(
     db_url: &str,
     clients: u64,
     seconds: u64,
+    protocol: Protocol,
 ) -> PgbenchResult {
     let file = dir.join(format!("{name}.sql"));
     std::fs::write(&file, script).expect("writing the pgbench script");
+    let mode = match protocol {
+        Protocol::Prepared => "prepared",
+        Protocol::Simple => "simple",
+    };
     let out = Command::new("pgbench")
-        .args(["-n", "-M", "prepared", "-j", "2"])
+        .args(["-n", "-M", mode, "-j", "2"])
         .args(["-c", &clients.to_string(), "-T", &seconds.to_string(), "-f"])
         .arg(&file)
         .arg(db_url)
@@ -108,5 +124,11 @@ pub fn run(
         tps: number_after("tps = ").expect("pgbench printed tps"),
         latency_avg_ms: number_after("latency average = ").unwrap_or(f64::NAN),
         failed: number_after("number of failed transactions: ").unwrap_or(0.0) as u64,
+        // `N` or, with a transaction count to reach, `N/M`
+        transactions: text
+            .lines()
+            .find_map(|l| l.strip_prefix("number of transactions actually processed: "))
+            .and_then(|v| v.split('/').next()?.trim().parse().ok())
+            .expect("pgbench printed the number of transactions"),
     }
 }
