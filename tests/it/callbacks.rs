@@ -4,7 +4,7 @@
 
 use crate::carrier_loop::LOOP;
 use crate::support::*;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -47,11 +47,9 @@ impl Receiver {
                 .collect(),
         );
         let (m, l, v) = (mode.clone(), log.clone(), verifiers.clone());
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/callbacks", listener.local_addr().unwrap());
-        let server = HttpServer::new(move || {
+        let (base, handle) = stand_in(move |routes| {
             let (m, l, v) = (m.clone(), l.clone(), v.clone());
-            App::new().route(
+            routes.route(
                 "/callbacks",
                 web::post().to(move |req: HttpRequest, body: web::Bytes| {
                     let (m, l, v) = (m.clone(), l.clone(), v.clone());
@@ -85,17 +83,10 @@ impl Receiver {
                             .finish()
                     }
                 }),
-            )
-        })
-        .workers(1)
-        .disable_signals()
-        .listen(listener)
-        .unwrap()
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
+            );
+        });
         Receiver {
-            url,
+            url: format!("{base}/callbacks"),
             mode,
             log,
             handle,
@@ -172,8 +163,7 @@ callback_secret = "{SECRET}"
 async fn every_status_change_is_called_back_signed_and_in_sequence() {
     let rx = Receiver::start(&[SECRET]).await;
     let app = TestApp::spawn_with(&overlay(&rx.url, None, "")).await;
-    let id = app.create_pickup(1).await;
-    wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
+    let id = app.submitted_pickup(1).await;
     // one carrier step at a time, each seen by the ledger before the next
     for status in ["picked_up", "in_transit", "out_for_delivery", "delivered"] {
         let until = Instant::now() + Duration::from_secs(10);
@@ -303,8 +293,7 @@ async fn gone_stops_callbacks_until_staff_re_enable_the_client() {
     let rx = Receiver::start(&[SECRET]).await;
     rx.set(Mode::Gone);
     let app = TestApp::spawn_with(&overlay(&rx.url, None, "")).await;
-    let id = app.create_pickup(20).await;
-    wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
+    app.submitted_pickup(20).await;
     rx.wait_until("the 410", Duration::from_secs(10), |all| !all.is_empty())
         .await;
     // more changes: no more attempts while the client is stopped
@@ -429,20 +418,7 @@ async fn a_late_delivery_becomes_late_once_with_a_callback() {
 async fn rejected_then_retried_with_a_corrected_address() {
     let rx = Receiver::start(&[SECRET]).await;
     let app = TestApp::spawn_with(&overlay(&rx.url, None, "")).await;
-    use bcci_gateway::carrier::sandbox::{Chance, FaultsPatch};
-    app.sandbox().set_faults(&FaultsPatch {
-        error_rate: Some(Chance::ALWAYS),
-        ..Default::default()
-    });
-    let id = app.create_pickup(50).await;
-    let mut conn = app.db.conn().await;
-    use diesel_async::RunQueryDsl;
-    diesel::sql_query(format!(
-        "UPDATE shipments SET commune_code = '99999' WHERE id = '{id}'"
-    ))
-    .execute(&mut conn)
-    .await
-    .unwrap();
+    let id = app.pickup_with_bad_commune(50).await;
     // An attempt already under way read the shipment before the change: let one that started
     // after it fail too, so that the next one surely sends the bad commune.
     let marker: chrono::DateTime<chrono::Utc> = chrono::Utc::now();
@@ -463,10 +439,7 @@ async fn rejected_then_retried_with_a_corrected_address() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    app.sandbox().set_faults(&FaultsPatch {
-        error_rate: Some(Chance::NEVER),
-        ..Default::default()
-    });
+    app.carrier_down(false);
     wait_for(&app, &id, "rejected", Duration::from_secs(10)).await;
     rx.wait_until("the rejected callback", Duration::from_secs(10), |all| {
         all.iter().any(|r| r.body["type"] == "shipment.rejected")

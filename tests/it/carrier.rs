@@ -3,6 +3,7 @@
 //! Every test starts its own sandbox on a free port with journeys that move only when told
 //! (`step = 0s`) and no random failures, so the outcomes are deterministic.
 
+use crate::support::{send_json, stand_in};
 use bcci_gateway::carrier::push::{
     MAX_SEND_DATE_SKEW, PushEnvelope, PushKeys, PushVerifier, SANDBOX_PUBLIC_KEY_PEM,
 };
@@ -300,15 +301,11 @@ async fn the_control_api() {
     vn.create_order(&order("BCCI-K1")).await.unwrap();
     let http = reqwest::Client::new();
     let at = |p: &str| sb.base_url().join(p).unwrap();
-    let faults: serde_json::Value = http
-        .post(at("_sandbox/faults"))
-        .json(&serde_json::json!({"latency": "10ms", "error_rate": 0}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let faults: serde_json::Value = send_json(
+        http.post(at("_sandbox/faults"))
+            .json(&serde_json::json!({"latency": "10ms", "error_rate": 0})),
+    )
+    .await;
     assert_eq!(faults["latency"], "10ms");
     assert_eq!(faults["step"], "0s");
     let bad = http
@@ -318,33 +315,12 @@ async fn the_control_api() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
-    let moved: serde_json::Value = http
-        .post(at("_sandbox/advance?steps=3"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let moved: serde_json::Value = send_json(http.post(at("_sandbox/advance?steps=3"))).await;
     assert_eq!(moved["moved"], 3);
     assert_eq!(sb.orders()[0].status, 6);
-    let expired: serde_json::Value = http
-        .post(at("_sandbox/expire-tokens"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let expired: serde_json::Value = send_json(http.post(at("_sandbox/expire-tokens"))).await;
     assert_eq!(expired["expired"], 1);
-    let stats: sandbox::Stats = http
-        .get(at("_sandbox/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: sandbox::Stats = send_json(http.get(at("_sandbox/stats"))).await;
     assert_eq!((stats.logins, stats.create_calls, stats.orders), (1, 1, 1));
     // The carrier API itself needs a token.
     let r = http
@@ -362,34 +338,22 @@ async fn receiver() -> (
     Arc<Mutex<Vec<PushEnvelope>>>,
     actix_web::dev::ServerHandle,
 ) {
-    use actix_web::{App, HttpResponse, HttpServer, web};
+    use actix_web::{HttpResponse, web};
     let got: Arc<Mutex<Vec<PushEnvelope>>> = Arc::default();
     let sink = web::Data::new(got.clone());
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = url::Url::parse(&format!(
-        "http://{}/webhook",
-        listener.local_addr().unwrap()
-    ))
-    .unwrap();
-    let server = HttpServer::new(move || {
-        App::new().app_data(sink.clone()).route(
-                "/webhook",
-                web::post().to(
-                    |sink: web::Data<Arc<Mutex<Vec<PushEnvelope>>>>,
-                     body: web::Json<PushEnvelope>| async move {
-                        sink.lock().unwrap().push(body.into_inner());
-                        HttpResponse::Ok().finish()
-                    },
-                ),
-            )
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)
-    .unwrap()
-    .run();
-    let handle = server.handle();
-    tokio::spawn(server);
+    let (base, handle) = stand_in(move |routes| {
+        routes.app_data(sink.clone()).route(
+            "/webhook",
+            web::post().to(
+                |sink: web::Data<Arc<Mutex<Vec<PushEnvelope>>>>,
+                 body: web::Json<PushEnvelope>| async move {
+                    sink.lock().unwrap().push(body.into_inner());
+                    HttpResponse::Ok().finish()
+                },
+            ),
+        );
+    });
+    let url = url::Url::parse(&format!("{base}/webhook")).unwrap();
     (url, got, handle)
 }
 

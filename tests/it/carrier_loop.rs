@@ -115,10 +115,7 @@ async fn pickup_and_delivery_reach_delivered_through_the_polled_journey() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_carrier_is_retried_then_the_order_goes_through() {
     let app = TestApp::spawn_with(LOOP).await;
-    app.sandbox().set_faults(&FaultsPatch {
-        error_rate: Some(Chance::ALWAYS),
-        ..Default::default()
-    });
+    app.carrier_down(true);
     let id = app.create_numbered("pickups", 3).await;
     let until = Instant::now() + Duration::from_secs(10);
     while app.db.count("SELECT count(*) FROM job_attempts WHERE outcome = 'transient' AND error_class = 'server'").await < 3 {
@@ -131,10 +128,7 @@ async fn a_failing_carrier_is_retried_then_the_order_goes_through() {
     )
     .await;
     assert_eq!(s["status"], "requested");
-    app.sandbox().set_faults(&FaultsPatch {
-        error_rate: Some(Chance::NEVER),
-        ..Default::default()
-    });
+    app.carrier_down(false);
     wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
     assert_eq!(
         orders_per_reference(app.sandbox())
@@ -156,15 +150,7 @@ async fn a_failing_carrier_is_retried_then_the_order_goes_through() {
             .await
             >= 3
     );
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = send_text(app.http.get(app.url("/metrics"))).await;
     assert!(metrics.contains("bcci_job_attempts_total"), "{metrics}");
     assert!(
         metrics.contains("bcci_carrier_request_seconds"),
@@ -230,24 +216,8 @@ async fn created_then_timed_out_a_hundred_times_makes_a_hundred_orders() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permanent_refusal_rejects_the_shipment_with_the_reason() {
     let app = TestApp::spawn_with(LOOP).await;
-    // the carrier is down while the shipment's data gets corrupted behind the API's back
-    app.sandbox().set_faults(&FaultsPatch {
-        error_rate: Some(Chance::ALWAYS),
-        ..Default::default()
-    });
-    let id = app.create_numbered("pickups", 4).await;
-    let mut conn = app.db.conn().await;
-    use diesel_async::RunQueryDsl;
-    diesel::sql_query(format!(
-        "UPDATE shipments SET commune_code = '99999' WHERE id = '{id}'"
-    ))
-    .execute(&mut conn)
-    .await
-    .unwrap();
-    app.sandbox().set_faults(&FaultsPatch {
-        error_rate: Some(Chance::NEVER),
-        ..Default::default()
-    });
+    let id = app.pickup_with_bad_commune(4).await;
+    app.carrier_down(false);
     let s = wait_for(&app, &id, "rejected", Duration::from_secs(10)).await;
     let reason = s["status_reason"].as_str().unwrap();
     assert!(
@@ -277,10 +247,7 @@ async fn giving_up_is_visible_and_rejects_the_shipment() {
         "retry_max = \"200ms\"\ngive_up_after = \"1s\"",
     );
     let app = TestApp::spawn_with(&overlay).await;
-    app.sandbox().set_faults(&FaultsPatch {
-        error_rate: Some(Chance::ALWAYS),
-        ..Default::default()
-    });
+    app.carrier_down(true);
     let id = app.create_numbered("pickups", 5).await;
     let s = wait_for(&app, &id, "rejected", Duration::from_secs(10)).await;
     assert!(
@@ -308,13 +275,11 @@ async fn giving_up_is_visible_and_rejects_the_shipment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_means_one_new_login() {
     let app = TestApp::spawn_with(LOOP).await;
-    let a = app.create_numbered("pickups", 6).await;
-    wait_for(&app, &a, "submitted", Duration::from_secs(10)).await;
+    app.submitted_pickup(6).await;
     let logins = app.gateway.as_ref().unwrap().carrier.logins();
     assert_eq!(logins, 1);
     app.sandbox().expire_tokens();
-    let b = app.create_numbered("pickups", 7).await;
-    wait_for(&app, &b, "submitted", Duration::from_secs(10)).await;
+    app.submitted_pickup(7).await;
     assert_eq!(app.gateway.as_ref().unwrap().carrier.logins(), 2);
     // no attempt failed: the re-login happened inside the call
     assert_eq!(
@@ -333,8 +298,7 @@ async fn cancel_before_pickup_goes_through_the_carrier_and_after_pickup_is_refus
     )
     .await;
     let token = app.client_token();
-    let a = app.create_numbered("pickups", 8).await;
-    wait_for(&app, &a, "submitted", Duration::from_secs(10)).await;
+    let a = app.submitted_pickup(8).await;
     let resp = app
         .post(
             &format!("/v1/shipments/{a}/cancel"),
@@ -346,8 +310,7 @@ async fn cancel_before_pickup_goes_through_the_carrier_and_after_pickup_is_refus
     let s = wait_for(&app, &a, "cancelled", Duration::from_secs(10)).await;
     assert_eq!(s["status_reason"], "cancelled at the carrier");
 
-    let b = app.create_numbered("pickups", 9).await;
-    wait_for(&app, &b, "submitted", Duration::from_secs(10)).await;
+    let b = app.submitted_pickup(9).await;
     // the postal worker collects it (codes 2, 4, 6) before the ledger knows
     for _ in 0..4 {
         app.sandbox().advance();
@@ -393,8 +356,7 @@ async fn an_order_confirmed_by_push_after_a_lost_answer_can_still_be_cancelled()
         withhold_for: Some(Duration::from_secs(3)),
         ..Default::default()
     });
-    let id = app.create_numbered("pickups", 60).await;
-    wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
+    let id = app.submitted_pickup(60).await;
     let until = Instant::now() + Duration::from_secs(10);
     while app
         .db

@@ -4,16 +4,14 @@
 //! `BCCI_SCREENSHOTS=<dir>` the browser test saves `tra-cuu-*.png` there.
 
 use crate::support::browser::{Browser, Driver};
+use crate::support::process::{Logging, lines_with};
 use crate::support::*;
-use bcci_gateway::config::Config;
 use bcci_gateway::domain::Source;
 use bcci_gateway::ledger::carrier_reports::{self, CarrierReport};
 use chrono::{DateTime, Duration, FixedOffset, Utc};
 use diesel_async::RunQueryDsl;
 use reqwest::StatusCode;
 use serde_json::json;
-use std::process::{Command, Stdio};
-use std::time::Instant;
 use uuid::Uuid;
 
 /// What the two test citizens gave; none of it may reach the page.
@@ -399,74 +397,21 @@ fn stands_alone(text: &str, needle: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_citizens_type_stays_out_of_the_logs() {
     let db = TestDb::new().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = std::env::temp_dir();
-    let config = dir.join(format!("bcci-citizen-{}.toml", db.name));
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\nworkers = 1\n\
-             [database]\nurl = \"{}\"\ncreate_if_missing = false\n\
-             [carrier.sandbox]\nlisten = \"127.0.0.1:0\"\n\
-             [jobs]\nenabled = false\n",
-            db.url
-        ),
+    let mut gw = Logging::start(
+        &db,
+        "citizen",
+        "[carrier.sandbox]\nlisten = \"127.0.0.1:0\"\n[jobs]\nenabled = false\n",
+        "trace",
     )
-    .unwrap();
-    let log = dir.join(format!("bcci-citizen-{}.log", db.name));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bcci-gateway"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("BCCI_LOG", "trace")
-        // BCCI_* would be read as configuration (BCCI_SCREENSHOTS is the test's own)
-        .env_remove("DATABASE_URL")
-        .env_remove("BCCI_SCREENSHOTS")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    .await;
+    let base = gw.base.clone();
     let http = reqwest::Client::new();
-    let until = Instant::now() + std::time::Duration::from_secs(30);
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!(
-                "the gateway exited ({status}):\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        assert!(Instant::now() < until, "the gateway did not come up");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let cfg = Config::from_overlay("").unwrap();
-    let client = bcci_gateway::auth::mint(
-        &cfg.auth,
-        &bcci_gateway::auth::claims_for(
-            &cfg.auth,
-            "motcua-tq",
-            &["shipments:write", "shipments:read"],
-            None,
-            None,
-            chrono::Duration::hours(1),
-        ),
-    )
-    .unwrap();
+    let client = default_token("motcua-tq", &["shipments:write", "shipments:read"]);
     // A code and digits unlike anything else in a log.
     let code = "000.00.14.H61-261201-4827";
     let mut body = pickup_body(code);
     body["citizen"]["phone"] = json!("0977316592");
-    let resp = http
-        .post(format!("{base}/v1/pickups"))
-        .bearer_auth(&client)
-        .header("Idempotency-Key", "log-1")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let resp = gw.create_pickup(&client, "log-1", &body).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let lookup = async |code: &str, digits: &str| {
         http.post(format!("{base}/tra-cuu"))
@@ -483,11 +428,7 @@ async fn what_citizens_type_stays_out_of_the_logs() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(lookup(code, "83x5").await, StatusCode::UNPROCESSABLE_ENTITY);
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = gw.stop();
     // It can fail: the look-ups were logged, by outcome and field.
     let lines: Vec<&str> = text
         .lines()
@@ -515,15 +456,9 @@ async fn what_citizens_type_stays_out_of_the_logs() {
         assert!(
             !text.contains(typed) || (typed.len() == 4 && !stands_alone(&text, typed)),
             "`{typed}` is in the log:\n{}",
-            text.lines()
-                .filter(|l| l.contains(typed))
-                .take(5)
-                .collect::<Vec<_>>()
-                .join("\n")
+            lines_with(&text, typed)
         );
     }
-    let _ = std::fs::remove_file(&log);
-    let _ = std::fs::remove_file(&config);
 }
 
 // ---- in the browser ----

@@ -272,15 +272,11 @@ async fn in_console(officer: bool, scenario: impl AsyncFnOnce(&Console<'_>)) {
 
 /// The anti-forgery token of the form on the page at `url`, as the session sees it.
 async fn csrf_of(http: &reqwest::Client, url: &str, session: &str) -> String {
-    let page = http
-        .get(url)
-        .header("Cookie", format!("bcci_console={session}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = send_text(
+        http.get(url)
+            .header("Cookie", format!("bcci_console={session}")),
+    )
+    .await;
     page.split("name=\"csrf\" value=\"")
         .nth(1)
         .and_then(|r| r.split('"').next())
@@ -715,14 +711,7 @@ async fn reading_the_report(c: &Console<'_>) {
         "{failures}"
     );
     b.shot("08-bao-cao").await;
-    let csv_href =
-        b.c.find(Locator::Css("#csv-link"))
-            .await
-            .unwrap()
-            .attr("href")
-            .await
-            .unwrap()
-            .unwrap();
+    let csv_href = b.href("#csv-link").await;
     let session = b.cookie().await.unwrap();
     let resp = http
         .get(app.url(&csv_href))

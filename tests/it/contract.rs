@@ -95,10 +95,7 @@ async fn quotes_come_from_the_carrier_and_are_never_guessed() {
     assert_eq!(resp.status(), 401);
 
     // The carrier down: 503 with Retry-After, never a guessed price.
-    app.sandbox().set_faults(&FaultsPatch {
-        error_rate: Some(Chance::new(1.0).unwrap()),
-        ..Default::default()
-    });
+    app.carrier_down(true);
     let resp = ask(delivery).await;
     assert_eq!(resp.status(), 503);
     assert!(resp.headers().get("retry-after").is_some());
@@ -205,8 +202,7 @@ async fn pending_cancel(outcome: PendingOutcome) -> (TestApp, String, Value) {
         ..Default::default()
     });
     let token = app.client_token();
-    let id = app.create_numbered("pickups", 5).await;
-    wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
+    let id = app.submitted_pickup(5).await;
     let resp = app
         .post(
             &format!("/v1/shipments/{id}/cancel"),
@@ -379,10 +375,7 @@ async fn staff_print_an_offices_waybills_as_one_pdf() {
         .unwrap();
     assert_ne!(forged.status(), 200);
     // VNPost down: the page says so in Vietnamese, nothing half-printed.
-    app.sandbox().set_faults(&FaultsPatch {
-        error_rate: Some(Chance::new(1.0).unwrap()),
-        ..Default::default()
-    });
+    app.carrier_down(true);
     let down = http
         .post(app.url("/console/waybills"))
         .header("cookie", &cookie)
@@ -410,11 +403,9 @@ async fn staff_print_an_offices_waybills_as_one_pdf() {
 /// A carrier that logs in (and, when `creates`, creates orders properly), then answers every
 /// other call in a shape SPEC §5 does not list.
 async fn strange_carrier(creates: bool) -> (String, actix_web::dev::ServerHandle) {
-    use actix_web::{App, HttpResponse, HttpServer, web};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = HttpServer::new(move || {
-        App::new()
+    use actix_web::{HttpResponse, web};
+    stand_in(move |routes| {
+        routes
             .route(
                 "/GetAccessToken",
                 web::post().to(|| async {
@@ -435,16 +426,8 @@ async fn strange_carrier(creates: bool) -> (String, actix_web::dev::ServerHandle
             )
             .default_service(web::to(|| async {
                 HttpResponse::Ok().json(json!({"result": {"unexpected": "shape"}}))
-            }))
+            }));
     })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)
-    .unwrap()
-    .run();
-    let handle = server.handle();
-    tokio::spawn(server);
-    (base, handle)
 }
 
 fn strange_loop(base: &str) -> String {
@@ -457,30 +440,39 @@ fn strange_loop(base: &str) -> String {
     )
 }
 
-/// Attempts of `kind` jobs for `id` that met an unreadable answer, with an excerpt kept.
-async fn unreadable_attempts(app: &TestApp, id: &str, kind: &str) -> i64 {
-    app.db
-        .count(&format!(
-            "SELECT count(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id \
-             WHERE j.shipment_id = '{id}' AND j.kind = '{kind}' AND a.error_class = 'protocol' \
-               AND a.outcome = 'transient' AND a.excerpt LIKE '%unexpected%'"
-        ))
-        .await
+/// Waits until `kind` jobs for `id` met an unreadable answer twice (with an excerpt kept): the
+/// answer was recorded as a protocol error, and retried.
+async fn unreadable_twice(app: &TestApp, id: &str, kind: &str) {
+    poll(
+        Duration::from_secs(15),
+        Duration::from_millis(100),
+        async || {
+            let n = app
+                .db
+                .count(&format!(
+                    "SELECT count(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id \
+                     WHERE j.shipment_id = '{id}' AND j.kind = '{kind}' \
+                       AND a.error_class = 'protocol' AND a.outcome = 'transient' \
+                       AND a.excerpt LIKE '%unexpected%'"
+                ))
+                .await;
+            (n >= 2)
+                .then_some(())
+                .ok_or(format!("{n} unreadable answer(s) to {kind}, not retried"))
+        },
+    )
+    .await;
 }
 
 /// The dossier codes staff see under "Bưu điện trả lời không đọc được".
 async fn listed_as_unreadable(app: &TestApp) -> String {
     let token = app.staff_token("can-bo", &["staff:read", "staff:pii"], None);
     let (http, cookie) = console_session(app, &token).await;
-    let html = http
-        .get(app.url("/console/attention"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = send_text(
+        http.get(app.url("/console/attention"))
+            .header("cookie", &cookie),
+    )
+    .await;
     let at = html.find("id=\"unreadable\"").expect("the section");
     let end = html[at..].find("</section>").unwrap() + at;
     html[at..end].to_owned()
@@ -491,17 +483,7 @@ async fn an_order_answer_in_no_known_shape_is_a_visible_protocol_error_not_nothi
     let (base, carrier) = strange_carrier(false).await;
     let app = TestApp::spawn_with(&strange_loop(&base)).await;
     let id = app.create_numbered("pickups", 20).await;
-    poll(
-        Duration::from_secs(15),
-        Duration::from_millis(100),
-        async || {
-            let n = unreadable_attempts(&app, &id, "carrier_submit").await;
-            (n >= 2)
-                .then_some(())
-                .ok_or(format!("{n} protocol error(s) recorded, not retried"))
-        },
-    )
-    .await;
+    unreadable_twice(&app, &id, "carrier_submit").await;
     // Neither accepted nor refused: still waiting for an answer it can read.
     let s = json(
         app.get(&format!("/v1/shipments/{id}"), &app.client_token())
@@ -518,20 +500,9 @@ async fn an_order_answer_in_no_known_shape_is_a_visible_protocol_error_not_nothi
 async fn a_tracking_answer_in_no_known_shape_becomes_a_retried_visible_confirmation() {
     let (base, carrier) = strange_carrier(true).await;
     let app = TestApp::spawn_with(&strange_loop(&base)).await;
-    let id = app.create_numbered("pickups", 21).await;
-    wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
+    let id = app.submitted_pickup(21).await;
     // Tracking polls the quiet shipment, cannot read the answer, and hands it to a job.
-    poll(
-        Duration::from_secs(15),
-        Duration::from_millis(100),
-        async || {
-            let n = unreadable_attempts(&app, &id, "carrier_confirm").await;
-            (n >= 2)
-                .then_some(())
-                .ok_or(format!("{n} unreadable confirmation(s), not retried"))
-        },
-    )
-    .await;
+    unreadable_twice(&app, &id, "carrier_confirm").await;
     assert_eq!(
         app.db
             .count(&format!(

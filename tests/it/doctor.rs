@@ -8,19 +8,10 @@ use bcci_gateway::doctor;
 
 /// A callback receiver that answers every request with 404: any HTTP answer counts.
 fn receiver() -> (String, actix_web::dev::ServerHandle) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/callbacks", listener.local_addr().unwrap());
-    let server = actix_web::HttpServer::new(|| {
-        actix_web::App::new().default_service(actix_web::web::to(actix_web::HttpResponse::NotFound))
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)
-    .unwrap()
-    .run();
-    let handle = server.handle();
-    tokio::spawn(server);
-    (url, handle)
+    let (base, handle) = stand_in(|routes| {
+        routes.default_service(actix_web::web::to(actix_web::HttpResponse::NotFound));
+    });
+    (format!("{base}/callbacks"), handle)
 }
 
 fn config(db_url: &str, callback_a: &str, callback_b: &str) -> Config {

@@ -2,12 +2,12 @@
 //! out of answers it should not be in, out of the logs at every level, and is erased when its
 //! time is up; every answer carries the security headers.
 
+use crate::support::process::{Logging, lines_with};
 use crate::support::*;
 use bcci_gateway::jobs::Context;
 use reqwest::StatusCode;
 use reqwest::redirect::Policy;
 use serde_json::{Value, json};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Expects 422 naming `field`, and a body that does not echo `value`.
@@ -587,57 +587,17 @@ async fn retention_erases_personal_data_of_long_finished_shipments() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_personal_data_in_the_logs_at_trace() {
     let db = TestDb::new().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let config = std::env::temp_dir().join(format!("bcci-hostile-{}.toml", db.name));
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\nworkers = 1\n\
-             [database]\nurl = \"{}\"\ncreate_if_missing = false\n\
-             [carrier.sandbox]\nlisten = \"127.0.0.1:0\"\nstep = \"0s\"\n\
-             [jobs]\npoll_interval = \"100ms\"\n",
-            db.url
-        ),
+    let mut gw = Logging::start(
+        &db,
+        "hostile",
+        "[carrier.sandbox]\nlisten = \"127.0.0.1:0\"\nstep = \"0s\"\n[jobs]\npoll_interval = \"100ms\"\n",
+        "trace,tokio_postgres=trace,diesel_async=trace",
     )
-    .unwrap();
-    let log = std::env::temp_dir().join(format!("bcci-hostile-{}.log", db.name));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bcci-gateway"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("BCCI_LOG", "trace,tokio_postgres=trace,diesel_async=trace")
-        .env_remove("DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    .await;
+    let base = gw.base.clone();
     let http = reqwest::Client::new();
-    let until = Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < until, "the gateway did not come up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let cfg = bcci_gateway::config::Config::from_overlay("").unwrap();
-    let mint = |sub: &str, scopes: &[&str]| {
-        bcci_gateway::auth::mint(
-            &cfg.auth,
-            &bcci_gateway::auth::claims_for(
-                &cfg.auth,
-                sub,
-                scopes,
-                None,
-                None,
-                chrono::Duration::hours(1),
-            ),
-        )
-        .unwrap()
-    };
-    let client = mint("motcua-tq", &["shipments:write", "shipments:read"]);
-    let staff = mint("can-bo-1", &["staff:read", "staff:pii"]);
+    let client = default_token("motcua-tq", &["shipments:write", "shipments:read"]);
+    let staff = default_token("can-bo-1", &["staff:read", "staff:pii"]);
     let secrets = [
         "Quàng Thị Xuyến",
         "0977123456",
@@ -648,27 +608,13 @@ async fn no_personal_data_in_the_logs_at_trace() {
     let mut body = pickup_body(&dossier(7));
     body["citizen"] = json!({"full_name": secrets[0], "phone": secrets[1], "id_number": secrets[2], "email": secrets[3]});
     body["address"]["line"] = json!(secrets[4]);
-    let resp = http
-        .post(format!("{base}/v1/pickups"))
-        .bearer_auth(&client)
-        .header("Idempotency-Key", "log-1")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let resp = gw.create_pickup(&client, "log-1", &body).await;
     assert_eq!(resp.status(), StatusCode::CREATED);
     let id = json(resp).await["id"].as_str().unwrap().to_owned();
     // A refused one, with the name in a mistyped field, and a staff search by name and phone.
     let mut bad = body.clone();
     bad["documents"][0]["copies"] = json!(secrets[0]);
-    let resp = http
-        .post(format!("{base}/v1/pickups"))
-        .bearer_auth(&client)
-        .header("Idempotency-Key", "log-2")
-        .json(&bad)
-        .send()
-        .await
-        .unwrap();
+    let resp = gw.create_pickup(&client, "log-2", &bad).await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
     for q in [secrets[0], secrets[1]] {
         let resp = http
@@ -697,11 +643,7 @@ async fn no_personal_data_in_the_logs_at_trace() {
         assert!(Instant::now() < until, "not submitted: {s}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = gw.stop();
     // The test can fail: it did log at trace, and it logged the refusal by field path.
     assert!(
         text.contains("TRACE") || text.contains("DEBUG"),
@@ -715,13 +657,7 @@ async fn no_personal_data_in_the_logs_at_trace() {
         assert!(
             !text.contains(s),
             "`{s}` is in the log:\n{}",
-            text.lines()
-                .filter(|l| l.contains(s))
-                .take(5)
-                .collect::<Vec<_>>()
-                .join("\n")
+            lines_with(&text, s)
         );
     }
-    let _ = std::fs::remove_file(&log);
-    let _ = std::fs::remove_file(&config);
 }

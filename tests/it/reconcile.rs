@@ -432,14 +432,7 @@ async fn the_page_runs_the_pull_and_shows_the_differences_and_the_downloads() {
                 .unwrap()
         }
     };
-    let xlsx_href =
-        b.c.find(fantoccini::Locator::Css("#download-xlsx"))
-            .await
-            .unwrap()
-            .attr("href")
-            .await
-            .unwrap()
-            .unwrap();
+    let xlsx_href = b.href("#download-xlsx").await;
     let resp = get(xlsx_href).await;
     assert_eq!(resp.status(), 200);
     assert!(
@@ -449,14 +442,7 @@ async fn the_page_runs_the_pull_and_shows_the_differences_and_the_downloads() {
             .contains(&format!("doi-soat-{}.xlsx", sc.month))
     );
     check_workbook(&resp.bytes().await.unwrap(), &app, &sc);
-    let csv_href =
-        b.c.find(fantoccini::Locator::Css("#download-csv"))
-            .await
-            .unwrap()
-            .attr("href")
-            .await
-            .unwrap()
-            .unwrap();
+    let csv_href = b.href("#download-csv").await;
     let resp = get(csv_href).await;
     assert_eq!(resp.status(), 200);
     let text = resp.text().await.unwrap();

@@ -5,6 +5,7 @@
 //! confirming tracking query, which the carrier's own tracking answers; duplicated, shuffled,
 //! concurrent or dropped pushes leave every shipment where its latest report says.
 
+use crate::carrier_loop::LOOP;
 use crate::support::*;
 use bcci_gateway::api::webhook::PATH;
 use bcci_gateway::carrier::push::{
@@ -198,6 +199,23 @@ fn sql_literal(s: &str) -> String {
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
     app.db.count(sql).await
+}
+
+/// A refused push left nothing behind: no push, no envelope, no confirmation job, and the
+/// shipment `id` still as submitted.
+async fn nothing_recorded(app: &TestApp, id: &str) {
+    for table in [
+        "carrier_pushes",
+        "carrier_push_envelopes",
+        "jobs WHERE kind = 'carrier_confirm'",
+    ] {
+        assert_eq!(
+            count(app, &format!("SELECT count(*) FROM {table}")).await,
+            0,
+            "{table}"
+        );
+    }
+    assert_eq!(status_of(app, id).await, "submitted");
 }
 
 async fn confirms_for(app: &TestApp, id: &str) -> i64 {
@@ -489,18 +507,7 @@ async fn unauthentic_pushes_are_401_and_change_nothing() {
         let answer = refused(send_raw(&app, body.to_string()).await, 401).await;
         assert_eq!(answer["code"], code, "{what}: {answer}");
     }
-    for table in [
-        "carrier_pushes",
-        "carrier_push_envelopes",
-        "jobs WHERE kind = 'carrier_confirm'",
-    ] {
-        assert_eq!(
-            count(&app, &format!("SELECT count(*) FROM {table}")).await,
-            0,
-            "{table}"
-        );
-    }
-    assert_eq!(status_of(&app, &s.id).await, "submitted");
+    nothing_recorded(&app, &s.id).await;
     assert_eq!(
         count(
             &app,
@@ -589,18 +596,7 @@ async fn malformed_pushes_are_400_naming_the_field() {
             assert_eq!(answer["field"], field, "{what}: {answer}");
         }
     }
-    for table in [
-        "carrier_pushes",
-        "carrier_push_envelopes",
-        "jobs WHERE kind = 'carrier_confirm'",
-    ] {
-        assert_eq!(
-            count(&app, &format!("SELECT count(*) FROM {table}")).await,
-            0,
-            "{table}"
-        );
-    }
-    assert_eq!(status_of(&app, &s.id).await, "submitted");
+    nothing_recorded(&app, &s.id).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1037,8 +1033,7 @@ async fn a_forged_second_record_changes_nothing_the_carriers_tracking_does_not_c
 async fn the_confirming_job_asks_the_carrier_and_applies_its_answer() {
     // jobs on, no polling round, no pushes from the sandbox
     let app = TestApp::spawn_with(&push_loop(false, "push_drop_rate = 1.0")).await;
-    let id = app.create_pickup(42).await;
-    wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
+    let id = app.submitted_pickup(42).await;
     let item = text(
         &app,
         &format!("SELECT tracking_number FROM shipments WHERE id = '{id}'"),
@@ -1230,32 +1225,16 @@ async fn a_thousand_duplicated_shuffled_pushes_leave_each_shipment_at_its_latest
     );
 }
 
-/// Jobs on (the sandbox creates the orders), the sandbox moving only when told.
+/// The carrier loop's configuration ([`LOOP`]: jobs on, the sandbox moving only when told) with
+/// tracking on or off, and `sandbox` for the sandbox's pushes instead of dropping them all.
 fn push_loop(tracking: bool, sandbox: &str) -> String {
-    format!(
-        r#"
-[jobs]
-enabled = true
-poll_interval = "100ms"
-retry_min = "50ms"
-retry_max = "200ms"
-lease = "20s"
-reap_interval = "200ms"
-[tracking]
-enabled = {tracking}
-quiet_after = "150ms"
-interval = "100ms"
-[carrier]
-connect_timeout = "1s"
-timeout = "2s"
-[carrier.sandbox]
-listen = "127.0.0.1:0"
-step = "0s"
-failed_attempt_chance = 0.0
-return_chance = 0.0
-{sandbox}
-"#
-    )
+    let (tracked, dropped) = ("[tracking]\nenabled = true\n", "push_drop_rate = 1.0\n");
+    assert!(
+        LOOP.contains(tracked) && LOOP.contains(dropped),
+        "LOOP changed"
+    );
+    LOOP.replace(tracked, &format!("[tracking]\nenabled = {tracking}\n"))
+        .replace(dropped, &format!("{sandbox}\n"))
 }
 
 /// Advances the sandbox until the shipment is delivered.
@@ -1282,8 +1261,7 @@ fn carrier_sources(evs: &[Value]) -> HashSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_pushes_are_caught_up_by_polling() {
     let app = TestApp::spawn_with(&push_loop(true, "push_drop_rate = 1.0")).await;
-    let id = app.create_pickup(20).await;
-    wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
+    let id = app.submitted_pickup(20).await;
     walk_to_delivered(&app, &id).await;
     let evs = events(&app, &id).await;
     assert_eq!(
@@ -1305,8 +1283,7 @@ async fn sandbox_pushes_move_the_shipment_without_polling() {
         "push_duplicate_rate = 0.5\npush_reorder = true",
     ))
     .await;
-    let id = app.create_pickup(21).await;
-    wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
+    let id = app.submitted_pickup(21).await;
     walk_to_delivered(&app, &id).await;
     // the last report may still be held back by the reordering: wait for all nine
     let until = Instant::now() + Duration::from_secs(10);
@@ -1358,15 +1335,7 @@ async fn sandbox_pushes_move_the_shipment_without_polling() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_webhook_is_in_the_openapi_document() {
     let app = TestApp::spawn().await;
-    let doc: Value = app
-        .http
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = send_json(app.http.get(app.url("/openapi.json"))).await;
     let op = &doc["paths"][PATH]["post"];
     for status in ["200", "400", "401", "413"] {
         assert!(op["responses"][status].is_object(), "{status}: {op}");
@@ -1429,20 +1398,15 @@ async fn a_push_before_the_order_is_confirmed_is_confirmed_by_tracking() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_confirmation_is_an_attempt_kept_for_staff_and_retried() {
-    use bcci_gateway::carrier::sandbox::{Chance, FaultsPatch};
     let app = TestApp::spawn_with(&push_loop(false, "push_drop_rate = 1.0")).await;
-    let id = app.create_pickup(43).await;
-    wait_for(&app, &id, "submitted", Duration::from_secs(10)).await;
+    let id = app.submitted_pickup(43).await;
     let item = text(
         &app,
         &format!("SELECT tracking_number FROM shipments WHERE id = '{id}'"),
     )
     .await;
     // the carrier fails every call for a while
-    app.sandbox().set_faults(&FaultsPatch {
-        error_rate: Some(Chance::ALWAYS),
-        ..FaultsPatch::default()
-    });
+    app.carrier_down(true);
     let push = envelope(
         &sandbox_signer(),
         &[
@@ -1466,10 +1430,7 @@ async fn a_failed_confirmation_is_an_attempt_kept_for_staff_and_retried() {
         1
     );
     // the carrier recovers: the next attempt reads its tracking
-    app.sandbox().set_faults(&FaultsPatch {
-        error_rate: Some(Chance::NEVER),
-        ..FaultsPatch::default()
-    });
+    app.carrier_down(false);
     let done = format!(
         "SELECT count(*) FROM jobs WHERE kind = 'carrier_confirm' AND shipment_id = '{id}' AND state = 'done'"
     );

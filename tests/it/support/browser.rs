@@ -164,6 +164,18 @@ impl Browser<'_> {
         raw.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 
+    /// Where the link `css` leads (its `href`).
+    pub async fn href(&self, css: &str) -> String {
+        self.c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{css} has no href"))
+    }
+
     pub async fn count(&self, css: &str) -> usize {
         self.c.find_all(Locator::Css(css)).await.unwrap().len()
     }

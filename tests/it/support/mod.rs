@@ -146,6 +146,12 @@ impl TestDb {
         AsyncPgConnection::establish(&self.url).await.unwrap()
     }
 
+    /// Runs one statement (changes made behind the gateway's back).
+    pub async fn exec(&self, sql: &str) {
+        let mut conn = self.conn().await;
+        diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+    }
+
     /// Runs a query returning one bigint, e.g. `SELECT count(*) FROM jobs`.
     pub async fn count(&self, sql: &str) -> i64 {
         #[derive(QueryableByName)]
@@ -264,6 +270,29 @@ impl TestApp {
             .expect("carrier.kind = sandbox")
     }
 
+    /// Makes every call to the sandbox carrier fail (`true`), or none (`false`).
+    pub fn carrier_down(&self, down: bool) {
+        use bcci_gateway::carrier::sandbox::{Chance, FaultsPatch};
+        self.sandbox().set_faults(&FaultsPatch {
+            error_rate: Some(if down { Chance::ALWAYS } else { Chance::NEVER }),
+            ..Default::default()
+        });
+    }
+
+    /// Pickup `n` with a commune the carrier refuses: created while the carrier is down (so
+    /// that it is not submitted first), then changed behind the API's back. The carrier is left
+    /// down.
+    pub async fn pickup_with_bad_commune(&self, n: u32) -> String {
+        self.carrier_down(true);
+        let id = self.create_pickup(n).await;
+        self.db
+            .exec(&format!(
+                "UPDATE shipments SET commune_code = '99999' WHERE id = '{id}'"
+            ))
+            .await;
+        id
+    }
+
     pub fn token(&self, sub: &str, scopes: &[&str]) -> String {
         let claims = auth::claims_for(
             &self.config.auth,
@@ -305,14 +334,14 @@ impl TestApp {
         key: &str,
         body: &Value,
     ) -> reqwest::Response {
-        self.http
-            .post(self.url(&format!("/v1/{kind}")))
-            .bearer_auth(token)
-            .header("Idempotency-Key", key)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        send_create(
+            &self.http,
+            self.url(&format!("/v1/{kind}")),
+            token,
+            key,
+            body,
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
@@ -362,13 +391,67 @@ impl TestApp {
         self.create_numbered("pickups", n).await
     }
 
+    /// Creates pickup number `n` and waits until it is submitted to the carrier; returns its id.
+    pub async fn submitted_pickup(&self, n: u32) -> String {
+        let id = self.create_pickup(n).await;
+        wait_for(self, &id, "submitted", Duration::from_secs(10)).await;
+        id
+    }
+
     pub async fn stop(mut self) {
         self.gateway.take().unwrap().stop().await.unwrap();
     }
 }
 
+/// A create request (`POST url`) as `token`, with the Idempotency-Key `key`.
+pub async fn send_create(
+    http: &reqwest::Client,
+    url: String,
+    token: &str,
+    key: &str,
+    body: &Value,
+) -> reqwest::Response {
+    http.post(url)
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 pub async fn json(resp: reqwest::Response) -> Value {
     resp.json().await.unwrap()
+}
+
+/// Sends the request and reads its answer's JSON (whatever its status).
+pub async fn send_json<T: serde::de::DeserializeOwned>(req: reqwest::RequestBuilder) -> T {
+    req.send().await.unwrap().json().await.unwrap()
+}
+
+/// Sends the request and reads its answer's text (whatever its status).
+pub async fn send_text(req: reqwest::RequestBuilder) -> String {
+    req.send().await.unwrap().text().await.unwrap()
+}
+
+/// Another system (a carrier, a dossier system's endpoint) stood in for by the test: what
+/// `routes` sets up, served in the background by one worker on a free port. Returns
+/// `http://<address>` and the server's handle.
+pub fn stand_in(
+    routes: impl Fn(&mut actix_web::web::ServiceConfig) + Send + Clone + 'static,
+) -> (String, actix_web::dev::ServerHandle) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server =
+        actix_web::HttpServer::new(move || actix_web::App::new().configure(routes.clone()))
+            .workers(1)
+            .disable_signals()
+            .listen(listener)
+            .unwrap()
+            .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    (base, handle)
 }
 
 /// A token minted with the built-in configuration's secret (config/default.toml), for the

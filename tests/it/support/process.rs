@@ -218,3 +218,109 @@ fn spawn(config: &std::path::Path, log: &str, show_log: bool) -> Child {
         .spawn()
         .expect("start the gateway binary")
 }
+
+/// The binary (`serve`) on a free port with `BCCI_LOG=<filter>`, its log kept in a file: for
+/// the tests that read what it logs. Killed when dropped; its files are removed then, unless
+/// the test failed.
+pub struct Logging {
+    pub child: Child,
+    pub base: String,
+    log: PathBuf,
+    config: PathBuf,
+}
+
+impl Logging {
+    /// `sections`: the configuration after `[server]` and `[database]` (the test's database);
+    /// `name` names the files. Waits until it answers.
+    pub async fn start(db: &TestDb, name: &str, sections: &str, filter: &str) -> Logging {
+        let port = free_port();
+        let dir = std::env::temp_dir();
+        let config = dir.join(format!("bcci-{name}-{}.toml", db.name));
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\nworkers = 1\n\
+                 [database]\nurl = \"{}\"\ncreate_if_missing = false\n{sections}",
+                db.url
+            ),
+        )
+        .unwrap();
+        let log = dir.join(format!("bcci-{name}-{}.log", db.name));
+        let child = Command::new(env!("CARGO_BIN_EXE_bcci-gateway"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("BCCI_LOG", filter)
+            // BCCI_* would be read as configuration (BCCI_SCREENSHOTS is the tests' own)
+            .env_remove("DATABASE_URL")
+            .env_remove("BCCI_SCREENSHOTS")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut g = Logging {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+            config,
+        };
+        let http = reqwest::Client::new();
+        let until = Instant::now() + Duration::from_secs(30);
+        while http
+            .get(format!("{}/healthz", g.base))
+            .send()
+            .await
+            .is_err()
+        {
+            if let Some(status) = g.child.try_wait().unwrap() {
+                panic!(
+                    "the gateway exited ({status}):\n{}",
+                    std::fs::read_to_string(&g.log).unwrap_or_default()
+                );
+            }
+            assert!(Instant::now() < until, "the gateway did not come up");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        g
+    }
+
+    /// `POST /v1/pickups` as `token`, with the Idempotency-Key `key`.
+    pub async fn create_pickup(
+        &self,
+        token: &str,
+        key: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        let url = format!("{}/v1/pickups", self.base);
+        super::send_create(&reqwest::Client::new(), url, token, key, body).await
+    }
+
+    /// SIGTERM, and what the process logged once it has exited.
+    pub fn stop(&mut self) -> String {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        std::fs::read_to_string(&self.log).unwrap()
+    }
+}
+
+impl Drop for Logging {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // kept for a look when the test failed
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.log);
+            let _ = std::fs::remove_file(&self.config);
+        }
+    }
+}
+
+/// The first lines of a log that contain `needle`, for a failure message.
+pub fn lines_with(log: &str, needle: &str) -> String {
+    log.lines()
+        .filter(|l| l.contains(needle))
+        .take(5)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
