@@ -184,6 +184,61 @@ async fn check_dispatch(db: &TestDb, sandbox: &SandboxHandle) -> (i64, usize, us
     (shipments, orders, duplicates)
 }
 
+/// Where a run ends, once every shipment is dispatched ([`check_dispatch`]).
+#[derive(Debug, Clone, Copy)]
+struct End {
+    shipments: i64,
+    orders: usize,
+    duplicates: usize,
+    /// Shipments answered 201 (or 200) that the ledger does not hold.
+    missing: usize,
+}
+
+/// The end of a run whose clients were `answered` these shipment ids.
+async fn end_of_run<'a>(
+    db: &TestDb,
+    sandbox: &SandboxHandle,
+    answered: impl IntoIterator<Item = &'a String>,
+) -> End {
+    let in_ledger = ledger_ids(db).await;
+    let missing = answered
+        .into_iter()
+        .filter(|id| !in_ledger.contains(*id))
+        .count();
+    let (shipments, orders, duplicates) = check_dispatch(db, sandbox).await;
+    End {
+        shipments,
+        orders,
+        duplicates,
+        missing,
+    }
+}
+
+impl End {
+    /// (shipments, carrier orders, duplicate orders, answered shipments missing), for the
+    /// summary line.
+    fn counts(&self) -> (i64, usize, usize, usize) {
+        (self.shipments, self.orders, self.duplicates, self.missing)
+    }
+
+    /// Each of `keys` idempotency keys made exactly one shipment, kept, with one carrier order.
+    fn assert_exactly_once(&self, keys: usize) {
+        assert_eq!(
+            self.missing, 0,
+            "answered shipments missing from the ledger"
+        );
+        assert_eq!(
+            self.shipments as usize, keys,
+            "one shipment per key, none lost or doubled"
+        );
+        assert_eq!(self.duplicates, 0, "duplicate carrier orders");
+        assert_eq!(
+            self.orders, self.shipments as usize,
+            "shipments without a carrier order"
+        );
+    }
+}
+
 /// The shipment ids the ledger holds.
 async fn ledger_ids(db: &TestDb) -> HashSet<String> {
     use diesel::prelude::*;
@@ -401,12 +456,8 @@ async fn postgresql_restarted_under_load() {
         .filter(|(t, s)| *t >= down && *t < up && *s == Some(503))
         .count();
     let answered = answered.lock().unwrap().clone();
-    let in_ledger = ledger_ids(&db).await;
-    let missing = answered
-        .iter()
-        .filter(|id| !in_ledger.contains(*id))
-        .count();
-    let (shipments, orders, duplicates) = check_dispatch(&db, &sandbox).await;
+    let end = end_of_run(&db, &sandbox, &answered).await;
+    let (shipments, orders, duplicates, missing) = end.counts();
 
     eprintln!(
         "\nFAULTS postgresql_restart: clients={clients} down_s={:.1} requests={} ok={} \
@@ -453,20 +504,7 @@ async fn postgresql_restarted_under_load() {
         last_503_after <= Duration::from_secs(5),
         "503s went on {last_503_after:?} after PostgreSQL came back"
     );
-    assert_eq!(
-        missing, 0,
-        "shipments answered 201 are missing from the ledger"
-    );
-    assert_eq!(
-        shipments as usize,
-        answered.len(),
-        "a retried key made a second shipment"
-    );
-    assert_eq!(duplicates, 0, "duplicate carrier orders");
-    assert_eq!(
-        orders, shipments as usize,
-        "shipments without a carrier order"
-    );
+    end.assert_exactly_once(answered.len());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -579,9 +617,8 @@ async fn clients_disconnecting_mid_request() {
     for (key, id, _) in &retried {
         all.insert(key.clone(), id.clone());
     }
-    let in_ledger = ledger_ids(&db).await;
-    let missing = all.values().filter(|id| !in_ledger.contains(*id)).count();
-    let (shipments, orders, duplicates) = check_dispatch(&db, &sandbox).await;
+    let end = end_of_run(&db, &sandbox, all.values()).await;
+    let (shipments, orders, duplicates, missing) = end.counts();
     let failures = failures.lock().unwrap().clone();
     let requests = sent.lock().unwrap().len();
     eprintln!(
@@ -599,16 +636,7 @@ async fn clients_disconnecting_mid_request() {
         dropped.load(Ordering::Relaxed) > 0 && replayed > 0,
         "no request was abandoned after its commit: the test proved nothing"
     );
-    assert_eq!(missing, 0, "answered shipments missing from the ledger");
-    assert_eq!(
-        shipments as usize, requests,
-        "one shipment per key, none lost or doubled"
-    );
-    assert_eq!(duplicates, 0, "duplicate carrier orders");
-    assert_eq!(
-        orders, shipments as usize,
-        "committed shipments without a carrier order"
-    );
+    end.assert_exactly_once(requests);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -683,12 +711,8 @@ async fn rolling_restart_of_two_processes() {
     }
     let samples = log.lock().unwrap().clone();
     let answered = answered.lock().unwrap().clone();
-    let in_ledger = ledger_ids(&db).await;
-    let missing = answered
-        .iter()
-        .filter(|id| !in_ledger.contains(*id))
-        .count();
-    let (shipments, orders, duplicates) = check_dispatch(&db, &sandbox).await;
+    let end = end_of_run(&db, &sandbox, &answered).await;
+    let (shipments, orders, duplicates, missing) = end.counts();
     let attempts = db
         .count(
             "SELECT count(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id \
@@ -739,17 +763,7 @@ async fn rolling_restart_of_two_processes() {
             .map(|d| (d.as_secs_f64() * 10.0).round() / 10.0)
             .collect::<Vec<_>>(),
     );
-    assert_eq!(missing, 0, "answered shipments missing from the ledger");
-    assert_eq!(
-        shipments as usize,
-        answered.len(),
-        "a retried key made a second shipment"
-    );
-    assert_eq!(duplicates, 0, "duplicate carrier orders");
-    assert_eq!(
-        orders, shipments as usize,
-        "shipments without a carrier order"
-    );
+    end.assert_exactly_once(answered.len());
     assert_eq!(
         (attempts, claims),
         (shipments, shipments),
