@@ -10,8 +10,12 @@
 //! Run: `cargo bench --bench callbacks`. Environment: BENCH_BACKLOG (default 10000),
 //! BENCH_IN_FLIGHT (default 64), TEST_DATABASE_SERVER.
 
+#[path = "common/env.rs"]
+mod env;
 #[path = "common/seed.rs"]
 mod seed;
+
+use env::env_or;
 
 use bcci_gateway::config::{Config, Secret};
 use bcci_gateway::server::Gateway;
@@ -19,13 +23,6 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[tokio::main]
 async fn main() {

@@ -9,8 +9,12 @@
 //! BENCH_LATENCY_MS (default 50), BENCH_IN_FLIGHT (default 128), BENCH_PUSHES (1: the sandbox
 //! pushes its "created" report back, as by default; 0: pushes dropped), TEST_DATABASE_SERVER.
 
+#[path = "common/env.rs"]
+mod env;
 #[path = "common/seed.rs"]
 mod seed;
+
+use env::env_or;
 
 use bcci_gateway::carrier::sandbox::{self, SandboxConfig};
 use bcci_gateway::carrier::{Carrier, OrderRequest, Party, VnPost};
@@ -18,13 +22,6 @@ use bcci_gateway::config::{Config, Secret};
 use bcci_gateway::server::Gateway;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use std::time::{Duration, Instant};
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn party(name: &str) -> Party {
     Party {

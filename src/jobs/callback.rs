@@ -20,8 +20,8 @@ pub(super) async fn run<C>(
     let Some(id) = job.callback_id() else {
         return done(Delivery::Dropped("the job names no callback".into()));
     };
-    let mut conn = ctx.conn().await?;
-    let Some(cb) = stored::find(&mut conn, id).await? else {
+    let found = stored::find_for_delivery(&mut *ctx.conn().await?, id).await?;
+    let Some((cb, client_enabled)) = found else {
         return done(Delivery::Dropped("no such callback".into()));
     };
     if cb.state == CallbackState::Delivered {
@@ -33,10 +33,9 @@ pub(super) async fn run<C>(
             cb.client_id
         )));
     };
-    if !stored::client_enabled(&mut conn, &cb.client_id).await? {
+    if !client_enabled {
         return done(Delivery::Held);
     }
-    drop(conn);
     let sent = deliver::send(
         &ctx.http,
         client,

@@ -139,14 +139,17 @@ pub async fn note_failure(conn: &mut Conn, id: Uuid, error: &str) -> QueryResult
     set_state(conn, id, CallbackState::Pending, Some(error)).await
 }
 
-pub async fn client_enabled(conn: &mut Conn, client: &str) -> QueryResult<bool> {
-    let enabled: Option<bool> = client_callbacks::table
-        .find(client)
-        .select(client_callbacks::enabled)
+/// A callback to deliver, and whether its client's callbacks are on (not stopped by a
+/// `410 Gone`): one round trip, since every delivery attempt asks both.
+pub async fn find_for_delivery(conn: &mut Conn, id: Uuid) -> QueryResult<Option<(Callback, bool)>> {
+    let found: Option<(Callback, Option<bool>)> = callbacks::table
+        .left_join(client_callbacks::table.on(client_callbacks::client_id.eq(callbacks::client_id)))
+        .filter(callbacks::id.eq(id))
+        .select((Callback::as_select(), client_callbacks::enabled.nullable()))
         .first(conn)
         .await
         .optional()?;
-    Ok(enabled.unwrap_or(true))
+    Ok(found.map(|(cb, enabled)| (cb, enabled.unwrap_or(true))))
 }
 
 /// The client's endpoint answered 410: stop its callbacks until staff re-enable it.

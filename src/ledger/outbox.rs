@@ -242,7 +242,8 @@ pub async fn release(conn: &mut Conn, worker: i32) -> QueryResult<usize> {
 }
 
 /// Marks a job done and records the attempt (in the caller's transaction). Returns false if
-/// the job is no longer this worker's (it was reaped): the caller must roll back.
+/// the job is no longer this worker's (it was reaped): the caller must then roll back, as
+/// with every call below that returns whether the job is still ours.
 pub async fn finish(
     conn: &mut Conn,
     job: &Job,
@@ -315,7 +316,7 @@ async fn set_state(
     attempt: Attempt,
 ) -> QueryResult<bool> {
     let finished = state.is_finished().then(Utc::now);
-    let n = diesel::update(
+    let update = diesel::update(
         jobs::table
             .filter(jobs::id.eq(job.id))
             .filter(jobs::state.eq(JobState::Running))
@@ -330,15 +331,13 @@ async fn set_state(
         jobs::last_error.eq(error.map(excerpt).or(job.last_error.clone())),
         jobs::finished_at.eq(finished),
         jobs::updated_at.eq(diesel::dsl::now),
-    ))
-    .execute(conn)
-    .await?;
-    if n == 1 {
-        diesel::insert_into(job_attempts::table)
-            .values(&attempt)
-            .execute(conn)
-            .await?;
-    }
+    ));
+    let insert = diesel::insert_into(job_attempts::table).values(&attempt);
+    // One round trip for both. The attempt row is written even when the job is no longer
+    // ours; the caller then rolls its transaction back (every caller does), so it never lands.
+    let shared: &Conn = conn;
+    let (n, _) =
+        futures_util::try_join!(update.execute(&mut &*shared), insert.execute(&mut &*shared))?;
     Ok(n == 1)
 }
 
