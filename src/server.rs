@@ -34,7 +34,6 @@ pub async fn prepare(config: Arc<Config>) -> anyhow::Result<web::Data<AppState>>
         url,
         config.database.pool_size,
         config.database.acquire_timeout,
-        ledger::DrivenBy::Opener,
     )?;
     Ok(web::Data::new(AppState::new(config, pool)?))
 }
@@ -123,7 +122,6 @@ impl Gateway {
             config.database.url.expose(),
             config.jobs.pool_size,
             config.database.acquire_timeout,
-            ledger::DrivenBy::Builder,
         )?;
         let ctx = Arc::new(Context {
             pool: jobs_pool.clone(),

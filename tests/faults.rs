@@ -685,7 +685,12 @@ async fn rolling_restart_of_two_processes() {
                         answered.lock().unwrap().push(id);
                         break;
                     }
-                    assert!(s.status.is_none(), "{key}: answered {:?}", s.status);
+                    assert!(
+                        s.status.is_none(),
+                        "{key}: answered {:?} ({:?})",
+                        s.status,
+                        s.error
+                    );
                     refused.fetch_add(1, Ordering::Relaxed);
                     at = 1 - at;
                     assert!(Instant::now() < give_up, "key {key} never answered");

@@ -195,11 +195,5 @@ where
 
 /// The set-up's own pool, on the main runtime as the background's.
 fn pool(db_url: &str) -> bcci_gateway::ledger::Pool {
-    bcci_gateway::ledger::pool(
-        db_url,
-        16,
-        Duration::from_secs(30),
-        bcci_gateway::ledger::DrivenBy::Builder,
-    )
-    .expect("a pool")
+    bcci_gateway::ledger::pool(db_url, 16, Duration::from_secs(30)).expect("a pool")
 }

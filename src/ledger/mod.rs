@@ -49,34 +49,19 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// each migration once.
 const MIGRATION_LOCK: i64 = 0x0062_6363_696d_6967; // "bccimig"
 
-/// Which runtime drives (polls) a pool's connections: diesel-async runs each connection in a
-/// task spawned where it is opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DrivenBy {
-    /// The runtime that opens each connection. For the requests' pool: a request's queries
-    /// are then driven by its own HTTP worker, never queued behind the background's tasks on
-    /// the main runtime (issue 12 §1). Those runtimes end when the HTTP server stops, after
-    /// the last request; nothing else uses that pool.
-    Opener,
-    /// The runtime that builds the pool (the main one), which lives as long as the process.
-    /// For background work: a job still finishing during a graceful stop must not lose its
-    /// connection with the HTTP workers' runtimes ("connection closed", the job run again).
-    Builder,
-}
-
-pub fn pool(
-    url: &str,
-    size: usize,
-    acquire_timeout: Duration,
-    driven_by: DrivenBy,
-) -> anyhow::Result<Pool> {
+/// A pool whose connections are driven (polled) by the runtime that builds it, the main one,
+/// which lives as long as the process: diesel-async runs each connection in a task spawned
+/// where it is opened, and a connection opened by an HTTP worker would die with that worker's
+/// runtime. In a graceful stop the workers end one by one, each after its own last request,
+/// while the others still answer theirs with the same pool ("connection closed", a 503 seen
+/// in the rolling-restart fault test); a job finishing during the stop would likewise lose
+/// its connection and run again.
+pub fn pool(url: &str, size: usize, acquire_timeout: Duration) -> anyhow::Result<Pool> {
     // Fast recycling: a connection is checked for a broken socket, not with a `SELECT 1` on
     // every checkout; a connection that died anyway fails its request with 503.
     let mut manager_config = ManagerConfig::default();
     manager_config.recycling_method = RecyclingMethod::Fast;
-    if driven_by == DrivenBy::Builder
-        && let Ok(runtime) = tokio::runtime::Handle::try_current()
-    {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         manager_config.custom_setup = Box::new(move |url| {
             let (runtime, url) = (runtime.clone(), url.to_owned());
             async move {

@@ -37,7 +37,6 @@ pub async fn run(config: &Config, args: Args) -> anyhow::Result<()> {
         config.database.url.expose(),
         2,
         config.database.acquire_timeout,
-        crate::ledger::DrivenBy::Builder,
     )?;
     let now = chrono::Utc::now();
     if !args.no_pull {
