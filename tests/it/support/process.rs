@@ -141,17 +141,7 @@ impl Gateway {
     }
 
     pub async fn wait_healthy(&self) {
-        let http = reqwest::Client::new();
-        let until = Instant::now() + Duration::from_secs(30);
-        while http
-            .get(format!("{}/healthz", self.base))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < until, "the gateway did not come up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_answering(&self.base, || {}).await;
     }
 
     /// SIGKILL, as a crash would.
@@ -263,23 +253,16 @@ impl Logging {
             log,
             config,
         };
-        let http = reqwest::Client::new();
-        let until = Instant::now() + Duration::from_secs(30);
-        while http
-            .get(format!("{}/healthz", g.base))
-            .send()
-            .await
-            .is_err()
-        {
+        let base = g.base.clone();
+        wait_answering(&base, || {
             if let Some(status) = g.child.try_wait().unwrap() {
                 panic!(
                     "the gateway exited ({status}):\n{}",
                     std::fs::read_to_string(&g.log).unwrap_or_default()
                 );
             }
-            assert!(Instant::now() < until, "the gateway did not come up");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await;
         g
     }
 
@@ -323,4 +306,16 @@ pub fn lines_with(log: &str, needle: &str) -> String {
         .take(5)
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Waits (up to 30 s) until the gateway at `base` answers `/healthz`; `still_starting` runs
+/// between tries and may fail the test early (the process exited, say).
+async fn wait_answering(base: &str, mut still_starting: impl FnMut()) {
+    let http = reqwest::Client::new();
+    let until = Instant::now() + Duration::from_secs(30);
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        still_starting();
+        assert!(Instant::now() < until, "the gateway did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
