@@ -419,26 +419,6 @@ async fn rejected_then_retried_with_a_corrected_address() {
     let rx = Receiver::start(&[SECRET]).await;
     let app = TestApp::spawn_with(&overlay(&rx.url, None, "")).await;
     let id = app.pickup_with_bad_commune(50).await;
-    // An attempt already under way read the shipment before the change: let one that started
-    // after it fail too, so that the next one surely sends the bad commune.
-    let marker: chrono::DateTime<chrono::Utc> = chrono::Utc::now();
-    let until = std::time::Instant::now() + Duration::from_secs(10);
-    while app
-        .db
-        .count(&format!(
-            "SELECT count(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id \
-             WHERE j.shipment_id = '{id}' AND a.started_at > '{}'",
-            marker.to_rfc3339()
-        ))
-        .await
-        == 0
-    {
-        assert!(
-            std::time::Instant::now() < until,
-            "no attempt after the change"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
     app.carrier_down(false);
     wait_for(&app, &id, "rejected", Duration::from_secs(10)).await;
     rx.wait_until("the rejected callback", Duration::from_secs(10), |all| {

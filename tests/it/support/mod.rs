@@ -282,6 +282,10 @@ impl TestApp {
     /// Pickup `n` with a commune the carrier refuses: created while the carrier is down (so
     /// that it is not submitted first), then changed behind the API's back. The carrier is left
     /// down.
+    ///
+    /// Returns once a submit attempt that started after the change has failed: an attempt
+    /// already under way read the shipment before it, and would send the good commune if the
+    /// carrier came back before it called.
     pub async fn pickup_with_bad_commune(&self, n: u32) -> String {
         self.carrier_down(true);
         let id = self.create_pickup(n).await;
@@ -290,6 +294,21 @@ impl TestApp {
                 "UPDATE shipments SET commune_code = '99999' WHERE id = '{id}'"
             ))
             .await;
+        let changed = chrono::Utc::now();
+        let until = Instant::now() + Duration::from_secs(10);
+        while self
+            .db
+            .count(&format!(
+                "SELECT count(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id \
+                 WHERE j.shipment_id = '{id}' AND a.started_at > '{}'",
+                changed.to_rfc3339()
+            ))
+            .await
+            == 0
+        {
+            assert!(Instant::now() < until, "no submit attempt after the change");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         id
     }
 
