@@ -11,7 +11,9 @@ use crate::domain::status::Outcome;
 use crate::domain::{Action, Status};
 use crate::ledger::models::Shipment;
 use crate::ledger::outbox::{self, Job};
-use crate::ledger::shipments::{change_status, record_carrier_order};
+use crate::ledger::shipments::{
+    CarrierOrder, change_status, record_carrier_order, record_carrier_order_and_status,
+};
 use crate::ledger::{Conn, events};
 use chrono::Utc;
 
@@ -146,16 +148,13 @@ pub async fn apply(
             total_fee,
             cod_amount,
         } => {
-            record_carrier_order(
-                c,
-                s,
+            let order = CarrierOrder {
                 item_code,
                 original_id,
-                Utc::now() + quiet,
-                *total_fee,
-                *cod_amount,
-            )
-            .await?;
+                next_poll_at: Utc::now() + quiet,
+                fee_vnd: *total_fee,
+                cod_vnd: *cod_amount,
+            };
             match Action::CarrierAccepted.apply(s.status()) {
                 Ok(Outcome::MoveTo(to)) => {
                     let note = GatewayNote::OrderPlaced {
@@ -163,10 +162,11 @@ pub async fn apply(
                         item_code: item_code.clone(),
                     };
                     let ev = gateway_event(s, Some(to), note.to_string());
-                    change_status(c, s, to, ev, None).await?;
+                    record_carrier_order_and_status(c, s, &order, to, ev).await?;
                 }
-                Ok(_) => {}
+                Ok(_) => record_carrier_order(c, s, &order).await?,
                 Err(_) => {
+                    record_carrier_order(c, s, &order).await?;
                     // Cancelled or rejected while the order was being created: the carrier
                     // holds an order nobody wants any more; ask it to cancel.
                     let note = GatewayNote::OrderAfterEnd {

@@ -45,7 +45,7 @@ impl Callback {
 /// Writes the callback for the shipment's current state, and its delivery job, in the
 /// caller's transaction. `s` is the shipment after the change.
 pub async fn enqueue(
-    conn: &mut Conn,
+    conn: &Conn,
     s: &Shipment,
     type_: CallbackType,
     previous_status: Option<Status>,
@@ -69,18 +69,19 @@ pub async fn enqueue(
             reason,
         },
     };
-    diesel::insert_into(callbacks::table)
-        .values((
-            callbacks::id.eq(id),
-            callbacks::client_id.eq(&s.client_id),
-            callbacks::shipment_id.eq(s.id),
-            callbacks::type_.eq(type_),
-            callbacks::sequence.eq(s.sequence),
-            callbacks::body.eq(serde_json::to_value(&body).expect("callback body serialises")),
-        ))
-        .execute(conn)
-        .await?;
-    outbox::enqueue_callback(conn, s.id, id).await?;
+    let insert = diesel::insert_into(callbacks::table).values((
+        callbacks::id.eq(id),
+        callbacks::client_id.eq(&s.client_id),
+        callbacks::shipment_id.eq(s.id),
+        callbacks::type_.eq(type_),
+        callbacks::sequence.eq(s.sequence),
+        callbacks::body.eq(serde_json::to_value(&body).expect("callback body serialises")),
+    ));
+    // The message and its delivery job in one round trip (sent in this order).
+    futures_util::try_join!(
+        insert.execute(&mut &*conn),
+        outbox::enqueue_callback(conn, s.id, id)
+    )?;
     Ok(id)
 }
 

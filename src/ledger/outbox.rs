@@ -124,7 +124,7 @@ pub async fn enqueue_at(
 }
 
 /// Enqueues a callback's delivery job, inside the caller's transaction.
-pub async fn enqueue_callback(conn: &mut Conn, shipment: Uuid, callback: Uuid) -> QueryResult<i64> {
+pub async fn enqueue_callback(conn: &Conn, shipment: Uuid, callback: Uuid) -> QueryResult<i64> {
     enqueue(
         conn,
         JobKind::Callback,

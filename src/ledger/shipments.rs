@@ -245,45 +245,128 @@ pub async fn change_status(
     event: NewEvent,
     reason: Option<String>,
 ) -> QueryResult<()> {
-    let now = Utc::now();
+    write_status(conn, s, to, event, reason, false).await
+}
+
+/// [`record_carrier_order`] and [`change_status`] in one: the order's columns are written by
+/// the status change's statement. One UPDATE instead of two matters here: both change
+/// indexed columns, so each would write a new entry in every index of `shipments`.
+pub async fn record_carrier_order_and_status(
+    conn: &mut Conn,
+    s: &mut Shipment,
+    order: &CarrierOrder<'_>,
+    to: Status,
+    event: NewEvent,
+) -> QueryResult<()> {
+    order.set_on(s);
+    write_status(conn, s, to, event, None, true).await
+}
+
+/// The columns a status change writes, from the locked row as the caller changed it (the
+/// carrier's report, the pickup and delivery times go in the same statement).
+#[derive(AsChangeset)]
+#[diesel(table_name = shipments, treat_none_as_null = true)]
+struct StatusColumns<'a> {
+    status: Status,
+    sequence: i32,
+    updated_at: chrono::DateTime<Utc>,
+    status_reason: Option<&'a str>,
+    carrier_code: Option<i32>,
+    carrier_text: Option<&'a str>,
+    carrier_at: Option<chrono::DateTime<Utc>>,
+    picked_up_at: Option<chrono::DateTime<Utc>>,
+    delivered_at: Option<chrono::DateTime<Utc>>,
+}
+
+impl<'a> StatusColumns<'a> {
+    fn of(s: &'a Shipment) -> Self {
+        StatusColumns {
+            status: s.status,
+            sequence: s.sequence,
+            updated_at: s.updated_at,
+            status_reason: s.status_reason.as_deref(),
+            carrier_code: s.carrier_code,
+            carrier_text: s.carrier_text.as_deref(),
+            carrier_at: s.carrier_at,
+            picked_up_at: s.picked_up_at,
+            delivered_at: s.delivered_at,
+        }
+    }
+}
+
+/// The columns of the carrier order, from the locked row.
+#[derive(AsChangeset)]
+#[diesel(table_name = shipments, treat_none_as_null = true)]
+struct OrderColumns<'a> {
+    tracking_number: Option<&'a str>,
+    carrier_order_id: Option<&'a str>,
+    next_poll_at: Option<chrono::DateTime<Utc>>,
+    carrier_fee_vnd: Option<i64>,
+    carrier_cod_vnd: Option<i64>,
+}
+
+impl<'a> OrderColumns<'a> {
+    fn of(s: &'a Shipment) -> Self {
+        OrderColumns {
+            tracking_number: s.tracking_number.as_deref(),
+            carrier_order_id: s.carrier_order_id.as_deref(),
+            next_poll_at: s.next_poll_at,
+            carrier_fee_vnd: s.carrier_fee_vnd,
+            carrier_cod_vnd: s.carrier_cod_vnd,
+        }
+    }
+}
+
+async fn write_status(
+    conn: &mut Conn,
+    s: &mut Shipment,
+    to: Status,
+    event: NewEvent,
+    reason: Option<String>,
+    with_order: bool,
+) -> QueryResult<()> {
     let previous = s.status();
     let occurred_at = event.occurred_at;
     s.status = to;
     s.sequence += 1;
-    s.updated_at = now;
+    s.updated_at = Utc::now();
     if reason.is_some() {
         s.status_reason = reason;
     }
-    diesel::update(dsl::shipments.find(s.id))
-        .set((
-            dsl::status.eq(&s.status),
-            dsl::sequence.eq(s.sequence),
-            dsl::updated_at.eq(now),
-            dsl::status_reason.eq(&s.status_reason),
-            // What the caller changed on the locked row along with the status (the carrier's
-            // report, the pickup and delivery times), in the same statement.
-            dsl::carrier_code.eq(s.carrier_code),
-            dsl::carrier_text.eq(&s.carrier_text),
-            dsl::carrier_at.eq(s.carrier_at),
-            dsl::picked_up_at.eq(s.picked_up_at),
-            dsl::delivered_at.eq(s.delivered_at),
-        ))
-        .execute(conn)
-        .await?;
-    events::append(conn, event).await?;
     let why = s
         .status_reason
         .clone()
         .filter(|_| matches!(to, Status::Rejected | Status::Cancelled));
-    callbacks::enqueue(
-        conn,
-        s,
-        CallbackType::for_status(to),
-        Some(previous),
-        occurred_at,
-        why,
-    )
-    .await?;
+    let s: &Shipment = s;
+    // The row, the event and the callback with its job in one round trip (the row first; the
+    // event's `seq` read waits for nothing but the row lock the caller holds).
+    let shared: &Conn = conn;
+    let row = async {
+        let target = diesel::update(dsl::shipments.find(s.id));
+        if with_order {
+            target
+                .set((StatusColumns::of(s), OrderColumns::of(s)))
+                .execute(&mut &*shared)
+                .await
+        } else {
+            target
+                .set(StatusColumns::of(s))
+                .execute(&mut &*shared)
+                .await
+        }
+    };
+    futures_util::try_join!(
+        row,
+        events::append(shared, event),
+        callbacks::enqueue(
+            shared,
+            s,
+            CallbackType::for_status(to),
+            Some(previous),
+            occurred_at,
+            why,
+        ),
+    )?;
     Ok(())
 }
 
@@ -449,30 +532,39 @@ pub async fn record_carrier_fees(
         .map(|_| ())
 }
 
-/// Records the carrier order created (or found) for the locked shipment `s`: its tracking
-/// number and order id, the fees the carrier reported (what it did not report is kept), and
-/// its first tracking poll at `next_poll_at`. `s` is updated to match.
+/// A carrier order created (or found) for a shipment: its tracking number and order id, the
+/// fees the carrier reported (what it did not report is kept), and the first tracking poll.
+#[derive(Debug, Clone, Copy)]
+pub struct CarrierOrder<'a> {
+    pub item_code: &'a str,
+    pub original_id: &'a str,
+    pub next_poll_at: chrono::DateTime<Utc>,
+    pub fee_vnd: Option<i64>,
+    pub cod_vnd: Option<i64>,
+}
+
+impl CarrierOrder<'_> {
+    fn set_on(&self, s: &mut Shipment) {
+        s.tracking_number = Some(self.item_code.to_owned());
+        s.carrier_order_id = Some(self.original_id.to_owned());
+        s.next_poll_at = Some(self.next_poll_at);
+        s.carrier_fee_vnd = self.fee_vnd.or(s.carrier_fee_vnd);
+        s.carrier_cod_vnd = self.cod_vnd.or(s.carrier_cod_vnd);
+    }
+}
+
+/// Records the carrier order on the locked shipment `s` when its status does not change
+/// (otherwise [`record_carrier_order_and_status`]). `s` is updated to match.
 pub async fn record_carrier_order(
     conn: &mut Conn,
     s: &mut Shipment,
-    item_code: &str,
-    original_id: &str,
-    next_poll_at: chrono::DateTime<Utc>,
-    fee_vnd: Option<i64>,
-    cod_vnd: Option<i64>,
+    order: &CarrierOrder<'_>,
 ) -> QueryResult<()> {
+    order.set_on(s);
     diesel::update(dsl::shipments.find(s.id))
-        .set((
-            dsl::tracking_number.eq(item_code),
-            dsl::carrier_order_id.eq(original_id),
-            dsl::next_poll_at.eq(Some(next_poll_at)),
-            dsl::carrier_fee_vnd.eq(fee_vnd.or(s.carrier_fee_vnd)),
-            dsl::carrier_cod_vnd.eq(cod_vnd.or(s.carrier_cod_vnd)),
-        ))
+        .set(OrderColumns::of(s))
         .execute(conn)
         .await?;
-    s.tracking_number = Some(item_code.to_owned());
-    s.carrier_order_id = Some(original_id.to_owned());
     Ok(())
 }
 
