@@ -9,9 +9,7 @@ use uuid::Uuid;
 
 /// Appends an event after the shipment's last one. The caller holds the shipment's row lock
 /// (or has just inserted it), so the next `seq` cannot be taken twice.
-///
-/// Takes a shared reference so that it may be pipelined with the other writes of a change;
-/// the caller holds the shipment's row lock, so no other append reads the same last `seq`.
+/// Takes a shared reference so that it may be pipelined with the other writes of a change.
 pub async fn append(mut conn: &Conn, mut event: NewEvent) -> QueryResult<i32> {
     let last: Option<i32> = shipment_events
         .filter(shipment_id.eq(event.shipment_id))
