@@ -294,21 +294,20 @@ impl TestApp {
                 "UPDATE shipments SET commune_code = '99999' WHERE id = '{id}'"
             ))
             .await;
-        let changed = chrono::Utc::now();
-        let until = Instant::now() + Duration::from_secs(10);
-        while self
-            .db
-            .count(&format!(
-                "SELECT count(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id \
-                 WHERE j.shipment_id = '{id}' AND a.started_at > '{}'",
-                changed.to_rfc3339()
-            ))
-            .await
-            == 0
-        {
-            assert!(Instant::now() < until, "no submit attempt after the change");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let changed = chrono::Utc::now().to_rfc3339();
+        let attempts_since = format!(
+            "SELECT count(*) FROM job_attempts a JOIN jobs j ON j.id = a.job_id \
+             WHERE j.shipment_id = '{id}' AND a.started_at > '{changed}'"
+        );
+        poll(
+            Duration::from_secs(10),
+            Duration::from_millis(20),
+            async || match self.db.count(&attempts_since).await {
+                0 => Err("no submit attempt after the change".to_owned()),
+                _ => Ok(()),
+            },
+        )
+        .await;
         id
     }
 
