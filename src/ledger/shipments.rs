@@ -245,7 +245,7 @@ pub async fn change_status(
     event: NewEvent,
     reason: Option<String>,
 ) -> QueryResult<()> {
-    write_status(conn, s, to, event, reason, false).await
+    write_status(conn, s, to, event, reason, None).await
 }
 
 /// [`record_carrier_order`] and [`change_status`] in one: the order's columns are written by
@@ -258,8 +258,7 @@ pub async fn record_carrier_order_and_status(
     to: Status,
     event: NewEvent,
 ) -> QueryResult<()> {
-    order.set_on(s);
-    write_status(conn, s, to, event, None, true).await
+    write_status(conn, s, to, event, None, Some(order)).await
 }
 
 /// The columns a status change writes, from the locked row as the caller changed it (the
@@ -323,8 +322,11 @@ async fn write_status(
     to: Status,
     event: NewEvent,
     reason: Option<String>,
-    with_order: bool,
+    order: Option<&CarrierOrder<'_>>,
 ) -> QueryResult<()> {
+    if let Some(order) = order {
+        order.set_on(s);
+    }
     let previous = s.status();
     let occurred_at = event.occurred_at;
     s.status = to;
@@ -343,7 +345,7 @@ async fn write_status(
     let shared: &Conn = conn;
     let row = async {
         let target = diesel::update(dsl::shipments.find(s.id));
-        if with_order {
+        if order.is_some() {
             target
                 .set((StatusColumns::of(s), OrderColumns::of(s)))
                 .execute(&mut &*shared)
