@@ -861,13 +861,14 @@ impl Bench {
                 pgbench::Protocol::Prepared,
             );
             println!(
-                "round {round}: gateway {:.0}/s (p50 {}, p99 {}, {} failed) | pgbench minimal {:.0}/s (avg {:.1} ms)",
+                "round {round}: gateway {:.0}/s (p50 {}, p99 {}, {} failed) | pgbench minimal {:.0}/s (avg {:.1} ms, p99 {:.1} ms)",
                 w.rate(),
                 ms(w.p50),
                 ms(w.p99),
                 w.failed,
                 m.tps,
-                m.latency_avg_ms
+                m.latency_avg_ms,
+                m.latency_p99_ms
             );
             api.push(w);
             minimal.push(m);
@@ -898,7 +899,12 @@ impl Bench {
             "API p99 per round",
             p99s.join(" / "),
             format!(
-                "pgbench minimal avg {}",
+                "pgbench minimal p99 {} (avg {})",
+                minimal
+                    .iter()
+                    .map(|m| format!("{:.1} ms", m.latency_p99_ms))
+                    .collect::<Vec<_>>()
+                    .join(" / "),
                 minimal
                     .iter()
                     .map(|m| format!("{:.1} ms", m.latency_avg_ms))

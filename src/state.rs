@@ -8,6 +8,7 @@
 //! GCRA (governor): a bucket holds a minute's worth and refills evenly, so a client that
 //! stays under its rate is never refused, whatever its bursts within the minute.
 
+use crate::api::group_commit::GroupCommit;
 use crate::auth::Principal;
 use crate::auth::Verifier;
 use crate::carrier::VnPost;
@@ -112,6 +113,8 @@ pub struct AppState {
     pub citizen: CitizenLookups,
     /// Wakes the job workers after a request commits (see `app`'s middleware).
     pub wakeup: Arc<Wakeup>,
+    /// Writes the API's creates, in groups under load (`api::group_commit`).
+    pub creates: GroupCommit,
 }
 
 impl AppState {
@@ -120,7 +123,11 @@ impl AppState {
         let carrier = Arc::new(VnPost::new(&config.carrier)?);
         let push_keys = PushKeys::from_config(&config.carrier)?;
         let limits = RateLimits::new(&config.limits);
+        // A quarter of the request pool writes creates: the rest stays free for reads and
+        // the other writes, whatever the create load.
+        let creates = GroupCommit::new(pool.clone(), config.database.pool_size / 4);
         Ok(AppState {
+            creates,
             citizen: CitizenLookups::new(&config.citizen),
             limits,
             config,

@@ -18,6 +18,12 @@ pub fn handle() -> &'static PrometheusHandle {
                 ],
             )
             .expect("valid buckets")
+            // Creates committed together (`api::group_commit`), up to its largest group.
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full("bcci_create_group_size".into()),
+                &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0],
+            )
+            .expect("valid buckets")
             .build_recorder();
         let handle = recorder.handle();
         // Another recorder may already be installed (several gateways in one test process).

@@ -68,6 +68,10 @@ pub struct PgbenchResult {
     pub tps: f64,
     /// Average latency in milliseconds.
     pub latency_avg_ms: f64,
+    /// 99th percentile of the transactions' latencies, in milliseconds (from pgbench's
+    /// per-transaction log): the baseline for a p99, since the machine's slow WAL flushes
+    /// reach pgbench too.
+    pub latency_p99_ms: f64,
     /// Transactions that failed (pgbench 15+ prints `number of failed transactions`).
     pub failed: u64,
     /// Transactions done (`number of transactions actually processed`).
@@ -100,8 +104,11 @@ pub fn run(
         Protocol::Prepared => "prepared",
         Protocol::Simple => "simple",
     };
+    // Per-transaction log, one file per thread: `<prefix>.<pid>[.<thread>]`.
+    let prefix = dir.join(format!("{name}-log"));
     let out = Command::new("pgbench")
-        .args(["-n", "-M", mode, "-j", "2"])
+        .args(["-n", "-M", mode, "-j", "2", "--log"])
+        .arg(format!("--log-prefix={}", prefix.display()))
         .args(["-c", &clients.to_string(), "-T", &seconds.to_string(), "-f"])
         .arg(&file)
         .arg(db_url)
@@ -123,6 +130,7 @@ pub fn run(
     PgbenchResult {
         tps: number_after("tps = ").expect("pgbench printed tps"),
         latency_avg_ms: number_after("latency average = ").unwrap_or(f64::NAN),
+        latency_p99_ms: logged_p99_ms(dir, &format!("{name}-log.")),
         failed: number_after("number of failed transactions: ").unwrap_or(0.0) as u64,
         // `N` or, with a transaction count to reach, `N/M`
         transactions: text
@@ -131,4 +139,32 @@ pub fn run(
             .and_then(|v| v.split('/').next()?.trim().parse().ok())
             .expect("pgbench printed the number of transactions"),
     }
+}
+
+/// The p99 latency in pgbench's per-transaction logs in `dir` whose names start with `prefix`
+/// (each line: client, transaction, latency in µs, …), which are then removed.
+fn logged_p99_ms(dir: &Path, prefix: &str) -> f64 {
+    let mut latencies: Vec<u64> = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("reading the bench's directory") {
+        let path = entry.expect("a directory entry").path();
+        let named = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(prefix));
+        if !named {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("reading a pgbench log");
+        latencies.extend(
+            text.lines()
+                .filter_map(|l| l.split_whitespace().nth(2)?.parse::<u64>().ok()),
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+    if latencies.is_empty() {
+        return f64::NAN;
+    }
+    latencies.sort_unstable();
+    let i = ((latencies.len() as f64) * 0.99).ceil() as usize - 1;
+    latencies[i.min(latencies.len() - 1)] as f64 / 1000.0
 }

@@ -3,6 +3,7 @@
 
 pub mod dto;
 pub mod extract;
+pub mod group_commit;
 pub mod headers;
 pub mod health;
 pub mod limits;

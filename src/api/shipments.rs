@@ -8,10 +8,10 @@ use crate::config::Config;
 use crate::domain::request::{self, Common, DeliveryRequest, Invalid, PickupRequest};
 use crate::domain::{Kind, Source, Status};
 use crate::error::{ApiError, FieldError, Problem};
-use crate::ledger::models::Shipment;
+use crate::ledger::models::{IdempotencyKey, Shipment};
 use crate::ledger::search::{self, Search};
 use crate::ledger::shipments::{
-    self as ledger, Actor, CancelOutcome, CreateError, Created, IdempotencyRequest,
+    self as ledger, Actor, CancelOutcome, CreateError, Created, NewCreate,
 };
 use crate::ledger::{events, idempotency};
 use crate::state::AppState;
@@ -96,18 +96,32 @@ async fn create(
         ),
     }?;
 
-    let mut conn = state.pool.get().await?;
-    let idem = IdempotencyRequest {
-        client_id: &who.sub,
-        key: &key,
-        hash,
-        ttl: chrono::Duration::from_std(state.config.idempotency.ttl).expect("ttl fits"),
+    // The response is rendered from the row before it is written: it is saved with the key,
+    // for replays, in the same transaction.
+    let body = serde_json::to_value(ShipmentView::new(&row, true, &state.config))
+        .expect("shipment serialises");
+    let saved = IdempotencyKey {
+        client_id: who.sub.clone(),
+        key,
+        request_hash: hash,
+        response_status: 201,
+        response_body: body,
+        shipment_id: Some(row.id),
+        created_at: row.created_at,
+        expires_at: row.created_at
+            + chrono::Duration::from_std(state.config.idempotency.ttl).expect("ttl fits"),
     };
-    let render = |s: &crate::ledger::models::Shipment| {
-        serde_json::to_value(ShipmentView::new(s, true, &state.config))
-            .expect("shipment serialises")
-    };
-    match ledger::create(&mut conn, row, idem, render).await {
+    let outcome = state
+        .creates
+        .create(NewCreate {
+            shipment: row,
+            saved,
+        })
+        .await
+        .map_err(|_| {
+            ApiError::Unavailable("The database is unreachable or busy; retry shortly".into())
+        })?;
+    match outcome {
         Ok(Created::New { shipment, body }) => Ok(HttpResponse::Created()
             .insert_header(("Location", format!("/v1/shipments/{}", shipment.id)))
             .json(body)),

@@ -725,55 +725,10 @@ pub async fn replay(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Kind;
     use crate::domain::request::InvalidKind;
-    use chrono::Utc;
 
     fn shipment() -> Shipment {
-        Shipment {
-            id: Uuid::now_v7(),
-            kind: Kind::Pickup,
-            status: Status::Rejected,
-            sequence: 3,
-            client_id: "c".into(),
-            office_code: "O".into(),
-            dossier_code: "d".into(),
-            procedure_code: "p".into(),
-            procedure_name: "p".into(),
-            person_name: "Nguyễn Văn An".into(),
-            person_phone: "0912345678".into(),
-            person_email: None,
-            person_id_number: None,
-            address_line: "Số 12".into(),
-            province_code: "08".into(),
-            commune_code: "02215".into(),
-            documents: serde_json::json!([]),
-            result: None,
-            collect_fees_vnd: 0,
-            cod_vnd: 0,
-            note: None,
-            due_at: None,
-            late: false,
-            sale_order_code: "X".into(),
-            carrier: "vnpost".into(),
-            tracking_number: None,
-            carrier_order_id: None,
-            carrier_code: None,
-            carrier_text: None,
-            carrier_at: None,
-            status_reason: None,
-            picked_up_at: None,
-            delivered_at: None,
-            last_report_at: None,
-            next_poll_at: None,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-            carrier_fee_vnd: None,
-            carrier_cod_vnd: None,
-            cancel_state: None,
-            cancel_case_id: None,
-            cancel_note: None,
-        }
+        Shipment::example()
     }
 
     fn form(phone: &str, line: &str, province: &str, commune: &str) -> RetryForm {

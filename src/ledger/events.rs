@@ -34,6 +34,18 @@ pub async fn first(mut conn: &Conn, mut event: NewEvent) -> QueryResult<()> {
     Ok(())
 }
 
+/// The first events of shipments created together: one statement.
+pub async fn first_many(mut conn: &Conn, mut events: Vec<NewEvent>) -> QueryResult<()> {
+    for e in &mut events {
+        e.seq = 1;
+    }
+    diesel::insert_into(shipment_events)
+        .values(&events)
+        .execute(&mut conn)
+        .await?;
+    Ok(())
+}
+
 /// Oldest first.
 pub async fn list(conn: &mut Conn, shipment: Uuid) -> QueryResult<Vec<Event>> {
     shipment_events

@@ -44,6 +44,24 @@ pub async fn try_lock(mut conn: &Conn, client: &str, k: &str) -> QueryResult<boo
         .await
 }
 
+/// [`try_lock`] for each key of a group created together, in the order given: one statement.
+pub async fn try_lock_many(mut conn: &Conn, keys: &[(&str, &str)]) -> QueryResult<Vec<bool>> {
+    #[derive(QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        locked: bool,
+    }
+    let ids: Vec<i64> = keys.iter().map(|(c, k)| lock_id(c, k)).collect();
+    let rows: Vec<Locked> = diesel::sql_query(
+        "SELECT pg_try_advisory_xact_lock(k) AS locked \
+         FROM unnest($1::int8[]) WITH ORDINALITY AS t(k, n) ORDER BY n",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(ids)
+    .load(&mut conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.locked).collect())
+}
+
 diesel::define_sql_function!(fn pg_try_advisory_xact_lock(lock_key: diesel::sql_types::BigInt) -> diesel::sql_types::Bool);
 
 /// The saved response for a key, expired or not.
@@ -54,6 +72,19 @@ pub async fn find(mut conn: &Conn, client: &str, k: &str) -> QueryResult<Option<
         .first(&mut conn)
         .await
         .optional()
+}
+
+/// The saved responses for any of `keys`, expired or not, in no particular order (the
+/// filter is by client and by key apart, so a caller matches the pairs).
+pub async fn find_many(mut conn: &Conn, keys: &[(&str, &str)]) -> QueryResult<Vec<IdempotencyKey>> {
+    let clients: Vec<&str> = keys.iter().map(|(c, _)| *c).collect();
+    let ks: Vec<&str> = keys.iter().map(|(_, k)| *k).collect();
+    idempotency_keys
+        .filter(client_id.eq_any(clients))
+        .filter(key.eq_any(ks))
+        .select(IdempotencyKey::as_select())
+        .load(&mut conn)
+        .await
 }
 
 /// Forgets one key (it expired), so that it can be used afresh.
@@ -67,6 +98,15 @@ pub async fn forget(conn: &mut Conn, client: &str, k: &str) -> QueryResult<()> {
 pub async fn save(mut conn: &Conn, row: &IdempotencyKey) -> QueryResult<()> {
     diesel::insert_into(idempotency_keys)
         .values(row)
+        .execute(&mut conn)
+        .await?;
+    Ok(())
+}
+
+/// [`save`] for a group created together: one statement.
+pub async fn save_many(mut conn: &Conn, rows: &[&IdempotencyKey]) -> QueryResult<()> {
+    diesel::insert_into(idempotency_keys)
+        .values(rows.to_vec())
         .execute(&mut conn)
         .await?;
     Ok(())

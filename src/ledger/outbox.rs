@@ -103,6 +103,26 @@ pub async fn enqueue(
     Ok(id)
 }
 
+/// The submission jobs of shipments created together, inside the caller's transaction: one
+/// statement.
+pub async fn enqueue_submissions(mut conn: &Conn, shipments: &[Uuid]) -> QueryResult<()> {
+    let rows: Vec<_> = shipments
+        .iter()
+        .map(|s| {
+            (
+                jobs::kind.eq(JobKind::CarrierSubmit.as_str()),
+                jobs::shipment_id.eq(Some(*s)),
+                jobs::payload.eq(serde_json::json!({})),
+            )
+        })
+        .collect();
+    diesel::insert_into(jobs::table)
+        .values(rows)
+        .execute(&mut conn)
+        .await?;
+    Ok(())
+}
+
 /// Enqueues a job to run at `at`, inside the caller's transaction.
 pub async fn enqueue_at(
     conn: &mut Conn,

@@ -336,6 +336,74 @@ async fn one_active_shipment_per_dossier_and_kind() {
     );
 }
 
+/// Creates that arrive together are committed in groups (`api::group_commit`): each must get
+/// the answer it would have had alone, and a group that fails (a dossier taken meanwhile)
+/// must lose nothing and write nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_arriving_together_each_get_their_own_answer() {
+    let app = TestApp::spawn().await;
+    let token = app.client_token();
+    let dossiers: Vec<String> = (0..40).map(|i| dossier(100 + i)).collect();
+    // 40 new dossiers, each under its own key; then the same key and body again for the first
+    // 8 (a replay or in flight); then a new key on 8 of the dossiers (one shipment each).
+    let mut requests: Vec<(String, String)> = dossiers
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (format!("group-{i}"), d.clone()))
+        .collect();
+    requests.extend((0..8).map(|i| (format!("group-{i}"), dossiers[i].clone())));
+    requests.extend((0..8).map(|i| (format!("again-{i}"), dossiers[10 + i].clone())));
+    let bodies: Vec<_> = requests.iter().map(|(_, d)| pickup_body(d)).collect();
+    let responses = futures::future::join_all(
+        requests
+            .iter()
+            .zip(&bodies)
+            .map(|((k, _), b)| app.create("pickups", &token, k, b)),
+    )
+    .await;
+    let mut created_for: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for ((key, d), r) in requests.iter().zip(responses) {
+        let status = r.status().as_u16();
+        let replayed = r.headers().get("idempotent-replayed").is_some();
+        let body = json(r).await;
+        match status {
+            201 if !replayed => created_for
+                .entry(d.clone())
+                .or_default()
+                .push(body["id"].as_str().unwrap().to_owned()),
+            201 => assert!(key.starts_with("group-"), "{key} replayed"),
+            409 => assert!(
+                ["idempotency_key_in_flight", "duplicate_active_shipment"]
+                    .contains(&body["code"].as_str().unwrap()),
+                "{body}"
+            ),
+            other => panic!("{key}: unexpected status {other}: {body}"),
+        }
+    }
+    // One shipment per dossier, whichever request made it.
+    assert_eq!(created_for.len(), 40, "{created_for:?}");
+    assert!(created_for.values().all(|ids| ids.len() == 1));
+    // A key is saved only with the shipment it created.
+    for table in ["shipments", "jobs", "shipment_events", "idempotency_keys"] {
+        let n = app.db.count(&format!("SELECT count(*) FROM {table}")).await;
+        assert_eq!(n, 40, "{table}");
+    }
+    // Every key that created a shipment replays it.
+    for (i, d) in dossiers.iter().enumerate() {
+        let replay = app
+            .create("pickups", &token, &format!("group-{i}"), &pickup_body(d))
+            .await;
+        let status = replay.status().as_u16();
+        let body = json(replay).await;
+        if status == 201 {
+            assert_eq!(body["id"].as_str().unwrap(), created_for[d][0]);
+        } else {
+            // The dossier's shipment came from its `again-*` request, before this key's.
+            assert_eq!(body["code"], "duplicate_active_shipment", "{body}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_see_only_their_shipments() {
     let app = TestApp::spawn().await;
