@@ -19,7 +19,7 @@ use bcci_gateway::domain::outbox::{AttemptOutcome, JobKind};
 use bcci_gateway::domain::request::PickupRequest;
 use bcci_gateway::jobs::submit::{self, Answer};
 use bcci_gateway::ledger::outbox::{self, Attempt, Job};
-use bcci_gateway::ledger::shipments::{self, Created, IdempotencyRequest, Visibility};
+use bcci_gateway::ledger::shipments::{self, Created, NewCreate, Visibility};
 use bcci_gateway::ledger::{Conn, callbacks};
 use diesel_async::AsyncConnection;
 use futures::StreamExt;
@@ -47,14 +47,15 @@ pub async fn pickups(config: &Config, db_url: &str, client: &str, first: u32, n:
                 let row =
                     pickup_row(&request, config, client, now).expect("the example body is valid");
                 let key = format!("bench-{i}");
-                let idem = IdempotencyRequest {
-                    client_id: client,
-                    key: &key,
-                    hash: key.clone(),
-                    ttl: chrono::Duration::hours(48),
-                };
+                let create = NewCreate::new(
+                    row,
+                    key.clone(),
+                    key,
+                    serde_json::json!({}),
+                    chrono::Duration::hours(48),
+                );
                 let mut conn = pool.get().await.expect("a connection");
-                match shipments::create(&mut conn, row, idem, |_| serde_json::json!({})).await {
+                match shipments::create(&mut conn, create).await {
                     Ok(Created::New { shipment, .. }) => shipment.id,
                     Ok(Created::Replayed { .. }) => panic!("dossier {i} was created twice"),
                     Err(e) => panic!("creating dossier {i}: {e:?}"),

@@ -8,8 +8,8 @@
 //! create that finds a writer free is written at once, alone; creates that arrive while every
 //! writer is busy form the next group.
 
-use crate::ledger::shipments::{self, CreateError, Created, IdempotencyRequest, NewCreate};
-use crate::ledger::{Conn, Pool};
+use crate::ledger::Pool;
+use crate::ledger::shipments::{self, CreateError, Created, NewCreate};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
@@ -139,20 +139,7 @@ impl Inner {
             }
         };
         for (item, reply) in items.into_iter().zip(replies) {
-            let _ = reply.send(Ok(alone(&mut conn, item).await));
+            let _ = reply.send(Ok(shipments::create(&mut conn, item).await));
         }
     }
-}
-
-/// One create in a transaction of its own.
-async fn alone(conn: &mut Conn, item: NewCreate) -> Outcome {
-    let NewCreate { shipment, saved } = item;
-    let idem = IdempotencyRequest {
-        client_id: &saved.client_id,
-        key: &saved.key,
-        hash: saved.request_hash,
-        ttl: saved.expires_at - saved.created_at,
-    };
-    let body = saved.response_body;
-    shipments::create(conn, shipment, idem, move |_| body).await
 }

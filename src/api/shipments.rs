@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::domain::request::{self, Common, DeliveryRequest, Invalid, PickupRequest};
 use crate::domain::{Kind, Source, Status};
 use crate::error::{ApiError, FieldError, Problem};
-use crate::ledger::models::{IdempotencyKey, Shipment};
+use crate::ledger::models::Shipment;
 use crate::ledger::search::{self, Search};
 use crate::ledger::shipments::{
     self as ledger, Actor, CancelOutcome, CreateError, Created, NewCreate,
@@ -100,23 +100,10 @@ async fn create(
     // for replays, in the same transaction.
     let body = serde_json::to_value(ShipmentView::new(&row, true, &state.config))
         .expect("shipment serialises");
-    let saved = IdempotencyKey {
-        client_id: who.sub.clone(),
-        key,
-        request_hash: hash,
-        response_status: 201,
-        response_body: body,
-        shipment_id: Some(row.id),
-        created_at: row.created_at,
-        expires_at: row.created_at
-            + chrono::Duration::from_std(state.config.idempotency.ttl).expect("ttl fits"),
-    };
+    let ttl = chrono::Duration::from_std(state.config.idempotency.ttl).expect("ttl fits");
     let outcome = state
         .creates
-        .create(NewCreate {
-            shipment: row,
-            saved,
-        })
+        .create(NewCreate::new(row, key, hash, body, ttl))
         .await
         .map_err(|_| {
             ApiError::Unavailable("The database is unreachable or busy; retry shortly".into())

@@ -127,113 +127,35 @@ pub enum Created {
     },
 }
 
-pub struct IdempotencyRequest<'a> {
-    pub client_id: &'a str,
-    pub key: &'a str,
-    pub hash: String,
-    pub ttl: chrono::Duration,
-}
-
-/// Creates a shipment in one transaction: the idempotency check, the shipment, its first
-/// event, its carrier submission job and the saved response. `render` turns the stored row
-/// into the response body that is saved for replays.
-pub async fn create(
-    conn: &mut Conn,
-    new: Shipment,
-    idem: IdempotencyRequest<'_>,
-    render: impl FnOnce(&Shipment) -> serde_json::Value + Send,
-) -> Result<Created, CreateError> {
-    let (client, dossier, kind) = (new.client_id.clone(), new.dossier_code.clone(), new.kind());
-    let outcome = conn
-        .transaction::<_, CreateError, _>(async move |c| {
-            // Three reads in one round trip: the key's lock, its saved response, an active
-            // shipment for the dossier. PostgreSQL runs them in this order, so the reads see
-            // whatever a previous holder of the lock committed.
-            let ((), locked, saved, existing) = futures_util::try_join!(
-                prefer_indexes(c),
-                idempotency::try_lock(c, idem.client_id, idem.key),
-                idempotency::find(c, idem.client_id, idem.key),
-                active_for_dossier(c, &new.client_id, &new.dossier_code, new.kind()),
-            )?;
-            if !locked {
-                return Err(CreateError::InFlight);
-            }
-            match saved {
-                Some(s) if s.expires_at <= Utc::now() => {
-                    idempotency::forget(c, idem.client_id, idem.key).await?
-                }
-                Some(s) if s.request_hash != idem.hash => return Err(CreateError::KeyReused),
-                Some(s) => {
-                    return Ok(Created::Replayed {
-                        status: s.response_status as u16,
-                        body: s.response_body,
-                    });
-                }
-                None => {}
-            }
-            if let Some(existing) = existing {
-                return Err(CreateError::DuplicateActive(existing));
-            }
-            // Every column of the row is set here, so the response is rendered from it; the
-            // writes go in one round trip (the shipment first: the others refer to it).
-            let body = render(&new);
-            let saved = IdempotencyKey {
-                client_id: idem.client_id.to_owned(),
-                key: idem.key.to_owned(),
-                request_hash: idem.hash,
-                response_status: 201,
-                response_body: body.clone(),
-                shipment_id: Some(new.id),
-                created_at: new.created_at,
-                expires_at: new.created_at + idem.ttl,
-            };
-            let event = NewEvent::status_change(
-                new.id,
-                Status::Requested,
-                Source::Gateway,
-                &new.client_id,
-                None,
-                new.created_at,
-            );
-            let shared: &Conn = c;
-            let insert = diesel::insert_into(dsl::shipments).values(&new);
-            futures_util::try_join!(
-                insert.execute(&mut &*shared),
-                events::first(shared, event),
-                outbox::enqueue(
-                    shared,
-                    JobKind::CarrierSubmit,
-                    Some(new.id),
-                    serde_json::json!({})
-                ),
-                idempotency::save(shared, &saved),
-            )?;
-            Ok(Created::New {
-                shipment: Box::new(new),
-                body,
-            })
-        })
-        .await;
-    match outcome {
-        // Another request created an active shipment for the dossier between our check and
-        // our insert: the unique index caught it.
-        Err(CreateError::Db(DbError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)))
-            if info.constraint_name() == Some("shipments_one_active_per_dossier") =>
-        {
-            match active_for_dossier(conn, &client, &dossier, kind).await? {
-                Some(id) => Err(CreateError::DuplicateActive(id)),
-                None => Err(CreateError::InFlight),
-            }
-        }
-        other => other,
-    }
-}
-
-/// One create of a group committed together by [`create_many`]: the row and the response
-/// saved for its Idempotency-Key (status 201, the body rendered from the row).
+/// One create: the row, and the response saved with its Idempotency-Key (201, the body
+/// rendered from the row), for replays.
 pub struct NewCreate {
     pub shipment: Shipment,
     pub saved: IdempotencyKey,
+}
+
+impl NewCreate {
+    /// The create of `shipment` under the caller's `key`; `request_hash` fingerprints the
+    /// request ([`idempotency::request_hash`]) and the key is kept for `ttl`.
+    pub fn new(
+        shipment: Shipment,
+        key: String,
+        request_hash: String,
+        body: serde_json::Value,
+        ttl: chrono::Duration,
+    ) -> NewCreate {
+        let saved = IdempotencyKey {
+            client_id: shipment.client_id.clone(),
+            key,
+            request_hash,
+            response_status: 201,
+            response_body: body,
+            shipment_id: Some(shipment.id),
+            created_at: shipment.created_at,
+            expires_at: shipment.created_at + ttl,
+        };
+        NewCreate { shipment, saved }
+    }
 }
 
 /// What [`create_many`] decided for one create of a group, before writing.
@@ -342,19 +264,7 @@ pub async fn create_many(
             if !created.is_empty() {
                 let rows: Vec<&Shipment> = created.iter().map(|i| &i.shipment).collect();
                 let ids: Vec<Uuid> = rows.iter().map(|s| s.id).collect();
-                let events = rows
-                    .iter()
-                    .map(|s| {
-                        NewEvent::status_change(
-                            s.id,
-                            Status::Requested,
-                            Source::Gateway,
-                            &s.client_id,
-                            None,
-                            s.created_at,
-                        )
-                    })
-                    .collect();
+                let events = rows.iter().map(|s| first_event(s)).collect();
                 let saved_keys: Vec<&IdempotencyKey> = created.iter().map(|i| &i.saved).collect();
                 let shared: &Conn = c;
                 // The shipments first: the others refer to them.
@@ -376,19 +286,7 @@ pub async fn create_many(
     Ok(items
         .into_iter()
         .zip(plans)
-        .map(|(item, p)| match p {
-            Plan::Create { .. } => Ok(Created::New {
-                shipment: Box::new(item.shipment),
-                body: item.saved.response_body,
-            }),
-            Plan::Answer(Answer::InFlight) => Err(CreateError::InFlight),
-            Plan::Answer(Answer::KeyReused) => Err(CreateError::KeyReused),
-            Plan::Answer(Answer::DuplicateActive(id)) => Err(CreateError::DuplicateActive(id)),
-            Plan::Answer(Answer::Replayed(i)) => Ok(Created::Replayed {
-                status: saved[i].response_status as u16,
-                body: std::mem::take(&mut saved[i].response_body),
-            }),
-        })
+        .map(|(item, p)| outcome(item, p, &mut saved))
         .collect())
 }
 
@@ -410,6 +308,107 @@ async fn active_for_dossiers(
         .select((dsl::client_id, dsl::dossier_code, dsl::kind, dsl::id))
         .load(&mut conn)
         .await
+}
+
+/// Creates a shipment in one transaction: the idempotency check, the shipment, its first
+/// event, its carrier submission job and the saved response. The same decisions as
+/// [`create_many`] (one [`plan`]), with single-row statements, which PostgreSQL keeps
+/// prepared.
+pub async fn create(conn: &mut Conn, item: NewCreate) -> Result<Created, CreateError> {
+    let written = conn
+        .transaction::<_, DbError, _>(async |c| {
+            let (s, k) = (&item.shipment, &item.saved);
+            // The reads in one round trip: the key's lock, its saved response, an active
+            // shipment for the dossier. PostgreSQL runs them in this order, so the reads see
+            // whatever a previous holder of the lock committed.
+            let ((), locked, saved, existing) = futures_util::try_join!(
+                prefer_indexes(c),
+                idempotency::try_lock(c, &k.client_id, &k.key),
+                idempotency::find(c, &k.client_id, &k.key),
+                active_for_dossier(c, &s.client_id, &s.dossier_code, s.kind()),
+            )?;
+            let saved: Vec<IdempotencyKey> = saved.into_iter().collect();
+            let active: Vec<_> = existing
+                .map(|id| (s.client_id.clone(), s.dossier_code.clone(), s.kind(), id))
+                .into_iter()
+                .collect();
+            let p = plan(
+                std::slice::from_ref(&item),
+                &[locked],
+                &saved,
+                &active,
+                Utc::now(),
+            )
+            .pop()
+            .expect("one plan per create");
+            if let Plan::Create { forget_expired_key } = p {
+                if forget_expired_key {
+                    idempotency::forget(c, &k.client_id, &k.key).await?;
+                }
+                let event = first_event(s);
+                let shared: &Conn = c;
+                // The shipment first: the others refer to it.
+                let insert = diesel::insert_into(dsl::shipments).values(s);
+                futures_util::try_join!(
+                    insert.execute(&mut &*shared),
+                    events::first(shared, event),
+                    outbox::enqueue(
+                        shared,
+                        JobKind::CarrierSubmit,
+                        Some(s.id),
+                        serde_json::json!({})
+                    ),
+                    idempotency::save(shared, k),
+                )?;
+            }
+            Ok((p, saved))
+        })
+        .await;
+    match written {
+        Ok((p, mut saved)) => outcome(item, p, &mut saved),
+        // Another request created an active shipment for the dossier between our check and
+        // our insert: the unique index caught it.
+        Err(DbError::DatabaseError(DatabaseErrorKind::UniqueViolation, info))
+            if info.constraint_name() == Some("shipments_one_active_per_dossier") =>
+        {
+            let s = &item.shipment;
+            match active_for_dossier(conn, &s.client_id, &s.dossier_code, s.kind()).await? {
+                Some(id) => Err(CreateError::DuplicateActive(id)),
+                None => Err(CreateError::InFlight),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The first event of a new shipment.
+fn first_event(s: &Shipment) -> NewEvent {
+    NewEvent::status_change(
+        s.id,
+        Status::Requested,
+        Source::Gateway,
+        &s.client_id,
+        None,
+        s.created_at,
+    )
+}
+
+/// What a create answers once its transaction has committed: the decision [`plan`] took,
+/// with the row or the saved response moved out, not copied.
+fn outcome(item: NewCreate, p: Plan, saved: &mut [IdempotencyKey]) -> Result<Created, CreateError> {
+    match p {
+        Plan::Create { .. } => Ok(Created::New {
+            shipment: Box::new(item.shipment),
+            body: item.saved.response_body,
+        }),
+        Plan::Answer(Answer::InFlight) => Err(CreateError::InFlight),
+        Plan::Answer(Answer::KeyReused) => Err(CreateError::KeyReused),
+        Plan::Answer(Answer::DuplicateActive(id)) => Err(CreateError::DuplicateActive(id)),
+        Plan::Answer(Answer::Replayed(i)) => Ok(Created::Replayed {
+            status: saved[i].response_status as u16,
+            body: std::mem::take(&mut saved[i].response_body),
+        }),
+    }
 }
 
 /// Who asks for a change, for the event history and the audit log.
@@ -1017,17 +1016,14 @@ mod tests {
         shipment.sequence = 1;
         shipment.kind = kind;
         shipment.dossier_code = dossier.into();
-        let saved = IdempotencyKey {
-            client_id: shipment.client_id.clone(),
-            key: key.into(),
-            request_hash: format!("hash of {key}"),
-            response_status: 201,
-            response_body: serde_json::json!({}),
-            shipment_id: Some(shipment.id),
-            created_at: shipment.created_at,
-            expires_at: shipment.created_at + Duration::days(1),
-        };
-        NewCreate { shipment, saved }
+        let hash = format!("hash of {key}");
+        NewCreate::new(
+            shipment,
+            key.into(),
+            hash,
+            serde_json::json!({}),
+            Duration::days(1),
+        )
     }
 
     fn saved(item: &NewCreate, hash: &str, expires_in: Duration) -> IdempotencyKey {
