@@ -380,10 +380,13 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
+/// The answer's detail when no database connection could be had.
+pub const NO_CONNECTION: &str = "The database is unreachable or busy; retry shortly";
+
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
     fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
         tracing::warn!(error = %e, "no database connection");
-        ApiError::Unavailable("The database is unreachable or busy; retry shortly".into())
+        ApiError::Unavailable(NO_CONNECTION.into())
     }
 }
 

@@ -8,6 +8,7 @@
 //! create that finds a writer free is written at once, alone; creates that arrive while every
 //! writer is busy form the next group.
 
+use crate::error::{ApiError, NO_CONNECTION};
 use crate::ledger::Pool;
 use crate::ledger::shipments::{self, CreateError, Created, NewCreate};
 use std::collections::VecDeque;
@@ -22,6 +23,13 @@ const MAX_GROUP: usize = 64;
 /// written (503, retry).
 #[derive(Debug)]
 pub struct Unavailable;
+
+impl From<Unavailable> for ApiError {
+    fn from(_: Unavailable) -> Self {
+        // The writer has logged why.
+        ApiError::Unavailable(NO_CONNECTION.into())
+    }
+}
 
 pub type Outcome = Result<Created, CreateError>;
 
@@ -106,7 +114,7 @@ impl Inner {
     }
 
     async fn commit(&self, group: Vec<Pending>) {
-        let (items, replies): (Vec<_>, Vec<_>) =
+        let (mut items, replies): (Vec<_>, Vec<_>) =
             group.into_iter().map(|p| (p.item, p.reply)).unzip();
         let mut conn = match self.pool.get().await {
             Ok(conn) => conn,
@@ -119,9 +127,7 @@ impl Inner {
             }
         };
         ::metrics::histogram!("bcci_create_group_size").record(items.len() as f64);
-        let items = if items.len() == 1 {
-            items
-        } else {
+        if items.len() > 1 {
             match shipments::create_many(&mut conn, items).await {
                 Ok(outcomes) => {
                     for (reply, outcome) in replies.into_iter().zip(outcomes) {
@@ -130,14 +136,15 @@ impl Inner {
                     return;
                 }
                 // A dossier or a key taken by a concurrent request, or a failure: nothing of
-                // the group was written. One by one, each gets its own outcome.
-                Err((e, items)) => {
+                // the group was written. One by one below, each gets its own outcome.
+                Err((e, back)) => {
                     ::metrics::counter!("bcci_create_groups_failed_total").increment(1);
-                    tracing::debug!(error = %e, creates = items.len(), "a group of creates failed; writing them one by one");
-                    items
+                    tracing::debug!(error = %e, creates = back.len(), "a group of creates failed; writing them one by one");
+                    items = back;
                 }
             }
-        };
+        }
+        // A create alone, or a failed group's creates, each in a transaction of its own.
         for (item, reply) in items.into_iter().zip(replies) {
             let _ = reply.send(Ok(shipments::create(&mut conn, item).await));
         }

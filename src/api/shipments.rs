@@ -104,10 +104,7 @@ async fn create(
     let outcome = state
         .creates
         .create(NewCreate::new(row, key, hash, body, ttl))
-        .await
-        .map_err(|_| {
-            ApiError::Unavailable("The database is unreachable or busy; retry shortly".into())
-        })?;
+        .await?;
     match outcome {
         Ok(Created::New { shipment, body }) => Ok(HttpResponse::Created()
             .insert_header(("Location", format!("/v1/shipments/{}", shipment.id)))

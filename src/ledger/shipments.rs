@@ -225,8 +225,8 @@ fn plan(
 }
 
 /// [`create`] for a group of creates in one transaction, each with the outcome `create` would
-/// give it: one lock statement, two reads and four multi-row inserts, whatever the group's
-/// size, where one by one each create costs a transaction of its own. On a database error
+/// give it: the index hint, one lock statement and two reads (one round trip), then four
+/// multi-row inserts, whatever the group's size, where one by one each create costs a transaction of its own. On a database error
 /// nothing is written, and the creates come back with the error, for the caller to run one
 /// by one with [`create`] (which tells a dossier taken meanwhile from a failure).
 #[allow(clippy::result_large_err)]
