@@ -97,12 +97,14 @@ pub async fn submitted(
         .collect();
     let pool = pool(db_url);
     let quiet = chrono::Duration::from_std(config.tracking.quiet_after).expect("a duration");
+    let codes = config.carrier.status_codes.clone();
     let jobs = claim_all(&pool, JobKind::CarrierSubmit, ids.len()).await;
     run_all(&pool, jobs, |c, job| {
         let id = job
             .shipment_id
             .expect("a submission job names its shipment");
         let item_code = items[&id].to_owned();
+        let codes = codes.clone();
         Box::pin(async move {
             let mut s = shipments::find_for_update(c, id, &Visibility::default())
                 .await?
@@ -114,7 +116,7 @@ pub async fn submitted(
                 total_fee: None,
                 cod_amount: None,
             };
-            submit::apply(c, &mut s, &answer, quiet).await?;
+            submit::apply(c, &codes, &mut s, &answer, quiet).await?;
             Ok(())
         })
     })

@@ -46,11 +46,7 @@ pub fn order_request(s: &ShipmentOrder<'_>, office: &Office, config: &Config) ->
         service_code: config.carrier.service_code.clone(),
         weight_grams: config.carrier.weight_grams,
         content_note: note.chars().take(250).collect(),
-        cod_vnd: if s.kind == Kind::Delivery {
-            s.cod_vnd
-        } else {
-            0
-        },
+        cod_vnd: s.kind.cod_asked(s.cod_vnd),
         // A pickup is collected at the citizen's home; a delivery as the office chose.
         send_type: match s.kind {
             Kind::Pickup => SendType::Collect,

@@ -22,6 +22,16 @@ impl Kind {
             Kind::Delivery => "delivery",
         }
     }
+
+    /// The cash on delivery the carrier is asked to collect for a shipment whose request says
+    /// `cod_vnd`: a pickup collects none (the citizen pays fees at the office, not the
+    /// carrier).
+    pub fn cod_asked(self, cod_vnd: i64) -> i64 {
+        match self {
+            Kind::Pickup => 0,
+            Kind::Delivery => cod_vnd,
+        }
+    }
 }
 
 /// The status vocabulary of SPEC §4.

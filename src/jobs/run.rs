@@ -194,12 +194,13 @@ async fn complete<C>(
 ) -> anyhow::Result<()> {
     let worker = ctx.worker;
     let quiet = ctx.quiet();
+    let codes = &ctx.config.carrier.status_codes;
     let cancel_case_interval = chrono::Duration::from_std(ctx.config.jobs.cancel_case_interval)?;
     conn.transaction::<_, anyhow::Error, _>(async move |c| {
         match &completion {
             Completion::Submit(answer) => {
                 if let Some(mut s) = locked_shipment(c, job).await? {
-                    submit::apply(c, &mut s, answer, quiet).await?;
+                    submit::apply(c, codes, &mut s, answer, quiet).await?;
                 }
             }
             Completion::Cancel(answer) => {

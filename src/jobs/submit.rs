@@ -5,6 +5,7 @@ use super::run::{Completion, gateway_event, on_shipment};
 use super::{Context, Failure};
 use crate::carrier::order::{ShipmentOrder, order_request};
 use crate::carrier::{Carrier, CarrierError, FoundOrder, Party, timed};
+use crate::domain::carrier_codes::CodeTable;
 use crate::domain::note::GatewayNote;
 use crate::domain::outbox::JobKind;
 use crate::domain::status::Outcome;
@@ -14,7 +15,7 @@ use crate::ledger::outbox::{self, Job};
 use crate::ledger::shipments::{
     CarrierOrder, change_status, record_carrier_order, record_carrier_order_and_status,
 };
-use crate::ledger::{Conn, events};
+use crate::ledger::{Conn, events, pushes};
 use chrono::Utc;
 
 /// The carrier's answer, as it changes the shipment.
@@ -133,9 +134,11 @@ pub(super) async fn find_order<C: Carrier>(
     timed("getOrder", ctx.carrier.find_order(sale_order_code)).await
 }
 
-/// Records the order (or the refusal) on the locked shipment.
+/// Records the order (or the refusal) on the locked shipment, then applies the pushes about
+/// the order that arrived before this answer (`pushes::adopt_waiting`).
 pub async fn apply(
     c: &mut Conn,
+    codes: &CodeTable,
     s: &mut Shipment,
     answer: &Answer,
     quiet: chrono::Duration,
@@ -184,6 +187,7 @@ pub async fn apply(
                     .await?;
                 }
             }
+            pushes::adopt_waiting(c, codes, s.id, item_code, quiet).await?;
         }
         Answer::Rejected(reason) => {
             if let Ok(Outcome::MoveTo(to)) = Action::Reject.apply(s.status()) {

@@ -17,6 +17,12 @@
 //! Everything happens in one transaction, so a push answered 200 is durably in the ledger with
 //! its confirming jobs, and a failed one leaves nothing behind.
 //!
+//! A push often overtakes the CreateOrder answer (the carrier pushes as it creates the order):
+//! its shipment is then found by the unsigned `saleOrderCode` only. Its confirming query is
+//! queued [`ORDER_ANSWER_GRACE`] later, and when the answer is recorded with the same itemCode
+//! the authenticated record is applied from the ledger ([`adopt_waiting`]) and the query that
+//! nothing needs any more is dropped: the carrier is not asked what it has just said.
+//!
 //! Repeats: an authentic report is stored once per (itemCode, code, time), so the same push
 //! twice is one event. A record without a time of its own is dated by `sendDate`, which a
 //! re-sent push renews; such a report is therefore a duplicate when the shipment already has a
@@ -29,12 +35,17 @@ use super::{Conn, outbox};
 use crate::domain::carrier_codes::{CodeMeaning, CodeTable};
 use crate::domain::outbox::JobKind;
 use crate::domain::push::PushedRecord;
-use crate::domain::{Source, Status};
+use crate::domain::{Kind, Source, Status};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use serde_json::{Value, json};
 use uuid::Uuid;
+
+/// How long a push that overtook the CreateOrder answer waits for it before its confirming
+/// query runs. The answer comes within the carrier timeout, or the submission's next attempt
+/// finds the order by `saleOrderCode` a few seconds later; a minute covers both.
+pub const ORDER_ANSWER_GRACE: chrono::Duration = chrono::Duration::minutes(1);
 
 /// An authenticated push, NUL characters already removed (PostgreSQL text cannot hold them).
 #[derive(Debug, Clone)]
@@ -253,7 +264,9 @@ pub async fn record(
             (Some(_), None, None) => RecordOutcome::new(Outcome::UnknownShipment, None),
             (Some(_), None, Some(id)) => {
                 let mut o = RecordOutcome::new(Outcome::Confirming, Some(id));
-                o.confirm = Some(confirm(c, id, envelope_id, &mut confirmed).await?);
+                let after_answer = Utc::now() + ORDER_ANSWER_GRACE;
+                o.confirm =
+                    Some(confirm(c, id, envelope_id, Some(after_answer), &mut confirmed).await?);
                 o
             }
             (Some(_), Some(id), _) => {
@@ -263,7 +276,7 @@ pub async fn record(
                     || outcome == Outcome::Confirming
                     || new_fees(c, id, first).await?
                 {
-                    o.confirm = Some(confirm(c, id, envelope_id, &mut confirmed).await?);
+                    o.confirm = Some(confirm(c, id, envelope_id, None, &mut confirmed).await?);
                 }
                 o
             }
@@ -293,7 +306,7 @@ pub async fn record(
             let o = match shipment_id {
                 Some(id) => {
                     let mut o = RecordOutcome::new(Outcome::Confirming, Some(id));
-                    o.confirm = Some(confirm(c, id, envelope_id, &mut confirmed).await?);
+                    o.confirm = Some(confirm(c, id, envelope_id, None, &mut confirmed).await?);
                     o
                 }
                 None => RecordOutcome::new(Outcome::UnknownShipment, None),
@@ -342,6 +355,8 @@ fn record_columns<'a>(
     diesel::dsl::Eq<carrier_pushes::send_date, DateTime<Utc>>,
     diesel::dsl::Eq<carrier_pushes::envelope_id, i64>,
     diesel::dsl::Eq<carrier_pushes::record_index, i32>,
+    diesel::dsl::Eq<carrier_pushes::total_fee, Option<i64>>,
+    diesel::dsl::Eq<carrier_pushes::cod_amount, Option<i64>>,
 ) {
     (
         carrier_pushes::item_code.eq(r.item_code.as_str()),
@@ -353,24 +368,34 @@ fn record_columns<'a>(
         carrier_pushes::send_date.eq(push.send_date),
         carrier_pushes::envelope_id.eq(envelope_id),
         carrier_pushes::record_index.eq(index),
+        carrier_pushes::total_fee.eq(r.total_fee),
+        carrier_pushes::cod_amount.eq(r.cod_amount),
     )
 }
 
 /// Whether the first record carries postage or COD amounts (unsigned) that differ from what
 /// the shipment holds from the carrier: the carrier's own tracking must confirm them. The same
 /// amounts again need no confirmation, so a carrier that sends them in every push does not
-/// double its tracking queries.
+/// double its tracking queries. Before the carrier has reported a COD amount, the one the order
+/// asked for is what is held (the CreateOrder answer does not repeat it): a push saying the
+/// carrier collects what it was asked to is nothing new.
 async fn new_fees(c: &mut Conn, shipment_id: Uuid, r: &PushedRecord) -> QueryResult<bool> {
     if r.total_fee.is_none() && r.cod_amount.is_none() {
         return Ok(false);
     }
-    let (fee, cod): (Option<i64>, Option<i64>) = shipments::table
+    let (fee, cod, kind, cod_requested): (Option<i64>, Option<i64>, Kind, i64) = shipments::table
         .find(shipment_id)
-        .select((shipments::carrier_fee_vnd, shipments::carrier_cod_vnd))
+        .select((
+            shipments::carrier_fee_vnd,
+            shipments::carrier_cod_vnd,
+            shipments::kind,
+            shipments::cod_vnd,
+        ))
         .first(c)
         .await?;
+    let asked = Some(kind.cod_asked(cod_requested));
     let differs = |pushed: Option<i64>, held: Option<i64>| pushed.is_some() && pushed != held;
-    Ok(differs(r.total_fee, fee) || differs(r.cod_amount, cod))
+    Ok(differs(r.total_fee, fee) || differs(r.cod_amount, cod.or(asked)))
 }
 
 async fn by_item_code(c: &mut Conn, item_code: &str) -> QueryResult<Option<Uuid>> {
@@ -453,11 +478,13 @@ async fn apply_first(
     })
 }
 
-/// Queues a confirming tracking query for `shipment` unless one is waiting already.
+/// Queues a confirming tracking query for `shipment` (due `at`, or now) unless one is waiting
+/// already.
 async fn confirm(
     c: &mut Conn,
     shipment: Uuid,
     envelope_id: i64,
+    at: Option<DateTime<Utc>>,
     done: &mut Vec<Uuid>,
 ) -> QueryResult<Confirm> {
     // Two concurrent pushes may both find none queued and queue two: harmless (two polls),
@@ -465,15 +492,111 @@ async fn confirm(
     if done.contains(&shipment) || outbox::queued_for(c, JobKind::CarrierConfirm, shipment).await? {
         return Ok(Confirm::AlreadyQueued);
     }
-    outbox::enqueue(
-        c,
-        JobKind::CarrierConfirm,
-        Some(shipment),
-        json!({ "push_envelope_id": envelope_id }),
-    )
-    .await?;
+    let payload = json!({ "push_envelope_id": envelope_id });
+    match at {
+        Some(at) => {
+            outbox::enqueue_at(c, JobKind::CarrierConfirm, Some(shipment), payload, at).await?
+        }
+        None => outbox::enqueue(c, JobKind::CarrierConfirm, Some(shipment), payload).await?,
+    };
     done.push(shipment);
     Ok(Confirm::Queued)
+}
+
+/// What [`adopt_waiting`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Adopted {
+    /// Authenticated records that were waiting for the order's itemCode, now decided.
+    pub records: usize,
+    /// Confirming queries dropped because no record needs them any more.
+    pub confirms_dropped: usize,
+}
+
+/// The CreateOrder answer has just given `shipment_id` (locked by the caller, in its
+/// transaction) its itemCode: the authenticated first records of pushes that overtook the
+/// answer and carry that itemCode are now known to be about this shipment. Each is applied as
+/// [`record`] would have applied it, had the itemCode been known then; and the confirming
+/// queries they caused are dropped, unless one of them still needs it by [`record`]'s rule, or
+/// a record of another push still waits for it.
+pub async fn adopt_waiting(
+    c: &mut Conn,
+    codes: &CodeTable,
+    shipment_id: Uuid,
+    item_code: &str,
+    quiet: chrono::Duration,
+) -> QueryResult<Adopted> {
+    type Row = (
+        i64,
+        Option<String>,
+        i32,
+        String,
+        DateTime<Utc>,
+        bool,
+        Option<i64>,
+        Option<i64>,
+    );
+    let waiting: Vec<Row> = carrier_pushes::table
+        .filter(carrier_pushes::shipment_id.eq(shipment_id))
+        .filter(carrier_pushes::outcome.eq(Outcome::Confirming.as_str()))
+        .filter(carrier_pushes::item_code.eq(item_code))
+        .filter(carrier_pushes::record_index.eq(0))
+        .order(carrier_pushes::id)
+        .select((
+            carrier_pushes::id,
+            carrier_pushes::sale_order_code,
+            carrier_pushes::status_code,
+            carrier_pushes::status_text,
+            carrier_pushes::status_at,
+            carrier_pushes::status_at_from_send_date,
+            carrier_pushes::total_fee,
+            carrier_pushes::cod_amount,
+        ))
+        .load(c)
+        .await?;
+    let mut adopted = Adopted::default();
+    let mut still_confirming = false;
+    for (id, sale_order_code, status, text, at, from_send_date, total_fee, cod_amount) in waiting {
+        let r = PushedRecord {
+            item_code: item_code.to_owned(),
+            sale_order_code,
+            status,
+            status_name: Some(text),
+            total_fee,
+            cod_amount,
+            changed_at: (!from_send_date).then_some(at),
+        };
+        let outcome = apply_first(c, codes, shipment_id, &r, at, from_send_date, quiet).await?;
+        adopted.records += 1;
+        // The same rule as for a push whose itemCode was known when it came.
+        still_confirming |= from_send_date
+            || outcome == Outcome::Confirming
+            || new_fees(c, shipment_id, &r).await?;
+        if outcome != Outcome::Confirming {
+            set_outcome(c, id, outcome).await?;
+        }
+    }
+    if adopted.records > 0 && !still_confirming {
+        adopted.confirms_dropped = drop_unneeded_confirms(c, shipment_id).await?;
+    }
+    Ok(adopted)
+}
+
+/// Drops the shipment's queued confirming queries that no record waits for: a query queued for
+/// envelope E serves the records of E and of every later push that found it queued, so it is
+/// unneeded once none of those is still `confirming`. A query already running (or tried before:
+/// its attempts are history) is left alone.
+async fn drop_unneeded_confirms(c: &mut Conn, shipment_id: Uuid) -> QueryResult<usize> {
+    diesel::sql_query(
+        "DELETE FROM jobs j WHERE j.shipment_id = $1 AND j.kind = $2 AND j.state = 'queued' \
+           AND j.attempts = 0 AND j.payload ? 'push_envelope_id' \
+           AND NOT EXISTS (SELECT 1 FROM carrier_pushes p WHERE p.shipment_id = $1 \
+               AND p.outcome = 'confirming' \
+               AND p.envelope_id >= (j.payload ->> 'push_envelope_id')::bigint)",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(shipment_id)
+    .bind::<diesel::sql_types::Text, _>(JobKind::CarrierConfirm.as_str())
+    .execute(c)
+    .await
 }
 
 async fn set_outcome(c: &mut Conn, id: i64, outcome: Outcome) -> QueryResult<usize> {

@@ -60,6 +60,8 @@ diesel::table! {
         envelope_id -> Nullable<Int8>,
         record_index -> Int4,
         status_at_from_send_date -> Bool,
+        total_fee -> Nullable<Int8>,
+        cod_amount -> Nullable<Int8>,
     }
 }
 

@@ -970,6 +970,24 @@ async fn hints_in_the_first_record_and_other_records_only_queue_confirmations() 
     let other = envelope(&sandbox_signer(), &[with_fees(7, 17000)]);
     assert_eq!(accepted(send(&app, &other).await).await, "applied");
     assert_eq!(confirms_for(&app, &c.id).await, 1);
+    // before the carrier has reported a COD amount (the CreateOrder answer does not), the one
+    // the order asked for is held: a pickup asks none, so 0 is nothing new, 5,000 is
+    let d = submitted(&app, 14).await;
+    let cod = |code, amount| PushRecord {
+        cod_amount: Some(amount),
+        ..record(
+            &d.tracking_number,
+            None,
+            code,
+            at + Span::seconds(code as i64),
+        )
+    };
+    let asked = envelope(&sandbox_signer(), &[cod(6, 0)]);
+    assert_eq!(accepted(send(&app, &asked).await).await, "applied");
+    assert_eq!(confirms_for(&app, &d.id).await, 0);
+    let unasked = envelope(&sandbox_signer(), &[cod(7, 5000)]);
+    assert_eq!(accepted(send(&app, &unasked).await).await, "applied");
+    assert_eq!(confirms_for(&app, &d.id).await, 1);
     // a saleOrderCode (unsigned) never steers a signed status to another shipment
     let steer = envelope(
         &sandbox_signer(),
@@ -1297,8 +1315,9 @@ async fn sandbox_pushes_move_the_shipment_without_polling() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let evs = events(&app, &id).await;
-    // the creation's push may overtake the CreateOrder answer: the shipment has no item code
-    // yet, so that push is confirmed by a tracking query (carrier_poll) instead
+    // the creation's push may overtake the CreateOrder answer: it is then applied when the
+    // answer is recorded (still a carrier_push event), or, failing that, confirmed by a
+    // tracking query (carrier_poll)
     let sources = carrier_sources(&evs);
     assert!(sources.contains("carrier_push"), "{sources:?}");
     assert!(
@@ -1360,7 +1379,7 @@ async fn the_webhook_is_in_the_openapi_document() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_push_before_the_order_is_confirmed_is_confirmed_by_tracking() {
+async fn a_push_before_the_order_answer_waits_for_it_then_for_tracking() {
     let app = TestApp::spawn().await;
     // requested, no tracking number yet: the CreateOrder answer has not been processed
     let id = app
@@ -1394,6 +1413,107 @@ async fn a_push_before_the_order_is_confirmed_is_confirmed_by_tracking() {
         .await,
         1
     );
+}
+
+/// The CreateOrder answer for shipment `id`, recorded as the submission job records it
+/// (`jobs::submit::apply`, on the shipment locked, in one transaction).
+async fn answer_create_order(app: &TestApp, id: &str, item_code: &str) {
+    use bcci_gateway::jobs::submit::{self, Answer};
+    use bcci_gateway::ledger::shipments::{Visibility, find_for_update};
+    use diesel_async::AsyncConnection;
+    let mut conn = app.db.conn().await;
+    let id = uuid::Uuid::parse_str(id).unwrap();
+    let codes = app.config.carrier.status_codes.clone();
+    let answer = Answer::Submitted {
+        item_code: item_code.to_owned(),
+        original_id: format!("orig-{item_code}"),
+        adopted: false,
+        total_fee: None,
+        cod_amount: None,
+    };
+    conn.transaction::<_, anyhow::Error, _>(async move |c| {
+        let mut s = find_for_update(c, id, &Visibility::default())
+            .await?
+            .expect("the shipment exists");
+        submit::apply(c, &codes, &mut s, &answer, Span::minutes(10)).await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_that_overtook_the_order_answer_is_applied_when_the_answer_comes() {
+    let app = TestApp::spawn().await;
+    let CodeMeaning::Status(picked_up) = meaning(6) else {
+        panic!("6 is a status")
+    };
+    let (a, b, c) = (
+        app.create_ok("pickups", "ov-a", &pickup_body(&dossier(31)))
+            .await,
+        app.create_ok("pickups", "ov-b", &pickup_body(&dossier(32)))
+            .await,
+        app.create_ok("pickups", "ov-c", &pickup_body(&dossier(33)))
+            .await,
+    );
+    let reference = async |id: &str| {
+        text(
+            &app,
+            &format!("SELECT sale_order_code FROM shipments WHERE id = '{id}'"),
+        )
+        .await
+    };
+    // a: an authenticated report with its own time; b: one without (dated by sendDate, which
+    // the carrier's tracking must confirm); c: an item code the answer will not give
+    let pushes = [
+        record("EB310000001VN", Some(&reference(&a).await), 6, Utc::now()),
+        PushRecord {
+            sale_order_code: Some(reference(&b).await),
+            ..PushRecord::new("EB320000002VN", 6)
+        },
+        record("EB330000003VN", Some(&reference(&c).await), 6, Utc::now()),
+    ];
+    for r in pushes {
+        let push = envelope(&sandbox_signer(), &[r]);
+        assert_eq!(accepted(send(&app, &push).await).await, "confirming");
+    }
+    // each confirming query waits a minute for the answer instead of asking at once
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM jobs WHERE kind = 'carrier_confirm' AND run_at > now() + interval '50 seconds'"
+        )
+        .await,
+        3
+    );
+    for id in [&a, &b, &c] {
+        assert_eq!(status_of(&app, id).await, "requested");
+    }
+
+    answer_create_order(&app, &a, "EB310000001VN").await;
+    answer_create_order(&app, &b, "EB320000002VN").await;
+    answer_create_order(&app, &c, "EB330000999VN").await;
+
+    // a: applied from the ledger, as a push, and nothing left to ask the carrier
+    assert_eq!(status_of(&app, &a).await, picked_up.as_str());
+    assert_eq!(
+        carrier_sources(&events(&app, &a).await),
+        HashSet::from(["carrier_push".to_owned()])
+    );
+    let outcome_of = |id: &str| {
+        format!("SELECT string_agg(outcome, ',') FROM carrier_pushes WHERE shipment_id = '{id}'")
+    };
+    assert_eq!(text(&app, &outcome_of(&a)).await, "applied");
+    assert_eq!(confirms_for(&app, &a).await, 0);
+    // b: applied too (the status follows the signed code), but its time needs the carrier's
+    // tracking: the query stays
+    assert_eq!(status_of(&app, &b).await, picked_up.as_str());
+    assert_eq!(text(&app, &outcome_of(&b)).await, "applied");
+    assert_eq!(confirms_for(&app, &b).await, 1);
+    // c: the push named another order; it is left to the query
+    assert_eq!(status_of(&app, &c).await, "submitted");
+    assert_eq!(text(&app, &outcome_of(&c)).await, "confirming");
+    assert_eq!(confirms_for(&app, &c).await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
