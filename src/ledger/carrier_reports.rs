@@ -48,33 +48,63 @@ pub async fn apply(
     tracking_number: Option<&str>,
     quiet: chrono::Duration,
 ) -> QueryResult<Applied> {
-    let mut sorted = reports.to_vec();
-    sorted.sort_by_key(|r| (r.at, r.code));
     conn.transaction(async move |c| {
-        let Some(mut s) = find_for_update(c, shipment_id, &Visibility::default()).await? else {
-            return Err(diesel::result::Error::NotFound);
-        };
-        let mut result = Applied::default();
-        for r in &sorted {
-            if let Some(outcome) = apply_one(c, codes, &mut s, r, source).await? {
-                result.new += 1;
-                result.changed += usize::from(outcome.changed);
-                result.unknown += usize::from(outcome.unknown);
-            }
-        }
-        let now = Utc::now();
-        let track = !s.status().is_terminal();
-        diesel::update(dsl::shipments.find(s.id))
-            .set((
-                dsl::last_report_at.eq(now),
-                dsl::next_poll_at.eq(track.then(|| now + quiet)),
-                dsl::tracking_number.eq(s.tracking_number.as_deref().or(tracking_number)),
-            ))
-            .execute(c)
-            .await?;
-        Ok(result)
+        apply_in_transaction(
+            c,
+            codes,
+            shipment_id,
+            reports,
+            source,
+            tracking_number,
+            quiet,
+        )
+        .await
+        .map(|(applied, _)| applied)
     })
     .await
+}
+
+/// [`apply`] inside the caller's transaction (no savepoint of its own: an error fails the
+/// caller's transaction, as it must); also returns the shipment as it now is.
+#[allow(clippy::too_many_arguments)]
+pub async fn apply_in_transaction(
+    c: &mut Conn,
+    codes: &CodeTable,
+    shipment_id: Uuid,
+    reports: &[CarrierReport],
+    source: Source,
+    tracking_number: Option<&str>,
+    quiet: chrono::Duration,
+) -> QueryResult<(Applied, Shipment)> {
+    let mut sorted = reports.to_vec();
+    sorted.sort_by_key(|r| (r.at, r.code));
+    let Some(mut s) = find_for_update(c, shipment_id, &Visibility::default()).await? else {
+        return Err(diesel::result::Error::NotFound);
+    };
+    let mut result = Applied::default();
+    for r in &sorted {
+        if let Some(outcome) = apply_one(c, codes, &mut s, r, source).await? {
+            result.new += 1;
+            result.changed += usize::from(outcome.changed);
+            result.unknown += usize::from(outcome.unknown);
+        }
+    }
+    let now = Utc::now();
+    let track = !s.status().is_terminal();
+    if s.tracking_number.is_none() {
+        s.tracking_number = tracking_number.map(str::to_owned);
+    }
+    s.last_report_at = Some(now);
+    s.next_poll_at = track.then(|| now + quiet);
+    diesel::update(dsl::shipments.find(s.id))
+        .set((
+            dsl::last_report_at.eq(s.last_report_at),
+            dsl::next_poll_at.eq(s.next_poll_at),
+            dsl::tracking_number.eq(s.tracking_number.as_deref()),
+        ))
+        .execute(c)
+        .await?;
+    Ok((result, s))
 }
 
 struct OneOutcome {

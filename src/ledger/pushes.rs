@@ -30,12 +30,13 @@
 //! and always asks for confirmation: the carrier's history, with its own times, settles it.
 
 use super::carrier_reports::{self, CarrierReport};
+use super::models::Shipment;
 use super::schema::{carrier_push_envelopes, carrier_pushes, shipment_events, shipments};
 use super::{Conn, outbox};
 use crate::domain::carrier_codes::{CodeMeaning, CodeTable};
 use crate::domain::outbox::JobKind;
 use crate::domain::push::PushedRecord;
-use crate::domain::{Kind, Source, Status};
+use crate::domain::{Source, Status};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -270,12 +271,10 @@ pub async fn record(
                 o
             }
             (Some(_), Some(id), _) => {
-                let outcome = apply_first(c, codes, id, first, at, from_send_date, quiet).await?;
+                let (outcome, now) =
+                    apply_first(c, codes, id, first, at, from_send_date, quiet).await?;
                 let mut o = RecordOutcome::new(outcome, Some(id));
-                if from_send_date
-                    || outcome == Outcome::Confirming
-                    || new_fees(c, id, first).await?
-                {
+                if needs_confirming(from_send_date, outcome, now.as_ref(), first) {
                     o.confirm = Some(confirm(c, id, envelope_id, None, &mut confirmed).await?);
                 }
                 o
@@ -379,23 +378,23 @@ fn record_columns<'a>(
 /// double its tracking queries. Before the carrier has reported a COD amount, the one the order
 /// asked for is what is held (the CreateOrder answer does not repeat it): a push saying the
 /// carrier collects what it was asked to is nothing new.
-async fn new_fees(c: &mut Conn, shipment_id: Uuid, r: &PushedRecord) -> QueryResult<bool> {
-    if r.total_fee.is_none() && r.cod_amount.is_none() {
-        return Ok(false);
-    }
-    let (fee, cod, kind, cod_requested): (Option<i64>, Option<i64>, Kind, i64) = shipments::table
-        .find(shipment_id)
-        .select((
-            shipments::carrier_fee_vnd,
-            shipments::carrier_cod_vnd,
-            shipments::kind,
-            shipments::cod_vnd,
-        ))
-        .first(c)
-        .await?;
-    let asked = Some(kind.cod_asked(cod_requested));
+fn new_fees(s: &Shipment, r: &PushedRecord) -> bool {
+    let asked = s.kind.cod_asked(s.cod_vnd);
     let differs = |pushed: Option<i64>, held: Option<i64>| pushed.is_some() && pushed != held;
-    Ok(differs(r.total_fee, fee) || differs(r.cod_amount, cod.or(asked)))
+    differs(r.total_fee, s.carrier_fee_vnd)
+        || differs(r.cod_amount, s.carrier_cod_vnd.or(Some(asked)))
+}
+
+/// Whether an authenticated record, applied with `outcome`, still needs the carrier's tracking
+/// to confirm it: its time was `sendDate`'s, it was not applied, or it brings new amounts
+/// (`now`: the shipment after it was applied; unknown means they cannot be compared).
+fn needs_confirming(
+    from_send_date: bool,
+    outcome: Outcome,
+    now: Option<&Shipment>,
+    r: &PushedRecord,
+) -> bool {
+    from_send_date || outcome == Outcome::Confirming || now.is_none_or(|s| new_fees(s, r))
 }
 
 async fn by_item_code(c: &mut Conn, item_code: &str) -> QueryResult<Option<Uuid>> {
@@ -429,7 +428,7 @@ async fn apply_first(
     at: DateTime<Utc>,
     from_send_date: bool,
     quiet: chrono::Duration,
-) -> QueryResult<Outcome> {
+) -> QueryResult<(Outcome, Option<Shipment>)> {
     if from_send_date {
         let seen: bool = diesel::select(diesel::dsl::exists(
             shipment_events::table
@@ -439,7 +438,7 @@ async fn apply_first(
         .get_result(c)
         .await?;
         if seen {
-            return Ok(Outcome::Duplicate);
+            return Ok((Outcome::Duplicate, None));
         }
         let current: String = shipments::table
             .find(shipment_id)
@@ -450,7 +449,7 @@ async fn apply_first(
         if let (CodeMeaning::Status(to), Some(current)) = (codes.meaning(r.status), current)
             && to.progress() < current.progress()
         {
-            return Ok(Outcome::Confirming);
+            return Ok((Outcome::Confirming, None));
         }
     }
     let report = CarrierReport {
@@ -459,7 +458,8 @@ async fn apply_first(
         at,
         note: None,
     };
-    let applied = carrier_reports::apply(
+    // In the push's own transaction: no savepoint round trips.
+    let (applied, now) = carrier_reports::apply_in_transaction(
         c,
         codes,
         shipment_id,
@@ -469,13 +469,14 @@ async fn apply_first(
         quiet,
     )
     .await?;
-    Ok(if applied.new == 0 {
+    let outcome = if applied.new == 0 {
         Outcome::Duplicate
     } else if applied.unknown > 0 {
         Outcome::UnknownCode
     } else {
         Outcome::Applied
-    })
+    };
+    Ok((outcome, Some(now)))
 }
 
 /// Queues a confirming tracking query for `shipment` (due `at`, or now) unless one is waiting
@@ -565,12 +566,11 @@ pub async fn adopt_waiting(
             cod_amount,
             changed_at: (!from_send_date).then_some(at),
         };
-        let outcome = apply_first(c, codes, shipment_id, &r, at, from_send_date, quiet).await?;
+        let (outcome, now) =
+            apply_first(c, codes, shipment_id, &r, at, from_send_date, quiet).await?;
         adopted.records += 1;
         // The same rule as for a push whose itemCode was known when it came.
-        still_confirming |= from_send_date
-            || outcome == Outcome::Confirming
-            || new_fees(c, shipment_id, &r).await?;
+        still_confirming |= needs_confirming(from_send_date, outcome, now.as_ref(), &r);
         if outcome != Outcome::Confirming {
             set_outcome(c, id, outcome).await?;
         }
@@ -623,6 +623,66 @@ pub fn strip_nul(value: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Kind;
+
+    fn pushed(total_fee: Option<i64>, cod_amount: Option<i64>) -> PushedRecord {
+        PushedRecord {
+            item_code: "EB1VN".into(),
+            status: 6,
+            total_fee,
+            cod_amount,
+            ..PushedRecord::default()
+        }
+    }
+
+    #[test]
+    fn amounts_are_new_only_when_they_differ_from_what_the_shipment_holds_or_asked() {
+        let mut s = Shipment::example();
+        // nothing reported yet: no amounts pushed is nothing new; a fee is; a pickup asks no COD
+        assert!(!new_fees(&s, &pushed(None, None)));
+        assert!(new_fees(&s, &pushed(Some(16500), None)));
+        assert!(!new_fees(&s, &pushed(None, Some(0))));
+        assert!(new_fees(&s, &pushed(None, Some(5000))));
+        // a delivery asks its COD, until the carrier reports its own figure
+        s.kind = Kind::Delivery;
+        s.cod_vnd = 5000;
+        assert!(!new_fees(&s, &pushed(None, Some(5000))));
+        assert!(new_fees(&s, &pushed(None, Some(0))));
+        s.carrier_cod_vnd = Some(4000);
+        assert!(!new_fees(&s, &pushed(None, Some(4000))));
+        assert!(new_fees(&s, &pushed(None, Some(5000))));
+        s.carrier_fee_vnd = Some(16500);
+        assert!(!new_fees(&s, &pushed(Some(16500), Some(4000))));
+        assert!(new_fees(&s, &pushed(Some(17000), Some(4000))));
+    }
+
+    #[test]
+    fn a_record_needs_confirming_when_dated_by_send_date_not_applied_or_bringing_amounts() {
+        let s = Shipment::example();
+        let plain = pushed(None, None);
+        assert!(!needs_confirming(false, Outcome::Applied, Some(&s), &plain));
+        assert!(!needs_confirming(
+            false,
+            Outcome::Duplicate,
+            Some(&s),
+            &plain
+        ));
+        assert!(needs_confirming(true, Outcome::Applied, Some(&s), &plain));
+        assert!(needs_confirming(
+            false,
+            Outcome::Confirming,
+            Some(&s),
+            &plain
+        ));
+        assert!(needs_confirming(
+            false,
+            Outcome::Applied,
+            Some(&s),
+            &pushed(Some(1), None)
+        ));
+        // amounts that cannot be compared are confirmed
+        assert!(needs_confirming(false, Outcome::Applied, None, &plain));
+    }
 
     #[test]
     fn nul_is_stripped_everywhere() {
