@@ -182,11 +182,16 @@ pub async fn record(
         // (unsigned) only names one whose itemCode is not known yet (a push that overtook the
         // CreateOrder answer), and then only for a confirmation.
         let first = push.first;
-        let first_by_item = by_item_code(c, &first.item_code).await?;
-        let first_by_reference = match (first_by_item, &first.sale_order_code) {
+        let mut first_by_item = by_item_code(c, &first.item_code).await?;
+        let mut first_by_reference = match (first_by_item, &first.sale_order_code) {
             (None, Some(reference)) => by_reference_awaiting_item_code(c, reference).await?,
             _ => None,
         };
+        if first_by_item.is_none() && first_by_reference.is_none() {
+            // The CreateOrder answer may have been recorded between the two reads (each sees
+            // what had committed when it ran): the itemCode is known now.
+            first_by_item = by_item_code(c, &first.item_code).await?;
+        }
         let mut rest: Vec<Result<(&PushedRecord, Option<Uuid>), String>> = Vec::new();
         for r in push.rest {
             rest.push(match r {
@@ -219,7 +224,9 @@ pub async fn record(
             .collect();
         touched.sort();
         touched.dedup();
-        if touched.len() > 1 {
+        // A shipment found by reference is locked too: a CreateOrder answer being recorded for
+        // it (under the same row lock) has then committed, and is read again below.
+        if touched.len() > 1 || first_by_reference.is_some() {
             shipments::table
                 .filter(shipments::id.eq_any(&touched))
                 .order(shipments::id)
@@ -227,6 +234,13 @@ pub async fn record(
                 .for_update()
                 .load::<Uuid>(c)
                 .await?;
+        }
+        if let Some(id) = first_by_reference
+            && by_item_code(c, &first.item_code).await? == Some(id)
+        {
+            // The answer gave this itemCode meanwhile: the record is about the shipment by its
+            // signed itemCode after all.
+            (first_by_item, first_by_reference) = (Some(id), None);
         }
 
         let envelope_id: i64 = diesel::insert_into(carrier_push_envelopes::table)
