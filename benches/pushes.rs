@@ -51,8 +51,8 @@ use std::time::{Duration, Instant};
 const PER_CLIENT: u64 = 32;
 
 /// The endpoint's statements for one push, in order, as PostgreSQL's log shows them (one
-/// transaction: the push record, and `carrier_reports::apply` in a savepoint, including the callback
-/// `change_status` writes). Values the gateway computes in
+/// transaction: the push record, and `carrier_reports::apply_in_transaction`, including the
+/// callback `change_status` writes). Values the gateway computes in
 /// Rust are computed here in SQL; `\gset` needs RETURNING clauses (of values the gateway
 /// already holds) on three statements. `prepared`: for `pgbench -M prepared`, where variables
 /// are bound as parameters (the gateway's way) instead of pasted into the text.
@@ -87,7 +87,6 @@ INSERT INTO "carrier_pushes" ("item_code", "sale_order_code", "status_code", "st
 \set code 12 + 3 * random(0, 1)
 BEGIN;
 {insert}
-SAVEPOINT diesel_savepoint_1;
 SELECT "shipments"."id", "shipments"."kind", "shipments"."status", "shipments"."sequence", "shipments"."client_id", "shipments"."office_code", "shipments"."dossier_code", "shipments"."procedure_code", "shipments"."procedure_name", "shipments"."person_name", "shipments"."person_phone", "shipments"."person_email", "shipments"."person_id_number", "shipments"."address_line", "shipments"."province_code", "shipments"."commune_code", "shipments"."documents", "shipments"."result", "shipments"."collect_fees_vnd", "shipments"."cod_vnd", "shipments"."note", "shipments"."due_at", "shipments"."late", "shipments"."sale_order_code", "shipments"."carrier", "shipments"."tracking_number", "shipments"."carrier_order_id", "shipments"."carrier_code", "shipments"."carrier_text", "shipments"."carrier_at", "shipments"."status_reason", "shipments"."picked_up_at", "shipments"."delivered_at", "shipments"."last_report_at", "shipments"."next_poll_at", "shipments"."created_at", "shipments"."updated_at" FROM "shipments" WHERE ("shipments"."id" = :p_sid::uuid) LIMIT 1 FOR UPDATE;
 SELECT EXISTS (SELECT "shipment_events"."id", "shipment_events"."shipment_id", "shipment_events"."seq", "shipment_events"."status", "shipment_events"."applied", "shipment_events"."occurred_at", "shipment_events"."recorded_at", "shipment_events"."source", "shipment_events"."carrier_code", "shipment_events"."carrier_text", "shipment_events"."unknown_code", "shipment_events"."note", "shipment_events"."actor" FROM "shipment_events" WHERE ((("shipment_events"."shipment_id" = :p_sid::uuid) AND ("shipment_events"."carrier_code" = :code)) AND ("shipment_events"."occurred_at" = :p_at::timestamptz)));
 UPDATE "shipments" SET "status" = 'out_for_delivery', "sequence" = "sequence" + 1, "updated_at" = now(), "status_reason" = NULL, "carrier_code" = :code, "carrier_text" = 'Đang phát hàng', "carrier_at" = :p_at::timestamptz, "picked_up_at" = NULL, "delivered_at" = NULL WHERE ("shipments"."id" = :p_sid::uuid) RETURNING "sequence" AS seq \gset s_
@@ -96,7 +95,6 @@ INSERT INTO "shipment_events" ("shipment_id", "seq", "status", "applied", "occur
 INSERT INTO "callbacks" ("id", "client_id", "shipment_id", "type", "sequence", "body") VALUES (gen_random_uuid(), 'motcua-tq', :p_sid::uuid, 'shipment.status_changed', :s_seq::int, jsonb_build_object('data', jsonb_build_object('kind', 'pickup', 'late', false, 'reason', NULL, 'status', 'out_for_delivery', 'sequence', :s_seq::int, 'occurred_at', :p_at::timestamptz, 'shipment_id', :p_sid::uuid, 'dossier_code', '000.00.14.H61-261127-0001', 'previous_status', 'attempt_failed', 'tracking_number', 'PG000000001VN'), 'type', 'shipment.status_changed', 'timestamp', now())) RETURNING {cb} \gset c_
 INSERT INTO "jobs" ("kind", "shipment_id", "payload") VALUES ('callback', :p_sid::uuid, jsonb_build_object('callback_id', :c_cb::text)) RETURNING "jobs"."id";
 UPDATE "shipments" SET "last_report_at" = now(), "next_poll_at" = now() + interval '10 minutes', "tracking_number" = 'PG' || lpad(:n::text, 9, '0') || 'VN' WHERE ("shipments"."id" = :p_sid::uuid);
-RELEASE SAVEPOINT diesel_savepoint_1;
 {outcomes}
 COMMIT;
 "#,
