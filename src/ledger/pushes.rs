@@ -34,7 +34,7 @@ use super::models::Shipment;
 use super::schema::{carrier_push_envelopes, carrier_pushes, shipment_events, shipments};
 use super::{Conn, outbox};
 use crate::domain::carrier_codes::{CodeMeaning, CodeTable};
-use crate::domain::outbox::JobKind;
+use crate::domain::outbox::{JobKind, JobState};
 use crate::domain::push::PushedRecord;
 use crate::domain::{Source, Status};
 use chrono::{DateTime, Utc};
@@ -518,15 +518,6 @@ async fn confirm(
     Ok(Confirm::Queued)
 }
 
-/// What [`adopt_waiting`] did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Adopted {
-    /// Authenticated records that were waiting for the order's itemCode, now decided.
-    pub records: usize,
-    /// Confirming queries dropped because no record needs them any more.
-    pub confirms_dropped: usize,
-}
-
 /// The CreateOrder answer has just given `shipment_id` (locked by the caller, in its
 /// transaction) its itemCode: the authenticated first records of pushes that overtook the
 /// answer and carry that itemCode are now known to be about this shipment. Each is applied as
@@ -539,7 +530,7 @@ pub async fn adopt_waiting(
     shipment_id: Uuid,
     item_code: &str,
     quiet: chrono::Duration,
-) -> QueryResult<Adopted> {
+) -> QueryResult<()> {
     type Row = (
         i64,
         Option<String>,
@@ -568,7 +559,7 @@ pub async fn adopt_waiting(
         ))
         .load(c)
         .await?;
-    let mut adopted = Adopted::default();
+    let any_waiting = !waiting.is_empty();
     let mut still_confirming = false;
     for (id, sale_order_code, status, text, at, from_send_date, total_fee, cod_amount) in waiting {
         let r = PushedRecord {
@@ -582,17 +573,16 @@ pub async fn adopt_waiting(
         };
         let (outcome, now) =
             apply_first(c, codes, shipment_id, &r, at, from_send_date, quiet).await?;
-        adopted.records += 1;
         // The same rule as for a push whose itemCode was known when it came.
         still_confirming |= needs_confirming(from_send_date, outcome, now.as_ref(), &r);
         if outcome != Outcome::Confirming {
             set_outcome(c, id, outcome).await?;
         }
     }
-    if adopted.records > 0 && !still_confirming {
-        adopted.confirms_dropped = drop_unneeded_confirms(c, shipment_id).await?;
+    if any_waiting && !still_confirming {
+        drop_unneeded_confirms(c, shipment_id).await?;
     }
-    Ok(adopted)
+    Ok(())
 }
 
 /// Drops the shipment's queued confirming queries that no record waits for: a query queued for
@@ -601,14 +591,16 @@ pub async fn adopt_waiting(
 /// its attempts are history) is left alone.
 async fn drop_unneeded_confirms(c: &mut Conn, shipment_id: Uuid) -> QueryResult<usize> {
     diesel::sql_query(
-        "DELETE FROM jobs j WHERE j.shipment_id = $1 AND j.kind = $2 AND j.state = 'queued' \
+        "DELETE FROM jobs j WHERE j.shipment_id = $1 AND j.kind = $2 AND j.state = $3 \
            AND j.attempts = 0 AND j.payload ? 'push_envelope_id' \
            AND NOT EXISTS (SELECT 1 FROM carrier_pushes p WHERE p.shipment_id = $1 \
-               AND p.outcome = 'confirming' \
+               AND p.outcome = $4 \
                AND p.envelope_id >= (j.payload ->> 'push_envelope_id')::bigint)",
     )
     .bind::<diesel::sql_types::Uuid, _>(shipment_id)
     .bind::<diesel::sql_types::Text, _>(JobKind::CarrierConfirm.as_str())
+    .bind::<diesel::sql_types::Text, _>(JobState::Queued)
+    .bind::<diesel::sql_types::Text, _>(Outcome::Confirming.as_str())
     .execute(c)
     .await
 }
