@@ -9,6 +9,7 @@
 use super::Conn;
 use super::models::Shipment;
 use super::outbox;
+use super::prepared::KeepPrepared;
 use super::schema::{callbacks, client_callbacks};
 use crate::domain::Status;
 use crate::domain::callback::{CallbackBody, CallbackData, CallbackState, CallbackType};
@@ -130,6 +131,7 @@ pub async fn set_state(
             callbacks::delivered_at.eq(delivered_at),
             callbacks::updated_at.eq(diesel::dsl::now),
         ))
+        .prepared()
         .execute(conn)
         .await?;
     Ok(())

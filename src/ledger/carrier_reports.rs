@@ -3,6 +3,7 @@
 //! domain rule (`domain::report`) decides whether it moves the status.
 
 use super::models::{NewEvent, Shipment};
+use super::prepared::KeepPrepared;
 use super::schema::{shipment_events, shipments::dsl};
 use super::shipments::{Visibility, change_status, find_for_update};
 use super::{Conn, events};
@@ -102,6 +103,7 @@ pub async fn apply_in_transaction(
             dsl::next_poll_at.eq(s.next_poll_at),
             dsl::tracking_number.eq(s.tracking_number.as_deref()),
         ))
+        .prepared()
         .execute(c)
         .await?;
     Ok((result, s))
@@ -188,6 +190,7 @@ async fn apply_one(
                 dsl::carrier_text.eq(&r.text),
                 dsl::carrier_at.eq(r.at),
             ))
+            .prepared()
             .execute(c)
             .await?;
         events::append(c, event).await?;

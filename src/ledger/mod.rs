@@ -12,6 +12,7 @@ pub mod lateness;
 pub mod letters;
 pub mod models;
 pub mod outbox;
+pub mod prepared;
 pub mod pushes;
 pub mod reconcile;
 pub mod retention;

@@ -16,6 +16,7 @@
 //! but stuck.
 
 use super::Conn;
+use super::prepared::KeepPrepared;
 use super::schema::{job_attempts, jobs};
 use crate::domain::outbox::{AttemptOutcome, JobKind, JobState, excerpt};
 use chrono::{DateTime, Utc};
@@ -196,6 +197,7 @@ pub async fn hold_worker_lock(conn: &mut Conn, worker: i32) -> QueryResult<()> {
 /// enqueuing transactions, never inside one.
 pub async fn notify_workers(conn: &mut Conn) -> QueryResult<()> {
     diesel::sql_query(format!("NOTIFY {CHANNEL}"))
+        .prepared()
         .execute(conn)
         .await
         .map(drop)
@@ -351,7 +353,8 @@ async fn set_state(
         jobs::last_error.eq(error.map(excerpt).or(job.last_error.clone())),
         jobs::finished_at.eq(finished),
         jobs::updated_at.eq(diesel::dsl::now),
-    ));
+    ))
+    .prepared();
     let insert = diesel::insert_into(job_attempts::table).values(&attempt);
     // One round trip for both. The attempt row is written even when the job is no longer
     // ours; the caller then rolls its transaction back (every caller does), so it never lands.

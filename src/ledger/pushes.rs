@@ -31,6 +31,7 @@
 
 use super::carrier_reports::{self, CarrierReport};
 use super::models::Shipment;
+use super::prepared::KeepPrepared;
 use super::schema::{carrier_push_envelopes, carrier_pushes, shipment_events, shipments};
 use super::{Conn, outbox};
 use crate::domain::carrier_codes::{CodeMeaning, CodeTable};
@@ -339,6 +340,7 @@ pub async fn record(
             .set(carrier_push_envelopes::outcomes.eq(Value::Array(
                 outcomes.iter().map(RecordOutcome::to_json).collect(),
             )))
+            .prepared()
             .execute(c)
             .await?;
         Ok(Recorded {
@@ -601,6 +603,7 @@ async fn drop_unneeded_confirms(c: &mut Conn, shipment_id: Uuid) -> QueryResult<
     .bind::<diesel::sql_types::Text, _>(JobKind::CarrierConfirm.as_str())
     .bind::<diesel::sql_types::Text, _>(JobState::Queued)
     .bind::<diesel::sql_types::Text, _>(Outcome::Confirming.as_str())
+    .prepared()
     .execute(c)
     .await
 }
@@ -608,6 +611,7 @@ async fn drop_unneeded_confirms(c: &mut Conn, shipment_id: Uuid) -> QueryResult<
 async fn set_outcome(c: &mut Conn, id: i64, outcome: Outcome) -> QueryResult<usize> {
     diesel::update(carrier_pushes::table.find(id))
         .set(carrier_pushes::outcome.eq(outcome.as_str()))
+        .prepared()
         .execute(c)
         .await
 }

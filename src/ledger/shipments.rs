@@ -3,6 +3,7 @@
 //! are always written together.
 
 use super::models::{CancelState, IdempotencyKey, NewAuditEntry, NewEvent, Shipment};
+use super::prepared::KeepPrepared;
 use super::schema::shipments::{self, dsl};
 use super::{Conn, audit, callbacks, events, idempotency, outbox};
 use crate::domain::callback::CallbackType;
@@ -98,6 +99,7 @@ pub async fn active_for_dossier(
 /// in the transaction's first round trip, so it costs no round trip of its own.
 async fn prefer_indexes(mut conn: &Conn) -> QueryResult<()> {
     diesel::sql_query("SET LOCAL enable_seqscan = off")
+        .prepared()
         .execute(&mut conn)
         .await?;
     Ok(())
@@ -546,11 +548,13 @@ async fn write_status(
         if order.is_some() {
             target
                 .set((StatusColumns::of(s), OrderColumns::of(s)))
+                .prepared()
                 .execute(&mut &*shared)
                 .await
         } else {
             target
                 .set(StatusColumns::of(s))
+                .prepared()
                 .execute(&mut &*shared)
                 .await
         }
@@ -699,6 +703,7 @@ pub async fn set_cancel_state(
             dsl::cancel_case_id.eq(case_id),
             dsl::cancel_note.eq(note),
         ))
+        .prepared()
         .execute(conn)
         .await
         .map(|_| ())
@@ -727,6 +732,7 @@ pub async fn record_carrier_fees(
             dsl::carrier_fee_vnd.eq(coalesce(fee_vnd, dsl::carrier_fee_vnd)),
             dsl::carrier_cod_vnd.eq(coalesce(cod_vnd, dsl::carrier_cod_vnd)),
         ))
+        .prepared()
         .execute(conn)
         .await
         .map(|_| ())
@@ -763,6 +769,7 @@ pub async fn record_carrier_order(
     order.set_on(s);
     diesel::update(dsl::shipments.find(s.id))
         .set(OrderColumns::of(s))
+        .prepared()
         .execute(conn)
         .await?;
     Ok(())
