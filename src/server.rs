@@ -7,6 +7,7 @@ use crate::carrier::VnPost;
 use crate::carrier::sandbox::{self, SandboxHandle};
 use crate::config::{CarrierKind, Config};
 use crate::jobs::Context;
+use crate::jobs::delivered::DeliveredBatches;
 use crate::jobs::housekeeping;
 use crate::jobs::pressure::Pressure;
 use crate::jobs::wakeup;
@@ -136,6 +137,7 @@ impl Gateway {
                 config.jobs.db_wait_target,
             )),
             wakeup: state.wakeup.clone(),
+            delivered: Arc::new(DeliveredBatches::new(jobs_pool.clone())),
         });
         let mut background = Vec::new();
         if config.jobs.enabled {

@@ -5,7 +5,8 @@
 //! - `cancel`: ask the carrier to cancel an order; `cancel_case`: ask VNPost how it decided a
 //!   cancellation it had to approve;
 //! - `confirm`: confirm a push by the carrier's own tracking;
-//! - `callback`: deliver a callback to a dossier system (the HTTP side is `callbacks`).
+//! - `callback`: deliver a callback to a dossier system (the HTTP side is `callbacks`);
+//!   `delivered` records the delivered ones in batches.
 //!
 //! `run` is the common part: it dispatches a claimed job to its kind, then records its effect,
 //! the job's new state and the attempt row in one transaction, or schedules a retry. The
@@ -16,6 +17,7 @@ pub mod callback;
 pub mod cancel;
 pub mod cancel_case;
 pub mod confirm;
+pub mod delivered;
 pub mod housekeeping;
 pub mod pressure;
 pub mod retry;
@@ -50,6 +52,8 @@ pub struct Context<C> {
     pub pressure: Arc<Pressure>,
     /// Wakes this process's worker (and the others) when jobs are committed.
     pub wakeup: Arc<Wakeup>,
+    /// Records delivered callbacks in batches (`delivered`).
+    pub delivered: Arc<delivered::DeliveredBatches>,
 }
 
 impl<C> Context<C> {

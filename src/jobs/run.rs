@@ -2,6 +2,7 @@
 //! the shipment or the callback, the job's new state, the attempt row) in one transaction, or
 //! schedules its retry, or gives it up once it has failed for longer than its window.
 
+use super::delivered::Recorded;
 use super::{Context, Failure, callback, cancel, cancel_case, confirm, submit};
 use crate::callbacks::deliver::Delivery;
 use crate::carrier::{Carrier, CarrierError};
@@ -9,7 +10,7 @@ use crate::domain::Source;
 use crate::domain::Status;
 use crate::domain::outbox::{AttemptOutcome, JobKind, excerpt};
 use crate::ledger::models::{NewEvent, Shipment};
-use crate::ledger::outbox::{self, Attempt, Job};
+use crate::ledger::outbox::{self, Attempt, Finished, Job};
 use crate::ledger::shipments::{Visibility, find, find_for_update};
 use crate::ledger::{Conn, callbacks as stored};
 use chrono::Utc;
@@ -112,12 +113,27 @@ pub async fn run<C: Carrier>(ctx: &Context<C>, job: Job) -> anyhow::Result<()> {
             .map(|e| excerpt(e.excerpt.as_deref().unwrap_or(&e.message)))
             .or(note),
     };
-    let mut conn = ctx.conn().await?;
     match result {
         Ok(completion) => {
             let outcome = completion.outcome();
             metrics::counter!("bcci_job_attempts_total", "kind" => job.kind.clone(), "outcome" => outcome.as_str()).increment(1);
             let a = attempt(outcome, None, Some(completion.note()));
+            // The most frequent outcome of all, recorded with others in one transaction.
+            if let (Completion::Callback(Delivery::Delivered), Some(callback)) =
+                (&completion, job.callback_id())
+            {
+                let finished = Finished {
+                    job_id: job.id,
+                    attempts: job.attempts,
+                    worker: ctx.worker,
+                    attempt: a,
+                };
+                return match ctx.delivered.record(callback, finished).await? {
+                    Recorded::Done => Ok(()),
+                    Recorded::NotOurs => anyhow::bail!("job {} is no longer ours", job.id),
+                };
+            }
+            let mut conn = ctx.conn().await?;
             complete(ctx, &mut conn, &job, completion, a).await?;
         }
         Err(e) => {
@@ -130,6 +146,7 @@ pub async fn run<C: Carrier>(ctx: &Context<C>, job: Job) -> anyhow::Result<()> {
             };
             metrics::counter!("bcci_job_attempts_total", "kind" => job.kind.clone(), "outcome" => outcome.as_str()).increment(1);
             let a = attempt(outcome, Some(&e), None);
+            let mut conn = ctx.conn().await?;
             // The message may quote what was sent; it stays in the attempt row, not the log.
             tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, class = e.class, status = e.http_status, "job attempt failed");
             let error = format!("{}: {}", e.class, e.message);

@@ -80,6 +80,7 @@ pub async fn supervise<C: Carrier>(ctx: Arc<Context<C>>, shutdown: watch::Receiv
             worker: new_worker_number(),
             pressure: ctx.pressure.clone(),
             wakeup: ctx.wakeup.clone(),
+            delivered: ctx.delivered.clone(),
         });
     }
 }

@@ -137,6 +137,37 @@ pub async fn set_state(
     Ok(())
 }
 
+/// Callbacks delivered by jobs run together: their jobs done, their attempts and their new
+/// state recorded, in the caller's transaction (three statements for the batch). A callback
+/// whose job is no longer ours (reaped meanwhile) is left to the job's new owner. Returns the
+/// ids of the jobs recorded.
+pub async fn record_delivered(
+    conn: &mut Conn,
+    delivered: &[(Uuid, outbox::Finished)],
+) -> QueryResult<Vec<i64>> {
+    let jobs: Vec<outbox::Finished> = delivered.iter().map(|(_, j)| j.clone()).collect();
+    let ours = outbox::finish_many(conn, &jobs).await?;
+    let ids: Vec<Uuid> = delivered
+        .iter()
+        .filter(|(_, j)| ours.contains(&j.job_id))
+        .map(|(id, _)| *id)
+        .collect();
+    if !ids.is_empty() {
+        diesel::update(callbacks::table.filter(callbacks::id.eq_any(ids)))
+            .set((
+                callbacks::state.eq(CallbackState::Delivered),
+                callbacks::attempts.eq(callbacks::attempts + 1),
+                callbacks::last_error.eq(None::<String>),
+                callbacks::delivered_at.eq(Some(Utc::now())),
+                callbacks::updated_at.eq(diesel::dsl::now),
+            ))
+            .prepared()
+            .execute(conn)
+            .await?;
+    }
+    Ok(ours)
+}
+
 /// Counts an attempt that leaves the callback pending (it will be retried).
 pub async fn note_failure(conn: &mut Conn, id: Uuid, error: &str) -> QueryResult<()> {
     set_state(conn, id, CallbackState::Pending, Some(error)).await

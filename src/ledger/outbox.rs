@@ -275,6 +275,81 @@ pub async fn finish(
     set_state(conn, job, worker, JobState::Done, None, None, attempt).await
 }
 
+/// A job to mark done in a batch ([`finish_many`]): the claim it was run under, and its
+/// attempt row.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub job_id: i64,
+    /// The job's `attempts` when it was claimed: a job claimed again since is not ours.
+    pub attempts: i32,
+    pub worker: i32,
+    pub attempt: Attempt,
+}
+
+/// Marks many jobs done and records their attempts, in the caller's transaction: two
+/// statements whatever the number, each kept prepared (arrays, not a list of rows). Returns
+/// the ids of the jobs that were still ours; the others (reaped meanwhile) are left as they
+/// are, without an attempt row, as [`finish`] leaves them.
+pub async fn finish_many(conn: &mut Conn, jobs: &[Finished]) -> QueryResult<Vec<i64>> {
+    use diesel::sql_types::{Array, Nullable, Timestamptz};
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let ids: Vec<i64> = jobs.iter().map(|j| j.job_id).collect();
+    let attempts: Vec<i32> = jobs.iter().map(|j| j.attempts).collect();
+    let workers: Vec<i32> = jobs.iter().map(|j| j.worker).collect();
+    let ours: Vec<Id> = diesel::sql_query(
+        "UPDATE jobs SET state = $4, locked_by = NULL, locked_until = NULL, \
+                finished_at = now(), updated_at = now() \
+         FROM unnest($1::int8[], $2::int4[], $3::int4[]) AS t(id, attempts, worker) \
+         WHERE jobs.id = t.id AND jobs.attempts = t.attempts AND jobs.locked_by = t.worker \
+           AND jobs.state = $5 \
+         RETURNING jobs.id",
+    )
+    .bind::<Array<BigInt>, _>(ids)
+    .bind::<Array<Integer>, _>(attempts)
+    .bind::<Array<Integer>, _>(workers)
+    .bind::<Text, _>(JobState::Done)
+    .bind::<Text, _>(JobState::Running)
+    .prepared()
+    .load(conn)
+    .await?;
+    let ours: Vec<i64> = ours.into_iter().map(|r| r.id).collect();
+    let rows: Vec<&Attempt> = jobs
+        .iter()
+        .filter(|j| ours.contains(&j.job_id))
+        .map(|j| &j.attempt)
+        .collect();
+    if rows.is_empty() {
+        return Ok(ours);
+    }
+    diesel::sql_query(
+        "INSERT INTO job_attempts (job_id, attempt, worker, started_at, duration_ms, outcome, \
+                                   error_class, http_status, excerpt) \
+         SELECT * FROM unnest($1::int8[], $2::int4[], $3::int4[], $4::timestamptz[], \
+                              $5::int4[], $6::text[], $7::text[], $8::int4[], $9::text[])",
+    )
+    .bind::<Array<BigInt>, _>(rows.iter().map(|a| a.job_id).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(rows.iter().map(|a| a.attempt).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(rows.iter().map(|a| a.worker).collect::<Vec<_>>())
+    .bind::<Array<Timestamptz>, _>(rows.iter().map(|a| a.started_at).collect::<Vec<_>>())
+    .bind::<Array<Integer>, _>(rows.iter().map(|a| a.duration_ms).collect::<Vec<_>>())
+    .bind::<Array<Text>, _>(rows.iter().map(|a| a.outcome.as_str()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(
+        rows.iter()
+            .map(|a| a.error_class.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind::<Array<Nullable<Integer>>, _>(rows.iter().map(|a| a.http_status).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|a| a.excerpt.clone()).collect::<Vec<_>>())
+    .prepared()
+    .execute(conn)
+    .await?;
+    Ok(ours)
+}
+
 /// Gives a job up for good, with its reason.
 pub async fn bury(
     conn: &mut Conn,

@@ -510,6 +510,9 @@ async fn retention_erases_personal_data_of_long_finished_shipments() {
             std::time::Duration::from_millis(20),
         )),
         wakeup: gw.state.wakeup.clone(),
+        delivered: std::sync::Arc::new(bcci_gateway::jobs::delivered::DeliveredBatches::new(
+            gw.state.pool.clone(),
+        )),
     };
     bcci_gateway::jobs::housekeeping::housekeeping(&ctx)
         .await

@@ -114,3 +114,116 @@ async fn a_job_queued_by_one_process_wakes_the_workers_of_another() {
     worker.stop().await.unwrap();
     app.stop().await;
 }
+
+/// Delivered callbacks are recorded in batches (`jobs::delivered`): several recorded at once
+/// each get their callback delivered, their job done and one attempt row; a job taken from its
+/// worker meanwhile (lease ran out) is left to its new owner, untouched, and its worker is told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivered_callbacks_are_recorded_together_and_only_for_jobs_still_ours() {
+    use bcci_gateway::domain::callback::CallbackType;
+    use bcci_gateway::jobs::delivered::{DeliveredBatches, Recorded};
+    use bcci_gateway::ledger::callbacks;
+    use bcci_gateway::ledger::outbox::{Attempt, Finished};
+    use bcci_gateway::ledger::shipments::{Visibility, find};
+
+    let app = TestApp::spawn().await;
+    let id: uuid::Uuid = app.create_pickup(1).await.parse().unwrap();
+    let mut conn = app.db.conn().await;
+    let s = find(&mut conn, id, &Visibility::default())
+        .await
+        .unwrap()
+        .unwrap();
+    for _ in 0..5 {
+        callbacks::enqueue(
+            &conn,
+            &s,
+            CallbackType::StatusChanged,
+            None,
+            chrono::Utc::now(),
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    // The pickup's submission is queued too: claim only the callbacks.
+    app.db
+        .exec("UPDATE jobs SET run_at = now() + interval '1 hour' WHERE kind <> 'callback'")
+        .await;
+    let claimed = jobs::claim(&mut conn, 44, 10, LEASE).await.unwrap();
+    assert_eq!(claimed.len(), 5);
+    // One job was reaped and claimed again by another worker.
+    let stolen = claimed[0].id;
+    app.db
+        .exec(&format!(
+            "UPDATE jobs SET locked_by = 45, attempts = attempts + 1 WHERE id = {stolen}"
+        ))
+        .await;
+
+    let batches = std::sync::Arc::new(DeliveredBatches::new(
+        app.gateway.as_ref().unwrap().background_pool.clone(),
+    ));
+    let mut recording = tokio::task::JoinSet::new();
+    for job in claimed {
+        let callback = job.callback_id().unwrap();
+        let batches = batches.clone();
+        recording.spawn(async move {
+            let finished = Finished {
+                job_id: job.id,
+                attempts: job.attempts,
+                worker: 44,
+                attempt: Attempt {
+                    job_id: job.id,
+                    attempt: job.attempts,
+                    worker: 44,
+                    started_at: chrono::Utc::now(),
+                    duration_ms: 3,
+                    outcome: bcci_gateway::domain::outbox::AttemptOutcome::Ok,
+                    error_class: None,
+                    http_status: None,
+                    excerpt: Some("CallbackDelivered".into()),
+                },
+            };
+            (job.id, batches.record(callback, finished).await.unwrap())
+        });
+    }
+    for (job, recorded) in recording.join_all().await {
+        match recorded {
+            Recorded::Done => assert_ne!(job, stolen),
+            Recorded::NotOurs => assert_eq!(job, stolen),
+        }
+    }
+    let count = |sql: String| {
+        let db = &app.db;
+        async move { db.count(&sql).await }
+    };
+    assert_eq!(
+        count("SELECT count(*) FROM callbacks WHERE state = 'delivered' AND attempts = 1 AND delivered_at IS NOT NULL AND last_error IS NULL".into()).await,
+        4
+    );
+    assert_eq!(
+        count(format!("SELECT count(*) FROM callbacks c JOIN jobs j ON j.payload->>'callback_id' = c.id::text WHERE j.id = {stolen} AND c.state = 'pending' AND c.attempts = 0")).await,
+        1
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM jobs WHERE kind = 'callback' AND state = 'done' AND locked_by IS NULL AND finished_at IS NOT NULL".into()).await,
+        4
+    );
+    assert_eq!(
+        count(format!(
+            "SELECT count(*) FROM jobs WHERE id = {stolen} AND state = 'running' AND locked_by = 45"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        count(format!("SELECT count(*) FROM job_attempts WHERE worker = 44 AND outcome = 'ok' AND job_id <> {stolen}")).await,
+        4
+    );
+    assert_eq!(
+        count(format!(
+            "SELECT count(*) FROM job_attempts WHERE job_id = {stolen}"
+        ))
+        .await,
+        0
+    );
+}
