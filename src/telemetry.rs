@@ -24,6 +24,12 @@ pub fn handle() -> &'static PrometheusHandle {
                 &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0],
             )
             .expect("valid buckets")
+            // Delivered callbacks recorded together (`jobs::delivered`).
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full("bcci_delivered_batch_size".into()),
+                &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0],
+            )
+            .expect("valid buckets")
             .build_recorder();
         let handle = recorder.handle();
         // Another recorder may already be installed (several gateways in one test process).
