@@ -12,7 +12,7 @@
 //! Nothing changes for a crash: a delivery whose record was not committed is delivered again
 //! (at least once, SPEC §7), exactly as when its own transaction failed.
 
-use crate::ledger::outbox::Finished;
+use crate::ledger::outbox::Attempt;
 use crate::ledger::{Pool, callbacks};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -44,7 +44,7 @@ struct Inner {
 
 struct Pending {
     callback: Uuid,
-    job: Finished,
+    attempt: Attempt,
     reply: oneshot::Sender<Result<Recorded, String>>,
 }
 
@@ -62,13 +62,14 @@ impl DeliveredBatches {
         }
     }
 
-    /// Records that `callback` was delivered by `job`, and answers once that has committed.
-    /// An error means nothing of it was written (the job stays claimed and runs again).
-    pub async fn record(&self, callback: Uuid, job: Finished) -> anyhow::Result<Recorded> {
+    /// Records that `callback` was delivered by the job attempt `attempt` (which names the job,
+    /// its worker and claim), and answers once that has committed. An error means nothing of
+    /// it was written (the job stays claimed and runs again).
+    pub async fn record(&self, callback: Uuid, attempt: Attempt) -> anyhow::Result<Recorded> {
         let (reply, answer) = oneshot::channel();
         self.inner.queue().push_back(Pending {
             callback,
-            job,
+            attempt,
             reply,
         });
         if let Ok(permit) = self.inner.writer.clone().try_acquire_owned() {
@@ -119,7 +120,7 @@ impl Inner {
         use diesel_async::AsyncConnection;
         let (items, replies): (Vec<_>, Vec<_>) = batch
             .into_iter()
-            .map(|p| ((p.callback, p.job), p.reply))
+            .map(|p| ((p.callback, p.attempt), p.reply))
             .unzip();
         ::metrics::histogram!("bcci_delivered_batch_size").record(items.len() as f64);
         let written = async {
@@ -133,8 +134,8 @@ impl Inner {
         .await;
         match written {
             Ok(ours) => {
-                for ((_, job), reply) in items.iter().zip(replies) {
-                    let r = if ours.contains(&job.job_id) {
+                for ((_, attempt), reply) in items.iter().zip(replies) {
+                    let r = if ours.contains(&attempt.job_id) {
                         Recorded::Done
                     } else {
                         Recorded::NotOurs

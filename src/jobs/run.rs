@@ -10,7 +10,7 @@ use crate::domain::Source;
 use crate::domain::Status;
 use crate::domain::outbox::{AttemptOutcome, JobKind, excerpt};
 use crate::ledger::models::{NewEvent, Shipment};
-use crate::ledger::outbox::{self, Attempt, Finished, Job};
+use crate::ledger::outbox::{self, Attempt, Job};
 use crate::ledger::shipments::{Visibility, find, find_for_update};
 use crate::ledger::{Conn, callbacks as stored};
 use chrono::Utc;
@@ -122,13 +122,7 @@ pub async fn run<C: Carrier>(ctx: &Context<C>, job: Job) -> anyhow::Result<()> {
             if let (Completion::Callback(Delivery::Delivered), Some(callback)) =
                 (&completion, job.callback_id())
             {
-                let finished = Finished {
-                    job_id: job.id,
-                    attempts: job.attempts,
-                    worker: ctx.worker,
-                    attempt: a,
-                };
-                return match ctx.delivered.record(callback, finished).await? {
+                return match ctx.delivered.record(callback, a).await? {
                     Recorded::Done => Ok(()),
                     Recorded::NotOurs => anyhow::bail!("job {} is no longer ours", job.id),
                 };

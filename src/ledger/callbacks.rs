@@ -143,13 +143,13 @@ pub async fn set_state(
 /// ids of the jobs recorded.
 pub async fn record_delivered(
     conn: &mut Conn,
-    delivered: &[(Uuid, outbox::Finished)],
+    delivered: &[(Uuid, outbox::Attempt)],
 ) -> QueryResult<Vec<i64>> {
-    let jobs: Vec<outbox::Finished> = delivered.iter().map(|(_, j)| j.clone()).collect();
-    let ours = outbox::finish_many(conn, &jobs).await?;
+    let attempts: Vec<outbox::Attempt> = delivered.iter().map(|(_, a)| a.clone()).collect();
+    let ours = outbox::finish_many(conn, &attempts).await?;
     let ids: Vec<Uuid> = delivered
         .iter()
-        .filter(|(_, j)| ours.contains(&j.job_id))
+        .filter(|(_, a)| ours.contains(&a.job_id))
         .map(|(id, _)| *id)
         .collect();
     if !ids.is_empty() {

@@ -97,11 +97,16 @@ pub async fn apply_in_transaction(
     }
     s.last_report_at = Some(now);
     s.next_poll_at = track.then(|| now + quiet);
+    // Also the carrier's latest report, which a report that left the status as it was set
+    // only on `s` (`apply_one`): one row version for the whole batch of reports.
     diesel::update(dsl::shipments.find(s.id))
         .set((
             dsl::last_report_at.eq(s.last_report_at),
             dsl::next_poll_at.eq(s.next_poll_at),
             dsl::tracking_number.eq(s.tracking_number.as_deref()),
+            dsl::carrier_code.eq(s.carrier_code),
+            dsl::carrier_text.eq(s.carrier_text.as_deref()),
+            dsl::carrier_at.eq(s.carrier_at),
         ))
         .prepared()
         .execute(c)
@@ -114,7 +119,9 @@ struct OneOutcome {
     unknown: bool,
 }
 
-/// Stores one report and applies it; `None` when it was already stored.
+/// Stores one report and applies it; `None` when it was already stored. A status change is
+/// written at once (row, event, callback); a report that leaves the status as it is changes
+/// only `s`, which the caller writes.
 async fn apply_one(
     c: &mut Conn,
     codes: &CodeTable,
@@ -184,15 +191,7 @@ async fn apply_one(
         let reason = matches!(to, Status::Rejected | Status::Cancelled).then(|| r.text.clone());
         change_status(c, s, to, event, reason).await?;
     } else {
-        diesel::update(dsl::shipments.find(s.id))
-            .set((
-                dsl::carrier_code.eq(r.code),
-                dsl::carrier_text.eq(&r.text),
-                dsl::carrier_at.eq(r.at),
-            ))
-            .prepared()
-            .execute(c)
-            .await?;
+        // The row's carrier columns are written with the rest by the caller's one update.
         events::append(c, event).await?;
     }
     Ok(Some(OneOutcome { changed, unknown }))

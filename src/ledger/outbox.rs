@@ -275,31 +275,22 @@ pub async fn finish(
     set_state(conn, job, worker, JobState::Done, None, None, attempt).await
 }
 
-/// A job to mark done in a batch ([`finish_many`]): the claim it was run under, and its
-/// attempt row.
-#[derive(Debug, Clone)]
-pub struct Finished {
-    pub job_id: i64,
-    /// The job's `attempts` when it was claimed: a job claimed again since is not ours.
-    pub attempts: i32,
-    pub worker: i32,
-    pub attempt: Attempt,
-}
-
 /// Marks many jobs done and records their attempts, in the caller's transaction: two
-/// statements whatever the number, each kept prepared (arrays, not a list of rows). Returns
-/// the ids of the jobs that were still ours; the others (reaped meanwhile) are left as they
-/// are, without an attempt row, as [`finish`] leaves them.
-pub async fn finish_many(conn: &mut Conn, jobs: &[Finished]) -> QueryResult<Vec<i64>> {
+/// statements whatever the number, each kept prepared (arrays, not a list of rows). Each
+/// attempt names its job, its worker and the claim it ran under (`attempt`, the job's
+/// `attempts` when claimed). Returns the ids of the jobs that were still ours; the others
+/// (reaped, perhaps claimed again) are left as they are, without an attempt row, as [`finish`]
+/// leaves them.
+pub async fn finish_many(conn: &mut Conn, done: &[Attempt]) -> QueryResult<Vec<i64>> {
     use diesel::sql_types::{Array, Nullable, Timestamptz};
     #[derive(QueryableByName)]
     struct Id {
         #[diesel(sql_type = BigInt)]
         id: i64,
     }
-    let ids: Vec<i64> = jobs.iter().map(|j| j.job_id).collect();
-    let attempts: Vec<i32> = jobs.iter().map(|j| j.attempts).collect();
-    let workers: Vec<i32> = jobs.iter().map(|j| j.worker).collect();
+    let ids: Vec<i64> = done.iter().map(|a| a.job_id).collect();
+    let attempts: Vec<i32> = done.iter().map(|a| a.attempt).collect();
+    let workers: Vec<i32> = done.iter().map(|a| a.worker).collect();
     let ours: Vec<Id> = diesel::sql_query(
         "UPDATE jobs SET state = $4, locked_by = NULL, locked_until = NULL, \
                 finished_at = now(), updated_at = now() \
@@ -317,11 +308,7 @@ pub async fn finish_many(conn: &mut Conn, jobs: &[Finished]) -> QueryResult<Vec<
     .load(conn)
     .await?;
     let ours: Vec<i64> = ours.into_iter().map(|r| r.id).collect();
-    let rows: Vec<&Attempt> = jobs
-        .iter()
-        .filter(|j| ours.contains(&j.job_id))
-        .map(|j| &j.attempt)
-        .collect();
+    let rows: Vec<&Attempt> = done.iter().filter(|a| ours.contains(&a.job_id)).collect();
     if rows.is_empty() {
         return Ok(ours);
     }

@@ -123,7 +123,7 @@ async fn delivered_callbacks_are_recorded_together_and_only_for_jobs_still_ours(
     use bcci_gateway::domain::callback::CallbackType;
     use bcci_gateway::jobs::delivered::{DeliveredBatches, Recorded};
     use bcci_gateway::ledger::callbacks;
-    use bcci_gateway::ledger::outbox::{Attempt, Finished};
+    use bcci_gateway::ledger::outbox::Attempt;
     use bcci_gateway::ledger::shipments::{Visibility, find};
 
     let app = TestApp::spawn().await;
@@ -167,23 +167,18 @@ async fn delivered_callbacks_are_recorded_together_and_only_for_jobs_still_ours(
         let callback = job.callback_id().unwrap();
         let batches = batches.clone();
         recording.spawn(async move {
-            let finished = Finished {
+            let attempt = Attempt {
                 job_id: job.id,
-                attempts: job.attempts,
+                attempt: job.attempts,
                 worker: 44,
-                attempt: Attempt {
-                    job_id: job.id,
-                    attempt: job.attempts,
-                    worker: 44,
-                    started_at: chrono::Utc::now(),
-                    duration_ms: 3,
-                    outcome: bcci_gateway::domain::outbox::AttemptOutcome::Ok,
-                    error_class: None,
-                    http_status: None,
-                    excerpt: Some("CallbackDelivered".into()),
-                },
+                started_at: chrono::Utc::now(),
+                duration_ms: 3,
+                outcome: bcci_gateway::domain::outbox::AttemptOutcome::Ok,
+                error_class: None,
+                http_status: None,
+                excerpt: Some("CallbackDelivered".into()),
             };
-            (job.id, batches.record(callback, finished).await.unwrap())
+            (job.id, batches.record(callback, attempt).await.unwrap())
         });
     }
     for (job, recorded) in recording.join_all().await {

@@ -342,6 +342,22 @@ async fn pushes_in_either_mode_and_date_format_move_the_shipment_and_repeats_cha
         let evs = events(&app, &s.id).await;
         assert_eq!(evs.last().unwrap()["carrier_code"], 2);
         assert_eq!(evs.last().unwrap()["status"], Value::Null);
+
+        // a newer report that leaves the status as it is: applied, and the carrier's latest
+        // code and time are the shipment's, with its next poll
+        let onward = envelope(
+            &key,
+            &[record(&s.tracking_number, None, 10, at + Span::minutes(2))],
+        );
+        assert_eq!(accepted(send(&app, &onward).await).await, "applied");
+        assert_eq!(status_of(&app, &s.id).await, "in_transit");
+        let row = format!(
+            "SELECT carrier_code || ' ' || (carrier_at = (SELECT occurred_at FROM shipment_events e \
+                 WHERE e.shipment_id = s.id AND e.carrier_code = 10)) || ' ' || (next_poll_at > now()) \
+             FROM shipments s WHERE id = '{}'",
+            s.id
+        );
+        assert_eq!(text(&app, &row).await, "10 true true");
         app.stop().await;
     }
 }
