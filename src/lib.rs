@@ -7,6 +7,7 @@
 //!   periodic tracking polls and housekeeping; the outbox itself is `ledger::outbox`.
 //! - `callbacks`: signs and delivers callbacks; `carrier`: the carrier's wire formats.
 //! - `api`: the HTTP surface; `auth`: bearer tokens; `error`: problem+json.
+//! - `batching`: the group-commit writer (creates, delivered callbacks).
 //! - `config`: layered configuration; `state`: what every handler shares (`AppState`);
 //!   `app`: the HTTP application (middleware and routes); `server`: start-up.
 //! - `console`: the staff web console at `/console`.
@@ -15,6 +16,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod batching;
 pub mod callbacks;
 pub mod carrier;
 pub mod citizen;

@@ -6,17 +6,15 @@
 //! much of the database's work. So a job whose callback was delivered hands its record here;
 //! a writer takes every record waiting and commits them as one batch
 //! (`ledger::callbacks::record_delivered`), and each job finishes once its batch has
-//! committed. As with the creates' group commit (`api::group_commit`), nobody waits for a
-//! batch to fill: a record that finds the writer free is written at once.
+//! committed (`batching`, as for the creates' group commit): nobody waits for a batch to fill,
+//! a record that finds the writer free is written at once.
 //!
 //! Nothing changes for a crash: a delivery whose record was not committed is delivered again
 //! (at least once, SPEC §7), exactly as when its own transaction failed.
 
+use crate::batching::Batcher;
 use crate::ledger::outbox::Attempt;
 use crate::ledger::{Pool, callbacks};
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use uuid::Uuid;
 
 /// At most this many callbacks in one transaction.
@@ -31,21 +29,7 @@ pub enum Recorded {
 }
 
 pub struct DeliveredBatches {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    pool: Pool,
-    queue: Mutex<VecDeque<Pending>>,
-    writer: Arc<Semaphore>,
-    /// Writers run on the runtime that built this, which lives as long as the process.
-    runtime: tokio::runtime::Handle,
-}
-
-struct Pending {
-    callback: Uuid,
-    attempt: Attempt,
-    reply: oneshot::Sender<Result<Recorded, String>>,
+    batcher: Batcher<(Uuid, Attempt), Result<Recorded, String>>,
 }
 
 impl DeliveredBatches {
@@ -53,11 +37,8 @@ impl DeliveredBatches {
     /// runtime.
     pub fn new(pool: Pool) -> DeliveredBatches {
         DeliveredBatches {
-            inner: Arc::new(Inner {
-                pool,
-                queue: Mutex::new(VecDeque::new()),
-                writer: Arc::new(Semaphore::new(1)),
-                runtime: tokio::runtime::Handle::current(),
+            batcher: Batcher::new(1, MAX_BATCH, move |batch| {
+                Box::pin(commit(pool.clone(), batch))
             }),
         }
     }
@@ -66,89 +47,42 @@ impl DeliveredBatches {
     /// its worker and claim), and answers once that has committed. An error means nothing of
     /// it was written (the job stays claimed and runs again).
     pub async fn record(&self, callback: Uuid, attempt: Attempt) -> anyhow::Result<Recorded> {
-        let (reply, answer) = oneshot::channel();
-        self.inner.queue().push_back(Pending {
-            callback,
-            attempt,
-            reply,
-        });
-        if let Ok(permit) = self.inner.writer.clone().try_acquire_owned() {
-            let inner = self.inner.clone();
-            self.inner.runtime.spawn(inner.write(permit));
-        }
-        match answer.await {
-            Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => anyhow::bail!("recording delivered callbacks: {e}"),
+        match self.batcher.submit((callback, attempt)).await {
+            Some(Ok(r)) => Ok(r),
+            Some(Err(e)) => anyhow::bail!("recording delivered callbacks: {e}"),
             // The writer panicked: nothing of its batch was committed.
-            Err(_) => anyhow::bail!("recording delivered callbacks: the writer stopped"),
+            None => anyhow::bail!("recording delivered callbacks: the writer stopped"),
         }
     }
 }
 
-impl Inner {
-    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<Pending>> {
-        // Only pushed to and drained: a panic elsewhere cannot leave it half-changed.
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+/// Commits a batch in one transaction; one answer per record, in order.
+async fn commit(pool: Pool, items: Vec<(Uuid, Attempt)>) -> Vec<Result<Recorded, String>> {
+    use diesel_async::AsyncConnection;
+    ::metrics::histogram!("bcci_delivered_batch_size").record(items.len() as f64);
+    let written = async {
+        let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+        conn.transaction::<_, diesel::result::Error, _>(async |c| {
+            callbacks::record_delivered(c, &items).await
+        })
+        .await
+        .map_err(|e| e.to_string())
     }
-
-    /// Writes batches while records are queued, then gives its permit back.
-    async fn write(self: Arc<Self>, mut permit: OwnedSemaphorePermit) {
-        loop {
-            let batch: Vec<Pending> = {
-                let mut queue = self.queue();
-                let n = queue.len().min(MAX_BATCH);
-                queue.drain(..n).collect()
-            };
-            if batch.is_empty() {
-                drop(permit);
-                // A record queued after the drain, while the permit was still held, started no
-                // writer: take it.
-                if self.queue().is_empty() {
-                    return;
-                }
-                match self.writer.clone().try_acquire_owned() {
-                    Ok(p) => permit = p,
-                    Err(_) => return,
-                }
-                continue;
-            }
-            self.commit(batch).await;
-        }
-    }
-
-    async fn commit(&self, batch: Vec<Pending>) {
-        use diesel_async::AsyncConnection;
-        let (items, replies): (Vec<_>, Vec<_>) = batch
-            .into_iter()
-            .map(|p| ((p.callback, p.attempt), p.reply))
-            .unzip();
-        ::metrics::histogram!("bcci_delivered_batch_size").record(items.len() as f64);
-        let written = async {
-            let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
-            conn.transaction::<_, diesel::result::Error, _>(async |c| {
-                callbacks::record_delivered(c, &items).await
+    .await;
+    match written {
+        Ok(ours) => items
+            .iter()
+            .map(|(_, attempt)| {
+                Ok(if ours.contains(&attempt.job_id) {
+                    Recorded::Done
+                } else {
+                    Recorded::NotOurs
+                })
             })
-            .await
-            .map_err(|e| e.to_string())
-        }
-        .await;
-        match written {
-            Ok(ours) => {
-                for ((_, attempt), reply) in items.iter().zip(replies) {
-                    let r = if ours.contains(&attempt.job_id) {
-                        Recorded::Done
-                    } else {
-                        Recorded::NotOurs
-                    };
-                    let _ = reply.send(Ok(r));
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, callbacks = items.len(), "recording delivered callbacks failed");
-                for reply in replies {
-                    let _ = reply.send(Err(e.clone()));
-                }
-            }
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, callbacks = items.len(), "recording delivered callbacks failed");
+            items.iter().map(|_| Err(e.clone())).collect()
         }
     }
 }
