@@ -291,12 +291,14 @@ pub async fn finish_many(conn: &mut Conn, done: &[Attempt]) -> QueryResult<Vec<i
     let ids: Vec<i64> = done.iter().map(|a| a.job_id).collect();
     let attempts: Vec<i32> = done.iter().map(|a| a.attempt).collect();
     let workers: Vec<i32> = done.iter().map(|a| a.worker).collect();
+    // `jobs.id = ANY($1)` as well as the join: the kept (generic) plan then finds the jobs by
+    // their key whatever the table's size when it was planned, never by a scan of `jobs`.
     let ours: Vec<Id> = diesel::sql_query(
         "UPDATE jobs SET state = $4, locked_by = NULL, locked_until = NULL, \
                 finished_at = now(), updated_at = now() \
          FROM unnest($1::int8[], $2::int4[], $3::int4[]) AS t(id, attempts, worker) \
-         WHERE jobs.id = t.id AND jobs.attempts = t.attempts AND jobs.locked_by = t.worker \
-           AND jobs.state = $5 \
+         WHERE jobs.id = ANY($1) AND jobs.id = t.id AND jobs.attempts = t.attempts \
+           AND jobs.locked_by = t.worker AND jobs.state = $5 \
          RETURNING jobs.id",
     )
     .bind::<Array<BigInt>, _>(ids)

@@ -603,7 +603,6 @@ async fn drop_unneeded_confirms(c: &mut Conn, shipment_id: Uuid) -> QueryResult<
     .bind::<diesel::sql_types::Text, _>(JobKind::CarrierConfirm.as_str())
     .bind::<diesel::sql_types::Text, _>(JobState::Queued)
     .bind::<diesel::sql_types::Text, _>(Outcome::Confirming.as_str())
-    .prepared()
     .execute(c)
     .await
 }
