@@ -543,9 +543,16 @@ pub async fn adopt_waiting(
         Option<i64>,
         Option<i64>,
     );
+    // The outcome as a literal, not a bound value: the statement is kept prepared, and only a
+    // literal lets its generic plan use the partial index `carrier_pushes_confirming` (with a
+    // bound value it scanned every push, once per submission).
+    let confirming = format!(
+        "carrier_pushes.outcome = '{}'",
+        Outcome::Confirming.as_str()
+    );
     let waiting: Vec<Row> = carrier_pushes::table
         .filter(carrier_pushes::shipment_id.eq(shipment_id))
-        .filter(carrier_pushes::outcome.eq(Outcome::Confirming.as_str()))
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&confirming))
         .filter(carrier_pushes::item_code.eq(item_code))
         .filter(carrier_pushes::record_index.eq(0))
         .order(carrier_pushes::id)
@@ -559,6 +566,7 @@ pub async fn adopt_waiting(
             carrier_pushes::total_fee,
             carrier_pushes::cod_amount,
         ))
+        .prepared()
         .load(c)
         .await?;
     let any_waiting = !waiting.is_empty();
