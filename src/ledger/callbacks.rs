@@ -145,7 +145,7 @@ pub async fn record_delivered(
     conn: &mut Conn,
     delivered: &[(Uuid, outbox::Attempt)],
 ) -> QueryResult<Vec<i64>> {
-    let attempts: Vec<outbox::Attempt> = delivered.iter().map(|(_, a)| a.clone()).collect();
+    let attempts: Vec<&outbox::Attempt> = delivered.iter().map(|(_, a)| a).collect();
     let ours = outbox::finish_many(conn, &attempts).await?;
     let ids: Vec<Uuid> = delivered
         .iter()

@@ -281,7 +281,7 @@ pub async fn finish(
 /// `attempts` when claimed). Returns the ids of the jobs that were still ours; the others
 /// (reaped, perhaps claimed again) are left as they are, without an attempt row, as [`finish`]
 /// leaves them.
-pub async fn finish_many(conn: &mut Conn, done: &[Attempt]) -> QueryResult<Vec<i64>> {
+pub async fn finish_many(conn: &mut Conn, done: &[&Attempt]) -> QueryResult<Vec<i64>> {
     use diesel::sql_types::{Array, Nullable, Timestamptz};
     #[derive(QueryableByName)]
     struct Id {
@@ -310,7 +310,11 @@ pub async fn finish_many(conn: &mut Conn, done: &[Attempt]) -> QueryResult<Vec<i
     .load(conn)
     .await?;
     let ours: Vec<i64> = ours.into_iter().map(|r| r.id).collect();
-    let rows: Vec<&Attempt> = done.iter().filter(|a| ours.contains(&a.job_id)).collect();
+    let rows: Vec<&Attempt> = done
+        .iter()
+        .copied()
+        .filter(|a| ours.contains(&a.job_id))
+        .collect();
     if rows.is_empty() {
         return Ok(ours);
     }
@@ -328,11 +332,15 @@ pub async fn finish_many(conn: &mut Conn, done: &[Attempt]) -> QueryResult<Vec<i
     .bind::<Array<Text>, _>(rows.iter().map(|a| a.outcome.as_str()).collect::<Vec<_>>())
     .bind::<Array<Nullable<Text>>, _>(
         rows.iter()
-            .map(|a| a.error_class.clone())
+            .map(|a| a.error_class.as_deref())
             .collect::<Vec<_>>(),
     )
     .bind::<Array<Nullable<Integer>>, _>(rows.iter().map(|a| a.http_status).collect::<Vec<_>>())
-    .bind::<Array<Nullable<Text>>, _>(rows.iter().map(|a| a.excerpt.clone()).collect::<Vec<_>>())
+    .bind::<Array<Nullable<Text>>, _>(
+        rows.iter()
+            .map(|a| a.excerpt.as_deref())
+            .collect::<Vec<_>>(),
+    )
     .prepared()
     .execute(conn)
     .await?;
