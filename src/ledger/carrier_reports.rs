@@ -3,9 +3,8 @@
 //! domain rule (`domain::report`) decides whether it moves the status.
 
 use super::models::{NewEvent, Shipment};
-use super::prepared::KeepPrepared;
-use super::schema::{shipment_events, shipments::dsl};
-use super::shipments::{Visibility, change_status, find_for_update};
+use super::schema::shipment_events;
+use super::shipments::{Visibility, change_status_by_report, find_for_update, write_reported};
 use super::{Conn, events};
 use crate::domain::carrier_codes::{CodeMeaning, CodeTable};
 use crate::domain::report::{Current, Decision, Report, decide};
@@ -97,20 +96,9 @@ pub async fn apply_in_transaction(
     }
     s.last_report_at = Some(now);
     s.next_poll_at = track.then(|| now + quiet);
-    // Also the carrier's latest report, which a report that left the status as it was set
-    // only on `s` (`apply_one`): one row version for the whole batch of reports.
-    diesel::update(dsl::shipments.find(s.id))
-        .set((
-            dsl::last_report_at.eq(s.last_report_at),
-            dsl::next_poll_at.eq(s.next_poll_at),
-            dsl::tracking_number.eq(s.tracking_number.as_deref()),
-            dsl::carrier_code.eq(s.carrier_code),
-            dsl::carrier_text.eq(s.carrier_text.as_deref()),
-            dsl::carrier_at.eq(s.carrier_at),
-        ))
-        .prepared()
-        .execute(c)
-        .await?;
+    // The status change (if any) and the carrier's latest report: one row version for the
+    // whole batch of reports (`apply_one` changed only `s`).
+    write_reported(c, &s).await?;
     Ok((result, s))
 }
 
@@ -119,9 +107,9 @@ struct OneOutcome {
     unknown: bool,
 }
 
-/// Stores one report and applies it; `None` when it was already stored. A status change is
-/// written at once (row, event, callback); a report that leaves the status as it is changes
-/// only `s`, which the caller writes.
+/// Stores one report and applies it; `None` when it was already stored. The event (and a
+/// status change's callback) is written at once; the row's changes are made on `s` only, and
+/// the caller writes them.
 async fn apply_one(
     c: &mut Conn,
     codes: &CodeTable,
@@ -182,16 +170,15 @@ async fn apply_one(
     let changed = to != s.status();
     if changed {
         // The carrier time the shipment was picked up / delivered (for lateness); written with
-        // the status by `change_status`.
+        // the status.
         match to {
             Status::PickedUp if s.picked_up_at.is_none() => s.picked_up_at = Some(r.at),
             Status::Delivered if s.delivered_at.is_none() => s.delivered_at = Some(r.at),
             _ => {}
         }
         let reason = matches!(to, Status::Rejected | Status::Cancelled).then(|| r.text.clone());
-        change_status(c, s, to, event, reason).await?;
+        change_status_by_report(c, s, to, event, reason).await?;
     } else {
-        // The row's carrier columns are written with the rest by the caller's one update.
         events::append(c, event).await?;
     }
     Ok(Some(OneOutcome { changed, unknown }))

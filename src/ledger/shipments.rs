@@ -5,6 +5,7 @@
 use super::models::{CancelState, IdempotencyKey, NewAuditEntry, NewEvent, Shipment};
 use super::prepared::KeepPrepared;
 use super::schema::shipments::{self, dsl};
+use super::sql::TERMINAL;
 use super::{Conn, audit, callbacks, events, idempotency, outbox};
 use crate::domain::callback::CallbackType;
 use crate::domain::outbox::JobKind;
@@ -72,6 +73,12 @@ pub async fn find_for_update(
     Ok(found.filter(|s| v.allows(s)))
 }
 
+/// The dossier's active shipment of this kind, if any: a look-up in the partial unique index
+/// `shipments_one_active_per_dossier`. The terminal statuses are a literal, not a bound
+/// array: only then can the statement's generic plan (kept after five runs) match the
+/// index's predicate. With a bound array it used another index of the three columns, picked
+/// by statistics of the moment; in one loop benchmark that was the client's, and this look-up
+/// took 1 ms instead of 7 µs.
 pub async fn active_for_dossier(
     mut conn: &Conn,
     client: &str,
@@ -82,9 +89,13 @@ pub async fn active_for_dossier(
         .filter(dsl::client_id.eq(client))
         .filter(dsl::dossier_code.eq(dossier))
         .filter(dsl::kind.eq(kind.as_str()))
-        .filter(dsl::status.ne_all(Status::TERMINAL))
+        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+            "status NOT IN {TERMINAL}"
+        )))
         .select(dsl::id)
-        .first(&mut conn)
+        .limit(1)
+        .prepared()
+        .get_result(&mut conn)
         .await
         .optional()
 }
@@ -527,18 +538,7 @@ async fn write_status(
     if let Some(order) = order {
         order.set_on(s);
     }
-    let previous = s.status();
-    let occurred_at = event.occurred_at;
-    s.status = to;
-    s.sequence += 1;
-    s.updated_at = Utc::now();
-    if reason.is_some() {
-        s.status_reason = reason;
-    }
-    let why = s
-        .status_reason
-        .clone()
-        .filter(|_| matches!(to, Status::Rejected | Status::Cancelled));
+    let change = Change::stage(s, to, event, reason);
     let s: &Shipment = s;
     // The row, the event and the callback with its job in one round trip (the row first; the
     // event's `seq` read waits for nothing but the row lock the caller holds).
@@ -559,18 +559,94 @@ async fn write_status(
                 .await
         }
     };
-    futures_util::try_join!(
-        row,
-        events::append(shared, event),
-        callbacks::enqueue(
-            shared,
-            s,
-            CallbackType::for_status(to),
-            Some(previous),
-            occurred_at,
+    futures_util::try_join!(row, change.write_history(shared, s))?;
+    Ok(())
+}
+
+/// A status change made on the locked row in memory, before its history is written.
+struct Change {
+    previous: Status,
+    event: NewEvent,
+    /// The reason the callback gives (cancellations and rejections only).
+    why: Option<String>,
+}
+
+impl Change {
+    /// Moves `s` to `to` in memory: status, sequence, time, reason.
+    fn stage(s: &mut Shipment, to: Status, event: NewEvent, reason: Option<String>) -> Change {
+        let previous = s.status();
+        s.status = to;
+        s.sequence += 1;
+        s.updated_at = Utc::now();
+        if reason.is_some() {
+            s.status_reason = reason;
+        }
+        let why = s
+            .status_reason
+            .clone()
+            .filter(|_| matches!(to, Status::Rejected | Status::Cancelled));
+        Change {
+            previous,
+            event,
             why,
-        ),
-    )?;
+        }
+    }
+
+    /// The event, and the callback with its job, pipelined (`s` as the change left it).
+    async fn write_history(self, conn: &Conn, s: &Shipment) -> QueryResult<()> {
+        let occurred_at = self.event.occurred_at;
+        futures_util::try_join!(
+            events::append(conn, self.event),
+            callbacks::enqueue(
+                conn,
+                s,
+                CallbackType::for_status(s.status()),
+                Some(self.previous),
+                occurred_at,
+                self.why,
+            ),
+        )?;
+        Ok(())
+    }
+}
+
+/// [`change_status`] for a carrier report: writes the event and the callback now and leaves
+/// the row to [`write_reported`], which the caller runs once after the batch of reports. A
+/// status change rewrites every index of `shipments` (the status is indexed); writing the row
+/// once per push, with the tracking columns, halves that work.
+pub async fn change_status_by_report(
+    conn: &mut Conn,
+    s: &mut Shipment,
+    to: Status,
+    event: NewEvent,
+    reason: Option<String>,
+) -> QueryResult<()> {
+    let change = Change::stage(s, to, event, reason);
+    change.write_history(conn, s).await
+}
+
+/// The columns a batch of carrier reports changes, beyond the status change's.
+#[derive(AsChangeset)]
+#[diesel(table_name = shipments, treat_none_as_null = true)]
+struct ReportColumns<'a> {
+    last_report_at: Option<chrono::DateTime<Utc>>,
+    next_poll_at: Option<chrono::DateTime<Utc>>,
+    tracking_number: Option<&'a str>,
+}
+
+/// Writes the locked row after a batch of carrier reports ([`change_status_by_report`]): the
+/// status columns (unchanged if no report moved it) and the tracking columns, one row version.
+pub async fn write_reported(conn: &mut Conn, s: &Shipment) -> QueryResult<()> {
+    let report = ReportColumns {
+        last_report_at: s.last_report_at,
+        next_poll_at: s.next_poll_at,
+        tracking_number: s.tracking_number.as_deref(),
+    };
+    diesel::update(dsl::shipments.find(s.id))
+        .set((StatusColumns::of(s), report))
+        .prepared()
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -1580,3 +1580,82 @@ async fn a_failed_confirmation_is_an_attempt_kept_for_staff_and_retried() {
         HashSet::from(["carrier_poll".to_owned()])
     );
 }
+
+/// A batch of carrier reports that moves the shipment twice writes its row once: every status
+/// change rewrites each index of `shipments`, so the status, the carrier's latest report and the
+/// tracking columns go into one row version. Each change still has its event and its callback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_that_move_the_shipment_write_its_row_once_with_an_event_and_callback_each() {
+    use bcci_gateway::domain::Source;
+    use bcci_gateway::ledger::carrier_reports::{CarrierReport, apply_in_transaction};
+    use diesel::sql_types::BigInt;
+    use diesel_async::AsyncConnection;
+
+    #[derive(diesel::QueryableByName)]
+    struct Counts {
+        #[diesel(sql_type = BigInt)]
+        row_versions: i64,
+        #[diesel(sql_type = BigInt)]
+        callbacks: i64,
+    }
+
+    let app = TestApp::spawn().await;
+    let s = submitted(&app, 1).await;
+    let id: uuid::Uuid = s.id.parse().unwrap();
+    let at = Utc::now() - Span::minutes(3);
+    let report = |code: i32, text: &str, at: DateTime<Utc>| CarrierReport {
+        code,
+        text: text.into(),
+        at,
+        note: None,
+    };
+    let reports = [
+        report(6, "Đã nhận hàng", at),
+        report(7, "Đang vận chuyển", at + Span::minutes(1)),
+    ];
+    let mut conn = app.db.conn().await;
+    let (applied, counts) = conn
+        .transaction::<_, diesel::result::Error, _>(async |c| {
+            let (applied, _) = apply_in_transaction(
+                c,
+                &Default::default(),
+                id,
+                &reports,
+                Source::CarrierPush,
+                Some(&s.tracking_number),
+                Span::minutes(30),
+            )
+            .await?;
+            // This transaction's own writes, before it commits.
+            let counts: Counts = diesel::sql_query(
+                "SELECT pg_stat_get_xact_tuples_updated('shipments'::regclass) AS row_versions, \
+                        (SELECT count(*) FROM callbacks WHERE shipment_id = $1 \
+                         AND xmin::text = (txid_current() % 4294967296)::text) AS callbacks",
+            )
+            .bind::<diesel::sql_types::Uuid, _>(id)
+            .get_result(c)
+            .await?;
+            Ok((applied, counts))
+        })
+        .await
+        .unwrap();
+    assert_eq!((applied.new, applied.changed), (2, 2));
+    assert_eq!(counts.row_versions, 1, "one UPDATE of the shipment");
+    assert_eq!(counts.callbacks, 2, "a callback for each change");
+    assert_eq!(status_of(&app, &s.id).await, "in_transit");
+    assert_eq!(
+        text(
+            &app,
+            &format!(
+                "SELECT concat_ws(' ', carrier_code, picked_up_at IS NOT NULL, \
+                 last_report_at IS NOT NULL, next_poll_at > now()) FROM shipments WHERE id = '{}'",
+                s.id
+            )
+        )
+        .await,
+        "7 t t t"
+    );
+    let evs = events(&app, &s.id).await;
+    let statuses: Vec<&Value> = evs.iter().rev().take(2).map(|e| &e["status"]).collect();
+    assert_eq!(statuses, [&json!("in_transit"), &json!("picked_up")]);
+}
