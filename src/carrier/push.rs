@@ -18,9 +18,7 @@ use crate::config::{Carrier, CarrierKind, WebhookMode};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Utc};
-use rsa::pkcs1v15::{Signature, VerifyingKey};
-use rsa::sha2::Sha256;
-use rsa::signature::Verifier;
+use rsa::pkcs8::EncodePublicKey;
 use rsa::{Pkcs1v15Encrypt, RsaPublicKey};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -429,18 +427,30 @@ impl CarrierPushKey {
 }
 
 /// Checks signatures with VNPost's public key (the gateway's side, signature mode).
+///
+/// Through OpenSSL, like the signer: the gateway checks one signature per push, and in the
+/// loop benchmark's profile the `rsa` crate's modular exponentiation for these checks took
+/// about 2 % of the machine (2 December, BENCHMARKS.md).
 #[derive(Clone)]
-pub struct PushVerifier(VerifyingKey<Sha256>);
+pub struct PushVerifier(openssl::pkey::PKey<openssl::pkey::Public>);
 
 impl PushVerifier {
     /// From a PEM public key, SPKI (`BEGIN PUBLIC KEY`) or PKCS#1 (`BEGIN RSA PUBLIC KEY`).
     pub fn from_pem(pem: &str) -> Result<Self, KeyError> {
-        Ok(PushVerifier(VerifyingKey::new(public_key(pem)?)))
+        // Read as before (either form), then handed to OpenSSL as SPKI.
+        let der = public_key(pem)?
+            .to_public_key_der()
+            .map_err(|e| KeyError(e.to_string()))?;
+        let key = openssl::pkey::PKey::public_key_from_der(der.as_bytes())
+            .map_err(|e| KeyError(e.to_string()))?;
+        Ok(PushVerifier(key))
     }
 
-    /// Whether `signature` (raw bytes) signs `text`.
+    /// Whether `signature` (raw bytes) signs `text` (PKCS#1 v1.5, SHA-256).
     pub fn check(&self, text: &str, signature: &[u8]) -> bool {
-        Signature::try_from(signature).is_ok_and(|s| self.0.verify(text.as_bytes(), &s).is_ok())
+        openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &self.0)
+            .and_then(|mut v| v.verify_oneshot(signature, text.as_bytes()))
+            .unwrap_or(false)
     }
 }
 
@@ -584,6 +594,10 @@ mod tests {
     use rsa::RsaPrivateKey;
     use rsa::pkcs1::DecodeRsaPrivateKey;
     use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
+    // The independent checks use the `rsa` crate; the gateway verifies with OpenSSL.
+    use rsa::pkcs1v15::{Signature, VerifyingKey};
+    use rsa::sha2::Sha256;
+    use rsa::signature::Verifier;
     use serde_json::json;
 
     fn private_key(pem: &str) -> RsaPrivateKey {
