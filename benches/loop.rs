@@ -649,12 +649,28 @@ async fn run_wrk(base: &str, token: &str, connections: u64, seconds: u64, round:
 struct Load {
     created: u64,
     failed: u64,
+    /// Why the failed requests failed (status or error kind), counted.
+    why: std::collections::BTreeMap<String, u64>,
     seconds: f64,
     /// Latencies of the 201s, sorted.
     latencies: Vec<Duration>,
 }
 
 impl Load {
+    fn fail(&mut self, why: String) {
+        self.failed += 1;
+        *self.why.entry(why).or_default() += 1;
+    }
+
+    /// The failures' reasons, for the table: "HTTP 503 × 2, connection × 1", or "-".
+    fn reasons(&self) -> String {
+        if self.why.is_empty() {
+            return "-".into();
+        }
+        let parts: Vec<String> = self.why.iter().map(|(w, n)| format!("{w} × {n}")).collect();
+        parts.join(", ")
+    }
+
     fn pct(&self, p: f64) -> Duration {
         if self.latencies.is_empty() {
             return Duration::ZERO;
@@ -671,17 +687,32 @@ fn http_client() -> reqwest::Client {
         .unwrap()
 }
 
-async fn post_pickup(http: &reqwest::Client, base: &str, token: &str, stream: u64, n: u64) -> bool {
+/// One create; the error says why it failed (its status, or the kind of transport error).
+async fn post_pickup(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    stream: u64,
+    n: u64,
+) -> Result<(), String> {
     let (key, body) = pickup(stream, n);
-    matches!(
-        http.post(format!("{base}/v1/pickups"))
-            .bearer_auth(token)
-            .header("Idempotency-Key", key)
-            .json(&body)
-            .send()
-            .await,
-        Ok(r) if r.status() == 201
-    )
+    let sent = http
+        .post(format!("{base}/v1/pickups"))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await;
+    match sent {
+        Ok(r) if r.status() == 201 => Ok(()),
+        Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
+        Err(e) if e.is_timeout() => Err("timeout".into()),
+        Err(e) if e.is_connect() => Err("connect".into()),
+        Err(e) => Err(format!(
+            "transport: {}",
+            std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string())
+        )),
+    }
 }
 
 /// Open-loop load: request `i` is due at `start + i / rate`, whatever the answers before it
@@ -699,24 +730,25 @@ async fn paced(base: &str, token: &str, stream: u64, rate: f64, seconds: f64) ->
         let permit = gate.clone().acquire_owned().await.unwrap();
         let (http, base, token) = (http.clone(), base.to_owned(), token.to_owned());
         tasks.spawn(async move {
-            let ok = post_pickup(&http, &base, &token, stream, n).await;
+            let result = post_pickup(&http, &base, &token, stream, n).await;
             drop(permit);
-            (ok, due.elapsed())
+            (result, due.elapsed())
         });
     }
     let mut load = Load {
         created: 0,
         failed: 0,
+        why: Default::default(),
         seconds: 0.0,
         latencies: Vec::with_capacity(total as usize),
     };
     while let Some(r) = tasks.join_next().await {
-        let (ok, latency) = r.unwrap();
-        if ok {
-            load.created += 1;
-            load.latencies.push(latency);
-        } else {
-            load.failed += 1;
+        match r.unwrap() {
+            (Ok(()), latency) => {
+                load.created += 1;
+                load.latencies.push(latency);
+            }
+            (Err(why), _) => load.fail(why),
         }
     }
     load.seconds = start.elapsed().as_secs_f64();
@@ -738,18 +770,19 @@ async fn closed(base: &str, token: &str, stream: u64, total: u64, concurrency: u
             next.clone(),
         );
         tasks.spawn(async move {
-            let (mut ok, mut failed, mut latencies) = (0, 0, Vec::new());
+            let (mut ok, mut failed, mut latencies) = (0, Vec::new(), Vec::new());
             loop {
                 let n = next.fetch_add(1, Ordering::Relaxed);
                 if n >= total {
                     break;
                 }
                 let t = Instant::now();
-                if post_pickup(&http, &base, &token, stream, n).await {
-                    ok += 1;
-                    latencies.push(t.elapsed());
-                } else {
-                    failed += 1;
+                match post_pickup(&http, &base, &token, stream, n).await {
+                    Ok(()) => {
+                        ok += 1;
+                        latencies.push(t.elapsed());
+                    }
+                    Err(why) => failed.push(why),
                 }
             }
             (ok, failed, latencies)
@@ -758,13 +791,16 @@ async fn closed(base: &str, token: &str, stream: u64, total: u64, concurrency: u
     let mut load = Load {
         created: 0,
         failed: 0,
+        why: Default::default(),
         seconds: 0.0,
         latencies: Vec::new(),
     };
     while let Some(r) = tasks.join_next().await {
         let (ok, failed, latencies) = r.unwrap();
         load.created += ok;
-        load.failed += failed;
+        for why in failed {
+            load.fail(why);
+        }
         load.latencies.extend(latencies);
     }
     load.seconds = start.elapsed().as_secs_f64();
@@ -1065,9 +1101,9 @@ impl Bench {
         );
         self.table.add(
             "loop",
-            "failed requests",
+            "failed requests (why in the baseline column)",
             load.failed.to_string(),
-            "-",
+            load.reasons(),
             "-",
             "0",
             yes(load.failed == 0),
