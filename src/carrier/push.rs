@@ -678,6 +678,33 @@ mod tests {
     }
 
     #[test]
+    fn the_verifier_reads_either_public_key_form_and_refuses_what_was_not_signed() {
+        use rsa::pkcs1::EncodeRsaPublicKey;
+        let env = signer().envelope(&[record()], now(), SendDateFormat::Rfc3339);
+        let raw = BASE64.decode(&env.signature).unwrap();
+        let text = "MYVNP2026-11-27T10:00:05+07:00EB123456785VN6";
+        let pkcs1 = RsaPublicKey::from_public_key_pem(SANDBOX_PUBLIC_KEY_PEM)
+            .unwrap()
+            .to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
+            .unwrap();
+        assert!(pkcs1.starts_with("-----BEGIN RSA PUBLIC KEY-----"));
+        for pem in [SANDBOX_PUBLIC_KEY_PEM, pkcs1.as_str()] {
+            let v = PushVerifier::from_pem(pem).unwrap();
+            assert!(v.check(text, &raw));
+            assert!(!v.check("MYVNP2026-11-27T10:00:05+07:00EB123456785VN7", &raw));
+            let mut flipped = raw.clone();
+            flipped[0] ^= 1;
+            assert!(!v.check(text, &flipped));
+            assert!(!v.check(text, &raw[..10]));
+            assert!(!v.check(text, &[]));
+        }
+        // Another key's signature of the same text.
+        let other = PushVerifier::from_pem(SANDBOX_GATEWAY_PUBLIC_KEY_PEM).unwrap();
+        assert!(!other.check(text, &raw));
+        assert!(PushVerifier::from_pem("not a key").is_err());
+    }
+
+    #[test]
     fn encryption_mode_decrypts_to_the_text() {
         let env = encryptor().envelope(&[record()], now(), SendDateFormat::Vietnam);
         assert_eq!(env.send_date, "27/11/2026 10:00:05");
