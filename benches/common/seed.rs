@@ -116,7 +116,7 @@ pub async fn submitted(
                 total_fee: None,
                 cod_amount: None,
             };
-            submit::apply(c, &codes, &mut s, &answer, quiet).await?;
+            submit::apply(c, &codes, &mut s, &answer, quiet, None).await?;
             Ok(())
         })
     })

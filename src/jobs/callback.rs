@@ -2,6 +2,7 @@
 //! `callbacks::deliver`) and record what came of it on the callback: delivered, held (its
 //! client's callbacks are stopped), pending (retried) or dead.
 
+use super::preload::Read;
 use super::run::Completion;
 use super::{Context, Failure};
 use crate::callbacks::deliver::{self, Delivery};
@@ -15,12 +16,16 @@ use uuid::Uuid;
 pub(super) async fn run<C>(
     ctx: &Context<C>,
     job: &Job,
+    read: Read<(stored::Callback, bool)>,
 ) -> anyhow::Result<Result<Completion, Failure>> {
     let done = |d: Delivery| Ok(Ok(Completion::Callback(d)));
     let Some(id) = job.callback_id() else {
         return done(Delivery::Dropped("the job names no callback".into()));
     };
-    let found = stored::find_for_delivery(&mut *ctx.conn().await?, id).await?;
+    let found = match read {
+        Read::Read(found) => found,
+        Read::NotRead => stored::find_for_delivery(&mut *ctx.conn().await?, id).await?,
+    };
     let Some((cb, client_enabled)) = found else {
         return done(Delivery::Dropped("no such callback".into()));
     };

@@ -2,6 +2,7 @@
 //! (done, awaiting VNPost's approval, refused) on the shipment. `cancel_case` asks again
 //! about a cancellation VNPost must approve; its answers are recorded here too.
 
+use super::preload::Read;
 use super::run::{Completion, gateway_event, on_shipment};
 use super::submit::find_order;
 use super::{Context, Failure};
@@ -30,8 +31,9 @@ pub enum Answer {
 pub(super) async fn run<C: Carrier>(
     ctx: &Context<C>,
     job: &Job,
+    read: Read<Shipment>,
 ) -> anyhow::Result<Result<Completion, Failure>> {
-    on_shipment(ctx, job, |s| cancel(ctx, s)).await
+    on_shipment(ctx, job, read, |s| cancel(ctx, s)).await
 }
 
 async fn cancel<C: Carrier>(ctx: &Context<C>, s: Shipment) -> Result<Completion, CarrierError> {

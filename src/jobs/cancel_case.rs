@@ -3,6 +3,7 @@
 //! Its answers are recorded like a cancellation's (`cancel::apply`).
 
 use super::cancel::Answer;
+use super::preload::Read;
 use super::run::{Completion, on_shipment};
 use super::{Context, Failure};
 use crate::carrier::{CancelResult, Carrier, CarrierError, timed};
@@ -12,8 +13,9 @@ use crate::ledger::outbox::Job;
 pub(super) async fn run<C: Carrier>(
     ctx: &Context<C>,
     job: &Job,
+    read: Read<Shipment>,
 ) -> anyhow::Result<Result<Completion, Failure>> {
-    on_shipment(ctx, job, |s| cancel_case(ctx, job, s)).await
+    on_shipment(ctx, job, read, |s| cancel_case(ctx, job, s)).await
 }
 
 async fn cancel_case<C: Carrier>(

@@ -1,6 +1,7 @@
 //! Job `carrier_confirm`: a confirming tracking query after a push (SPEC §6), `getOrder` +
 //! `GetStatusHistoryOrder` through `tracking::poll_one`, applied with source `carrier_poll`.
 
+use super::preload::Read;
 use super::run::{Completion, gateway_event, shipment_of};
 use super::{Context, Failure, tracking};
 use crate::carrier::{Carrier, CarrierError};
@@ -14,8 +15,9 @@ use crate::ledger::{Conn, events};
 pub(super) async fn run<C: Carrier>(
     ctx: &Context<C>,
     job: &Job,
+    read: Read<Shipment>,
 ) -> anyhow::Result<Result<Completion, Failure>> {
-    let Some(s) = shipment_of(ctx, job).await? else {
+    let Some(s) = shipment_of(ctx, job, read).await? else {
         return Ok(Ok(Completion::Noop("no shipment".into())));
     };
     if s.status().is_terminal() {

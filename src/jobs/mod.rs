@@ -8,10 +8,12 @@
 //! - `callback`: deliver a callback to a dossier system (the HTTP side is `callbacks`);
 //!   `delivered` records the delivered ones in batches.
 //!
-//! `run` is the common part: it dispatches a claimed job to its kind, then records its effect,
-//! the job's new state and the attempt row in one transaction, or schedules a retry. The
-//! periodic work of a process (tracking polls, `tracking`; lateness, retention,
-//! `housekeeping`) runs on one beat next to the worker. No SQL here: storage is `ledger`'s.
+//! `worker` claims jobs and reads, for the whole claim at once, the rows they need before they
+//! call out (`preload`). `run` is the common part: it dispatches a claimed job to its kind,
+//! then records its effect, the job's new state and the attempt row in one transaction, or
+//! schedules a retry. The periodic work of a process (tracking polls, `tracking`; lateness,
+//! retention, `housekeeping`) runs on one beat next to the worker. No SQL here: storage is
+//! `ledger`'s.
 
 pub mod callback;
 pub mod cancel;
@@ -19,6 +21,7 @@ pub mod cancel_case;
 pub mod confirm;
 pub mod delivered;
 pub mod housekeeping;
+pub mod preload;
 pub mod pressure;
 pub mod retry;
 pub mod run;

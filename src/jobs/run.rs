@@ -3,6 +3,7 @@
 //! schedules its retry, or gives it up once it has failed for longer than its window.
 
 use super::delivered::Recorded;
+use super::preload::{Preloaded, Read};
 use super::{Context, Failure, callback, cancel, cancel_case, confirm, submit};
 use crate::callbacks::deliver::Delivery;
 use crate::carrier::{Carrier, CarrierError};
@@ -11,8 +12,8 @@ use crate::domain::Status;
 use crate::domain::outbox::{AttemptOutcome, JobKind, excerpt};
 use crate::ledger::models::{NewEvent, Shipment};
 use crate::ledger::outbox::{self, Attempt, Job};
-use crate::ledger::shipments::{Visibility, find, find_for_update};
-use crate::ledger::{Conn, callbacks as stored};
+use crate::ledger::shipments::{self, Visibility, find, find_for_update};
+use crate::ledger::{Conn, callbacks as stored, pushes};
 use chrono::Utc;
 use diesel_async::AsyncConnection;
 use std::time::Instant;
@@ -60,14 +61,18 @@ impl Completion {
     }
 }
 
-/// The shipment a carrier job is about, if it still exists.
+/// The shipment a carrier job is about, if it still exists (as its claim read it, if it did).
 pub(super) async fn shipment_of<C>(
     ctx: &Context<C>,
     job: &Job,
+    read: Read<Shipment>,
 ) -> anyhow::Result<Option<Shipment>> {
-    Ok(match job.shipment_id {
-        Some(id) => find(&mut *ctx.conn().await?, id, &Visibility::default()).await?,
-        None => None,
+    Ok(match (read, job.shipment_id) {
+        (Read::Read(found), _) => found,
+        (Read::NotRead, Some(id)) => {
+            find(&mut *ctx.conn().await?, id, &Visibility::default()).await?
+        }
+        (Read::NotRead, None) => None,
     })
 }
 
@@ -75,29 +80,31 @@ pub(super) async fn shipment_of<C>(
 pub(super) async fn on_shipment<C, W>(
     ctx: &Context<C>,
     job: &Job,
+    read: Read<Shipment>,
     work: impl FnOnce(Shipment) -> W,
 ) -> anyhow::Result<Result<Completion, Failure>>
 where
     W: Future<Output = Result<Completion, CarrierError>>,
 {
-    Ok(match shipment_of(ctx, job).await? {
+    Ok(match shipment_of(ctx, job, read).await? {
         None => Ok(Completion::Noop("no shipment".into())),
         Some(s) => work(s).await.map_err(Failure::from),
     })
 }
 
-/// Runs one claimed job to its next state. Errors are database errors only: the job then
-/// stays claimed and is retried once its lease runs out or its worker is gone.
-pub async fn run<C: Carrier>(ctx: &Context<C>, job: Job) -> anyhow::Result<()> {
+/// Runs one claimed job to its next state (`pre`: what its claim read for it). Errors are
+/// database errors only: the job then stays claimed and is retried once its lease runs out or
+/// its worker is gone.
+pub async fn run<C: Carrier>(ctx: &Context<C>, job: Job, pre: Preloaded) -> anyhow::Result<()> {
     let started_at = Utc::now();
     let t = Instant::now();
     let kind = job.kind();
     let result: Result<Completion, Failure> = match kind {
-        Some(JobKind::Callback) => callback::run(ctx, &job).await?,
-        Some(JobKind::CarrierConfirm) => confirm::run(ctx, &job).await?,
-        Some(JobKind::CarrierSubmit) => submit::run(ctx, &job).await?,
-        Some(JobKind::CarrierCancel) => cancel::run(ctx, &job).await?,
-        Some(JobKind::CarrierCancelCase) => cancel_case::run(ctx, &job).await?,
+        Some(JobKind::Callback) => callback::run(ctx, &job, pre.callback).await?,
+        Some(JobKind::CarrierConfirm) => confirm::run(ctx, &job, pre.shipment).await?,
+        Some(JobKind::CarrierSubmit) => submit::run(ctx, &job, pre.shipment).await?,
+        Some(JobKind::CarrierCancel) => cancel::run(ctx, &job, pre.shipment).await?,
+        Some(JobKind::CarrierCancelCase) => cancel_case::run(ctx, &job, pre.shipment).await?,
         None => Ok(Completion::Noop(format!("unknown job kind {}", job.kind))),
     };
     let attempt = |outcome: AttemptOutcome, err: Option<&Failure>, note: Option<String>| Attempt {
@@ -210,8 +217,20 @@ async fn complete<C>(
     conn.transaction::<_, anyhow::Error, _>(async move |c| {
         match &completion {
             Completion::Submit(answer) => {
-                if let Some(mut s) = locked_shipment(c, job).await? {
-                    submit::apply(c, codes, &mut s, answer, quiet).await?;
+                // An order's answer: the row lock and the pushes that overtook the answer
+                // (read once the lock is granted) in one round trip.
+                let locked = match (job.shipment_id, answer) {
+                    (Some(id), submit::Answer::Submitted { item_code, .. }) => {
+                        let (s, waiting) = futures_util::try_join!(
+                            shipments::lock(c, id),
+                            pushes::waiting_for(c, id, item_code),
+                        )?;
+                        s.map(|s| (s, Some(waiting)))
+                    }
+                    _ => locked_shipment(c, job).await?.map(|s| (s, None)),
+                };
+                if let Some((mut s, waiting)) = locked {
+                    submit::apply(c, codes, &mut s, answer, quiet, waiting).await?;
                 }
             }
             Completion::Cancel(answer) => {

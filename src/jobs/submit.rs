@@ -1,6 +1,7 @@
 //! Job `carrier_submit`: create a shipment's carrier order exactly once, and record it (or the
 //! carrier's refusal) on the shipment.
 
+use super::preload::Read;
 use super::run::{Completion, gateway_event, on_shipment};
 use super::{Context, Failure};
 use crate::carrier::order::{ShipmentOrder, order_request};
@@ -38,8 +39,9 @@ pub enum Answer {
 pub(super) async fn run<C: Carrier>(
     ctx: &Context<C>,
     job: &Job,
+    read: Read<Shipment>,
 ) -> anyhow::Result<Result<Completion, Failure>> {
-    on_shipment(ctx, job, |s| submit(ctx, job, s)).await
+    on_shipment(ctx, job, read, |s| submit(ctx, job, s)).await
 }
 
 /// Exactly one carrier order per shipment: any attempt after the first looks the order up by
@@ -135,13 +137,15 @@ pub(super) async fn find_order<C: Carrier>(
 }
 
 /// Records the order (or the refusal) on the locked shipment, then applies the pushes about
-/// the order that arrived before this answer (`pushes::adopt_waiting`).
+/// the order that arrived before this answer (`pushes::adopt_waiting`; `waiting`: those
+/// pushes, if the caller read them with the row lock).
 pub async fn apply(
     c: &mut Conn,
     codes: &CodeTable,
     s: &mut Shipment,
     answer: &Answer,
     quiet: chrono::Duration,
+    waiting: Option<pushes::Waiting>,
 ) -> anyhow::Result<()> {
     match answer {
         Answer::Submitted {
@@ -187,7 +191,7 @@ pub async fn apply(
                     .await?;
                 }
             }
-            pushes::adopt_waiting(c, codes, s.id, item_code, quiet).await?;
+            pushes::adopt_waiting(c, codes, s.id, item_code, quiet, waiting).await?;
         }
         Answer::Rejected(reason) => {
             if let Ok(Outcome::MoveTo(to)) = Action::Reject.apply(s.status()) {

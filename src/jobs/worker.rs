@@ -2,6 +2,7 @@
 //! and finish or release what it holds within a deadline.
 
 use super::Context;
+use super::preload;
 use super::run::run as run_job;
 use super::wakeup::Wakeup;
 use crate::carrier::Carrier;
@@ -166,14 +167,25 @@ pub async fn run<C: Carrier>(
                 Vec::new()
             }
         };
+        // What the jobs read before they call out, for all of them in one round trip; if
+        // that fails, each job reads its own.
+        let claimed = if jobs.is_empty() {
+            preload::Claimed::default()
+        } else {
+            preload::read(&conn, &jobs).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "reading the claimed jobs' rows");
+                preload::Claimed::default()
+            })
+        };
         drop(conn);
         more = jobs.len() == free;
         for job in jobs {
             let permit = slots.clone().acquire_owned().await.expect("semaphore open");
             let ctx = ctx.clone();
+            let pre = claimed.for_job(&job);
             running.spawn(async move {
                 let id = job.id;
-                if let Err(e) = run_job(&ctx, job).await {
+                if let Err(e) = run_job(&ctx, job, pre).await {
                     tracing::warn!(job = id, error = %format!("{e:#}"), "job left for retry");
                 }
                 drop(permit);

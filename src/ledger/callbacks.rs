@@ -53,37 +53,76 @@ pub async fn enqueue(
     occurred_at: DateTime<Utc>,
     reason: Option<String>,
 ) -> QueryResult<Uuid> {
-    let id = Uuid::now_v7();
-    let body = CallbackBody {
-        type_,
-        timestamp: Utc::now(),
-        data: CallbackData {
+    Message::of(s, type_, previous_status, occurred_at, reason)
+        .write(conn)
+        .await
+}
+
+/// A callback made from the shipment as a change left it, to be written later in the same
+/// transaction (a batch of carrier reports writes its changes' callbacks together, after the
+/// shipment has moved on in memory).
+#[derive(Debug)]
+pub struct Message {
+    id: Uuid,
+    client_id: String,
+    shipment_id: Uuid,
+    type_: CallbackType,
+    sequence: i32,
+    body: serde_json::Value,
+}
+
+impl Message {
+    /// The callback for `s` as it is now.
+    pub fn of(
+        s: &Shipment,
+        type_: CallbackType,
+        previous_status: Option<Status>,
+        occurred_at: DateTime<Utc>,
+        reason: Option<String>,
+    ) -> Message {
+        let body = CallbackBody {
+            type_,
+            timestamp: Utc::now(),
+            data: CallbackData {
+                shipment_id: s.id,
+                dossier_code: s.dossier_code.clone(),
+                kind: s.kind(),
+                status: s.status(),
+                previous_status,
+                sequence: s.sequence,
+                late: s.late,
+                tracking_number: s.tracking_number.clone(),
+                occurred_at,
+                reason,
+            },
+        };
+        Message {
+            id: Uuid::now_v7(),
+            client_id: s.client_id.clone(),
             shipment_id: s.id,
-            dossier_code: s.dossier_code.clone(),
-            kind: s.kind(),
-            status: s.status(),
-            previous_status,
+            type_,
             sequence: s.sequence,
-            late: s.late,
-            tracking_number: s.tracking_number.clone(),
-            occurred_at,
-            reason,
-        },
-    };
-    let insert = diesel::insert_into(callbacks::table).values((
-        callbacks::id.eq(id),
-        callbacks::client_id.eq(&s.client_id),
-        callbacks::shipment_id.eq(s.id),
-        callbacks::type_.eq(type_),
-        callbacks::sequence.eq(s.sequence),
-        callbacks::body.eq(serde_json::to_value(&body).expect("callback body serialises")),
-    ));
-    // The message and its delivery job in one round trip (sent in this order).
-    futures_util::try_join!(
-        insert.execute(&mut &*conn),
-        outbox::enqueue_callback(conn, s.id, id)
-    )?;
-    Ok(id)
+            body: serde_json::to_value(&body).expect("callback body serialises"),
+        }
+    }
+
+    /// Writes the message and its delivery job in one round trip (sent in this order); a
+    /// shared reference, so that it may be pipelined with the change's other writes.
+    pub async fn write(self, conn: &Conn) -> QueryResult<Uuid> {
+        let insert = diesel::insert_into(callbacks::table).values((
+            callbacks::id.eq(self.id),
+            callbacks::client_id.eq(self.client_id),
+            callbacks::shipment_id.eq(self.shipment_id),
+            callbacks::type_.eq(self.type_),
+            callbacks::sequence.eq(self.sequence),
+            callbacks::body.eq(self.body),
+        ));
+        futures_util::try_join!(
+            insert.execute(&mut &*conn),
+            outbox::enqueue_callback(conn, self.shipment_id, self.id)
+        )?;
+        Ok(self.id)
+    }
 }
 
 pub async fn find(conn: &mut Conn, id: Uuid) -> QueryResult<Option<Callback>> {
@@ -184,6 +223,24 @@ pub async fn find_for_delivery(conn: &mut Conn, id: Uuid) -> QueryResult<Option<
         .await
         .optional()?;
     Ok(found.map(|(cb, enabled)| (cb, enabled.unwrap_or(true))))
+}
+
+/// [`find_for_delivery`] for many callbacks at once (a worker's claim), in one statement; a
+/// shared reference, so that it may be pipelined. Callbacks not found are left out.
+pub async fn find_many_for_delivery(
+    mut conn: &Conn,
+    ids: &[Uuid],
+) -> QueryResult<Vec<(Callback, bool)>> {
+    let found: Vec<(Callback, Option<bool>)> = callbacks::table
+        .left_join(client_callbacks::table.on(client_callbacks::client_id.eq(callbacks::client_id)))
+        .filter(callbacks::id.eq_any(ids))
+        .select((Callback::as_select(), client_callbacks::enabled.nullable()))
+        .load(&mut conn)
+        .await?;
+    Ok(found
+        .into_iter()
+        .map(|(cb, enabled)| (cb, enabled.unwrap_or(true)))
+        .collect())
 }
 
 /// The client's endpoint answered 410: stop its callbacks until staff re-enable it.

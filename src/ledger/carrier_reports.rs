@@ -4,12 +4,12 @@
 
 use super::models::{NewEvent, Shipment};
 use super::schema::shipment_events;
-use super::shipments::{Visibility, change_status_by_report, find_for_update, write_reported};
+use super::shipments::{self, Change, write_reported};
 use super::{Conn, events};
 use crate::domain::carrier_codes::{CodeMeaning, CodeTable};
 use crate::domain::report::{Current, Decision, Report, decide};
 use crate::domain::{Source, Status};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use uuid::Uuid;
@@ -64,6 +64,33 @@ pub async fn apply(
     .await
 }
 
+/// A shipment's row, locked for the rest of the transaction, with the carrier reports already
+/// stored for it.
+#[derive(Debug)]
+pub struct Locked {
+    pub shipment: Shipment,
+    /// The code and carrier time of every stored report, as PostgreSQL keeps them.
+    seen: Vec<(i32, DateTime<Utc>)>,
+}
+
+/// Locks the shipment's row and reads its stored reports, in one round trip. PostgreSQL runs
+/// the read once the lock is granted, with a snapshot of its own, so it sees every report a
+/// previous holder of the lock committed. `None` if there is no such shipment. A shared
+/// reference: the caller may pipeline it with statements of its own.
+pub async fn lock(c: &Conn, shipment_id: Uuid) -> QueryResult<Option<Locked>> {
+    let mut conn = c;
+    let stored = shipment_events::table
+        .filter(shipment_events::shipment_id.eq(shipment_id))
+        .filter(shipment_events::carrier_code.is_not_null())
+        .select((
+            shipment_events::carrier_code.assume_not_null(),
+            shipment_events::occurred_at,
+        ))
+        .load::<(i32, DateTime<Utc>)>(&mut conn);
+    let (shipment, seen) = futures_util::try_join!(shipments::lock(c, shipment_id), stored)?;
+    Ok(shipment.map(|shipment| Locked { shipment, seen }))
+}
+
 /// [`apply`] inside the caller's transaction (no savepoint of its own: an error fails the
 /// caller's transaction, as it must); also returns the shipment as it now is.
 #[allow(clippy::too_many_arguments)]
@@ -76,18 +103,46 @@ pub async fn apply_in_transaction(
     tracking_number: Option<&str>,
     quiet: chrono::Duration,
 ) -> QueryResult<(Applied, Shipment)> {
-    let mut sorted = reports.to_vec();
-    sorted.sort_by_key(|r| (r.at, r.code));
-    let Some(mut s) = find_for_update(c, shipment_id, &Visibility::default()).await? else {
+    let Some(locked) = lock(c, shipment_id).await? else {
         return Err(diesel::result::Error::NotFound);
     };
+    apply_locked(c, codes, locked, reports, source, tracking_number, quiet).await
+}
+
+/// [`apply_in_transaction`] on a row the caller has locked with [`lock`]. The reports are
+/// applied to the row in memory; then the row, and every new report's event (with its
+/// callback, for a status change), are written in one round trip.
+#[allow(clippy::too_many_arguments)]
+pub async fn apply_locked(
+    c: &Conn,
+    codes: &CodeTable,
+    locked: Locked,
+    reports: &[CarrierReport],
+    source: Source,
+    tracking_number: Option<&str>,
+    quiet: chrono::Duration,
+) -> QueryResult<(Applied, Shipment)> {
+    let mut sorted = reports.to_vec();
+    sorted.sort_by_key(|r| (r.at, r.code));
+    let Locked {
+        shipment: mut s,
+        mut seen,
+    } = locked;
     let mut result = Applied::default();
+    let mut history = Vec::new();
     for r in &sorted {
-        if let Some(outcome) = apply_one(c, codes, &mut s, r, source).await? {
-            result.new += 1;
-            result.changed += usize::from(outcome.changed);
-            result.unknown += usize::from(outcome.unknown);
+        // Stored once per code and carrier time, compared as PostgreSQL keeps the time
+        // (microseconds); a report repeated within the batch is stored once too.
+        let key = (r.code, r.at.trunc_subsecs(6));
+        if seen.contains(&key) {
+            continue;
         }
+        seen.push(key);
+        let one = stage_one(codes, &mut s, r, source);
+        result.new += 1;
+        result.changed += usize::from(one.changed);
+        result.unknown += usize::from(one.unknown);
+        history.push(one.history);
     }
     let now = Utc::now();
     let track = !s.status().is_terminal();
@@ -96,38 +151,39 @@ pub async fn apply_in_transaction(
     }
     s.last_report_at = Some(now);
     s.next_poll_at = track.then(|| now + quiet);
-    // The status change (if any) and the carrier's latest report: one row version for the
-    // whole batch of reports (`apply_one` changed only `s`).
-    write_reported(c, &s).await?;
+    // One row version for the whole batch, and the history in the same round trip, in the
+    // reports' order (each event's `seq` follows the one before).
+    let writes = futures_util::future::try_join_all(history.into_iter().map(|h| h.write(c)));
+    futures_util::try_join!(write_reported(c, &s), writes)?;
     Ok((result, s))
+}
+
+/// What one new report writes.
+enum History {
+    /// An event that changes nothing (or only the carrier's latest word).
+    Event(NewEvent),
+    /// A status change: its event and callback.
+    Change(Change),
+}
+
+impl History {
+    async fn write(self, c: &Conn) -> QueryResult<()> {
+        match self {
+            History::Event(e) => events::append(c, e).await.map(|_| ()),
+            History::Change(change) => change.write(c).await,
+        }
+    }
 }
 
 struct OneOutcome {
     changed: bool,
     unknown: bool,
+    history: History,
 }
 
-/// Stores one report and applies it; `None` when it was already stored. The event (and a
-/// status change's callback) is written at once; the row's changes are made on `s` only, and
-/// the caller writes them.
-async fn apply_one(
-    c: &mut Conn,
-    codes: &CodeTable,
-    s: &mut Shipment,
-    r: &CarrierReport,
-    source: Source,
-) -> QueryResult<Option<OneOutcome>> {
-    let already: bool = diesel::select(diesel::dsl::exists(
-        shipment_events::table
-            .filter(shipment_events::shipment_id.eq(s.id))
-            .filter(shipment_events::carrier_code.eq(r.code))
-            .filter(shipment_events::occurred_at.eq(r.at)),
-    ))
-    .get_result(c)
-    .await?;
-    if already {
-        return Ok(None);
-    }
+/// Applies one report not stored before to `s`, in memory (the caller writes the row), and
+/// says what it writes.
+fn stage_one(codes: &CodeTable, s: &mut Shipment, r: &CarrierReport, source: Source) -> OneOutcome {
     let current = Current {
         status: s.status(),
         carrier_at: s.carrier_at,
@@ -155,11 +211,11 @@ async fn apply_one(
         actor: Some("vnpost".to_owned()),
     };
     let Decision::Apply { to } = decision else {
-        events::append(c, event).await?;
-        return Ok(Some(OneOutcome {
+        return OneOutcome {
             changed: false,
             unknown,
-        }));
+            history: History::Event(event),
+        };
     };
     event.applied = true;
     event.status = Some(to);
@@ -168,7 +224,7 @@ async fn apply_one(
     s.carrier_text = Some(r.text.clone());
     s.carrier_at = Some(r.at);
     let changed = to != s.status();
-    if changed {
+    let history = if changed {
         // The carrier time the shipment was picked up / delivered (for lateness); written with
         // the status.
         match to {
@@ -177,9 +233,13 @@ async fn apply_one(
             _ => {}
         }
         let reason = matches!(to, Status::Rejected | Status::Cancelled).then(|| r.text.clone());
-        change_status_by_report(c, s, to, event, reason).await?;
+        History::Change(Change::stage(s, to, event, reason))
     } else {
-        events::append(c, event).await?;
+        History::Event(event)
+    };
+    OneOutcome {
+        changed,
+        unknown,
+        history,
     }
-    Ok(Some(OneOutcome { changed, unknown }))
 }

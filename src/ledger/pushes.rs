@@ -183,7 +183,9 @@ pub async fn record(
         // (unsigned) only names one whose itemCode is not known yet (a push that overtook the
         // CreateOrder answer), and then only for a confirmation.
         let first = push.first;
-        let mut first_by_item = by_item_code(c, &first.item_code).await?;
+        // The envelope and the first look-up in one round trip.
+        let (mut first_by_item, envelope_id) =
+            futures_util::try_join!(by_item_code(c, &first.item_code), insert_envelope(c, push),)?;
         let mut first_by_reference = match (first_by_item, &first.sale_order_code) {
             (None, Some(reference)) => by_reference_awaiting_item_code(c, reference).await?,
             _ => None,
@@ -244,17 +246,6 @@ pub async fn record(
             (first_by_item, first_by_reference) = (Some(id), None);
         }
 
-        let envelope_id: i64 = diesel::insert_into(carrier_push_envelopes::table)
-            .values((
-                carrier_push_envelopes::send_date.eq(push.send_date),
-                carrier_push_envelopes::send_date_text.eq(push.send_date_text),
-                carrier_push_envelopes::mode.eq(push.mode),
-                carrier_push_envelopes::data.eq(push.data),
-                carrier_push_envelopes::outcomes.eq(json!([])),
-            ))
-            .returning(carrier_push_envelopes::id)
-            .get_result(c)
-            .await?;
         let mut confirmed: Vec<Uuid> = Vec::new();
         let mut outcomes = Vec::with_capacity(1 + rest.len());
 
@@ -264,17 +255,30 @@ pub async fn record(
             None => (push.send_date, true),
         };
         let shipment_id = first_by_item.or(first_by_reference);
-        let inserted: Option<i64> = diesel::insert_into(carrier_pushes::table)
-            .values((
-                record_columns(first, at, from_send_date, push, envelope_id, 0),
-                carrier_pushes::shipment_id.eq(shipment_id),
-                carrier_pushes::outcome.eq(Outcome::Applied.as_str()),
-            ))
-            .on_conflict_do_nothing()
-            .returning(carrier_pushes::id)
-            .get_result(c)
-            .await
-            .optional()?;
+        let shared: &Conn = c;
+        let insert = async {
+            diesel::insert_into(carrier_pushes::table)
+                .values((
+                    record_columns(first, at, from_send_date, push, envelope_id, 0),
+                    carrier_pushes::shipment_id.eq(shipment_id),
+                    carrier_pushes::outcome.eq(Outcome::Applied.as_str()),
+                ))
+                .on_conflict_do_nothing()
+                .returning(carrier_pushes::id)
+                .get_result::<i64>(&mut &*shared)
+                .await
+                .optional()
+        };
+        // A record with a time of its own is applied by its shipment's row lock and stored
+        // reports: read in the same round trip as the record's row (a repeat, found by the
+        // insert, then only held the lock until the commit).
+        let (inserted, locked): (Option<i64>, Option<carrier_reports::Locked>) = match first_by_item
+        {
+            Some(id) if !from_send_date => {
+                futures_util::try_join!(insert, carrier_reports::lock(shared, id))?
+            }
+            _ => (insert.await?, None),
+        };
         let out = match (inserted, first_by_item, first_by_reference) {
             (None, _, _) => RecordOutcome::new(Outcome::Duplicate, shipment_id),
             (Some(_), None, None) => RecordOutcome::new(Outcome::UnknownShipment, None),
@@ -287,7 +291,7 @@ pub async fn record(
             }
             (Some(_), Some(id), _) => {
                 let (outcome, now) =
-                    apply_first(c, codes, id, first, at, from_send_date, quiet).await?;
+                    apply_first(c, codes, id, first, at, from_send_date, quiet, locked).await?;
                 let mut o = RecordOutcome::new(outcome, Some(id));
                 if needs_confirming(from_send_date, outcome, now.as_ref(), first) {
                     o.confirm = Some(confirm(c, id, envelope_id, None, &mut confirmed).await?);
@@ -413,13 +417,28 @@ fn needs_confirming(
     from_send_date || outcome == Outcome::Confirming || now.is_none_or(|s| new_fees(s, r))
 }
 
-async fn by_item_code(c: &mut Conn, item_code: &str) -> QueryResult<Option<Uuid>> {
+async fn by_item_code(mut c: &Conn, item_code: &str) -> QueryResult<Option<Uuid>> {
     shipments::table
         .filter(shipments::tracking_number.eq(item_code))
         .select(shipments::id)
-        .first(c)
+        .first(&mut c)
         .await
         .optional()
+}
+
+/// The push's envelope, its outcomes still empty (written once its records are applied).
+async fn insert_envelope(mut c: &Conn, push: &NewPush<'_>) -> QueryResult<i64> {
+    diesel::insert_into(carrier_push_envelopes::table)
+        .values((
+            carrier_push_envelopes::send_date.eq(push.send_date),
+            carrier_push_envelopes::send_date_text.eq(push.send_date_text),
+            carrier_push_envelopes::mode.eq(push.mode),
+            carrier_push_envelopes::data.eq(push.data),
+            carrier_push_envelopes::outcomes.eq(json!([])),
+        ))
+        .returning(carrier_push_envelopes::id)
+        .get_result(&mut c)
+        .await
 }
 
 async fn by_reference_awaiting_item_code(
@@ -436,6 +455,8 @@ async fn by_reference_awaiting_item_code(
 }
 
 /// Applies the authenticated first record (see the module's rules on a record without time).
+/// `locked`: the shipment's row, if the caller has locked it already.
+#[allow(clippy::too_many_arguments)]
 async fn apply_first(
     c: &mut Conn,
     codes: &CodeTable,
@@ -444,6 +465,7 @@ async fn apply_first(
     at: DateTime<Utc>,
     from_send_date: bool,
     quiet: chrono::Duration,
+    locked: Option<carrier_reports::Locked>,
 ) -> QueryResult<(Outcome, Option<Shipment>)> {
     if from_send_date {
         let seen: bool = diesel::select(diesel::dsl::exists(
@@ -475,16 +497,33 @@ async fn apply_first(
         note: None,
     };
     // In the push's own transaction: no savepoint round trips.
-    let (applied, now) = carrier_reports::apply_in_transaction(
-        c,
-        codes,
-        shipment_id,
-        &[report],
-        Source::CarrierPush,
-        Some(&r.item_code),
-        quiet,
-    )
-    .await?;
+    let reports = [report];
+    let (applied, now) = match locked {
+        Some(locked) => {
+            carrier_reports::apply_locked(
+                c,
+                codes,
+                locked,
+                &reports,
+                Source::CarrierPush,
+                Some(&r.item_code),
+                quiet,
+            )
+            .await?
+        }
+        None => {
+            carrier_reports::apply_in_transaction(
+                c,
+                codes,
+                shipment_id,
+                &reports,
+                Source::CarrierPush,
+                Some(&r.item_code),
+                quiet,
+            )
+            .await?
+        }
+    };
     let outcome = if applied.new == 0 {
         Outcome::Duplicate
     } else if applied.unknown > 0 {
@@ -520,29 +559,25 @@ async fn confirm(
     Ok(Confirm::Queued)
 }
 
-/// The CreateOrder answer has just given `shipment_id` (locked by the caller, in its
-/// transaction) its itemCode: the authenticated first records of pushes that overtook the
-/// answer and carry that itemCode are now known to be about this shipment. Each is applied as
-/// [`record`] would have applied it, had the itemCode been known then; and the confirming
-/// queries they caused are dropped, unless one of them still needs it by [`record`]'s rule, or
-/// a record of another push still waits for it.
-pub async fn adopt_waiting(
-    c: &mut Conn,
-    codes: &CodeTable,
-    shipment_id: Uuid,
-    item_code: &str,
-    quiet: chrono::Duration,
-) -> QueryResult<()> {
-    type Row = (
-        i64,
-        Option<String>,
-        i32,
-        String,
-        DateTime<Utc>,
-        bool,
-        Option<i64>,
-        Option<i64>,
-    );
+type WaitingRow = (
+    i64,
+    Option<String>,
+    i32,
+    String,
+    DateTime<Utc>,
+    bool,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// The authenticated first records of pushes that overtook a CreateOrder answer and carry its
+/// itemCode ([`waiting_for`]), for [`adopt_waiting`].
+#[derive(Debug)]
+pub struct Waiting(Vec<WaitingRow>);
+
+/// Reads what [`adopt_waiting`] applies. Run after the shipment's row lock is granted (the
+/// caller may pipeline it behind the lock), it sees every push that locked the row before.
+pub async fn waiting_for(mut c: &Conn, shipment_id: Uuid, item_code: &str) -> QueryResult<Waiting> {
     // The outcome as a literal, not a bound value: the statement is kept prepared, and only a
     // literal lets its generic plan use the partial index `carrier_pushes_confirming` (with a
     // bound value it scanned every push, once per submission).
@@ -550,7 +585,7 @@ pub async fn adopt_waiting(
         "carrier_pushes.outcome = '{}'",
         Outcome::Confirming.as_str()
     );
-    let waiting: Vec<Row> = carrier_pushes::table
+    carrier_pushes::table
         .filter(carrier_pushes::shipment_id.eq(shipment_id))
         .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&confirming))
         .filter(carrier_pushes::item_code.eq(item_code))
@@ -567,8 +602,30 @@ pub async fn adopt_waiting(
             carrier_pushes::cod_amount,
         ))
         .prepared()
-        .load(c)
-        .await?;
+        .load(&mut c)
+        .await
+        .map(Waiting)
+}
+
+/// The CreateOrder answer has just given `shipment_id` (locked by the caller, in its
+/// transaction) its itemCode: the authenticated first records of pushes that overtook the
+/// answer and carry that itemCode are now known to be about this shipment. Each is applied as
+/// [`record`] would have applied it, had the itemCode been known then; and the confirming
+/// queries they caused are dropped, unless one of them still needs it by [`record`]'s rule, or
+/// a record of another push still waits for it. `waiting`: what [`waiting_for`] read, if the
+/// caller has read it already.
+pub async fn adopt_waiting(
+    c: &mut Conn,
+    codes: &CodeTable,
+    shipment_id: Uuid,
+    item_code: &str,
+    quiet: chrono::Duration,
+    waiting: Option<Waiting>,
+) -> QueryResult<()> {
+    let waiting = match waiting {
+        Some(w) => w.0,
+        None => waiting_for(c, shipment_id, item_code).await?.0,
+    };
     let any_waiting = !waiting.is_empty();
     let mut still_confirming = false;
     for (id, sale_order_code, status, text, at, from_send_date, total_fee, cod_amount) in waiting {
@@ -582,7 +639,7 @@ pub async fn adopt_waiting(
             changed_at: (!from_send_date).then_some(at),
         };
         let (outcome, now) =
-            apply_first(c, codes, shipment_id, &r, at, from_send_date, quiet).await?;
+            apply_first(c, codes, shipment_id, &r, at, from_send_date, quiet, None).await?;
         // The same rule as for a push whose itemCode was known when it came.
         still_confirming |= needs_confirming(from_send_date, outcome, now.as_ref(), &r);
         if outcome != Outcome::Confirming {

@@ -56,20 +56,36 @@ pub async fn find(conn: &mut Conn, id: Uuid, v: &Visibility) -> QueryResult<Opti
         .optional()
 }
 
+/// Shipments by id, for the gateway's own work (no visibility rule), in one statement; a
+/// shared reference, so that it may be pipelined. Ids not found are left out.
+pub async fn find_many(mut conn: &Conn, ids: &[Uuid]) -> QueryResult<Vec<Shipment>> {
+    dsl::shipments
+        .filter(dsl::id.eq_any(ids))
+        .select(Shipment::as_select())
+        .load(&mut conn)
+        .await
+}
+
 /// Locks the shipment's row for the rest of the transaction.
 pub async fn find_for_update(
     conn: &mut Conn,
     id: Uuid,
     v: &Visibility,
 ) -> QueryResult<Option<Shipment>> {
-    let found = dsl::shipments
+    Ok(lock(conn, id).await?.filter(|s| v.allows(s)))
+}
+
+/// [`find_for_update`] for the gateway's own work (no visibility rule), on a shared reference:
+/// it may be pipelined with reads that must see what the lock's previous holder committed
+/// (PostgreSQL runs them after it, each with its own snapshot).
+pub async fn lock(mut conn: &Conn, id: Uuid) -> QueryResult<Option<Shipment>> {
+    dsl::shipments
         .find(id)
         .select(Shipment::as_select())
         .for_update()
-        .first(conn)
+        .first(&mut conn)
         .await
-        .optional()?;
-    Ok(found.filter(|s| v.allows(s)))
+        .optional()
 }
 
 /// The dossier's active shipment of this kind, if any: [`active_for_dossiers`] for one code
@@ -547,21 +563,22 @@ async fn write_status(
                 .await
         }
     };
-    futures_util::try_join!(row, change.write_history(shared, s))?;
+    futures_util::try_join!(row, change.write(shared))?;
     Ok(())
 }
 
-/// A status change made on the locked row in memory, before its history is written.
-struct Change {
-    previous: Status,
+/// A status change made on the locked row in memory, with the history it writes: its event,
+/// and its callback made from the row as the change left it.
+#[derive(Debug)]
+pub struct Change {
     event: NewEvent,
-    /// The reason the callback gives (cancellations and rejections only).
-    why: Option<String>,
+    callback: callbacks::Message,
 }
 
 impl Change {
-    /// Moves `s` to `to` in memory: status, sequence, time, reason.
-    fn stage(s: &mut Shipment, to: Status, event: NewEvent, reason: Option<String>) -> Change {
+    /// Moves `s` to `to` in memory (status, sequence, time, reason) and makes the change's
+    /// history; nothing is written yet.
+    pub fn stage(s: &mut Shipment, to: Status, event: NewEvent, reason: Option<String>) -> Change {
         let previous = s.status();
         s.status = to;
         s.sequence += 1;
@@ -573,44 +590,22 @@ impl Change {
             .status_reason
             .clone()
             .filter(|_| matches!(to, Status::Rejected | Status::Cancelled));
-        Change {
-            previous,
-            event,
+        let callback = callbacks::Message::of(
+            s,
+            CallbackType::for_status(s.status()),
+            Some(previous),
+            event.occurred_at,
             why,
-        }
+        );
+        Change { event, callback }
     }
 
-    /// The event, and the callback with its job, pipelined (`s` as the change left it).
-    async fn write_history(self, conn: &Conn, s: &Shipment) -> QueryResult<()> {
-        let occurred_at = self.event.occurred_at;
-        futures_util::try_join!(
-            events::append(conn, self.event),
-            callbacks::enqueue(
-                conn,
-                s,
-                CallbackType::for_status(s.status()),
-                Some(self.previous),
-                occurred_at,
-                self.why,
-            ),
-        )?;
+    /// The event, and the callback with its job, pipelined (a shared reference: it may be
+    /// pipelined with the row's write too).
+    pub async fn write(self, conn: &Conn) -> QueryResult<()> {
+        futures_util::try_join!(events::append(conn, self.event), self.callback.write(conn))?;
         Ok(())
     }
-}
-
-/// [`change_status`] for a carrier report: writes the event and the callback now and leaves
-/// the row to [`write_reported`], which the caller runs once after the batch of reports. A
-/// status change rewrites every index of `shipments` (the status is indexed); writing the row
-/// once per push, with the tracking columns, halves that work.
-pub async fn change_status_by_report(
-    conn: &mut Conn,
-    s: &mut Shipment,
-    to: Status,
-    event: NewEvent,
-    reason: Option<String>,
-) -> QueryResult<()> {
-    let change = Change::stage(s, to, event, reason);
-    change.write_history(conn, s).await
 }
 
 /// The columns a batch of carrier reports changes, beyond the status change's.
@@ -622,9 +617,12 @@ struct ReportColumns<'a> {
     tracking_number: Option<&'a str>,
 }
 
-/// Writes the locked row after a batch of carrier reports ([`change_status_by_report`]): the
-/// status columns (unchanged if no report moved it) and the tracking columns, one row version.
-pub async fn write_reported(conn: &mut Conn, s: &Shipment) -> QueryResult<()> {
+/// Writes the locked row after a batch of carrier reports, whose changes were staged with
+/// [`Change::stage`]: the status columns (unchanged if no report moved it) and the tracking
+/// columns, one row version. A status change rewrites every index of `shipments` (the status
+/// is indexed): one write per batch, not one per change and one for the tracking columns. A
+/// shared reference, so that the caller may pipeline it with the changes' history.
+pub async fn write_reported(mut conn: &Conn, s: &Shipment) -> QueryResult<()> {
     let report = ReportColumns {
         last_report_at: s.last_report_at,
         next_poll_at: s.next_poll_at,
@@ -633,7 +631,7 @@ pub async fn write_reported(conn: &mut Conn, s: &Shipment) -> QueryResult<()> {
     diesel::update(dsl::shipments.find(s.id))
         .set((StatusColumns::of(s), report))
         .prepared()
-        .execute(conn)
+        .execute(&mut conn)
         .await?;
     Ok(())
 }

@@ -222,3 +222,120 @@ async fn delivered_callbacks_are_recorded_together_and_only_for_jobs_still_ours(
         0
     );
 }
+
+/// A claim's rows are read together (`jobs::preload`): each job gets exactly what it would have
+/// read itself (its shipment; its callback and whether the client's callbacks are on), a job
+/// with nothing to read gets nothing, and a job whose claim did not read (the read failed)
+/// reads for itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claims_rows_are_read_together_as_each_job_would_read_them() {
+    use bcci_gateway::domain::callback::CallbackType;
+    use bcci_gateway::jobs::preload::{self, Read};
+    use bcci_gateway::ledger::callbacks;
+    use bcci_gateway::ledger::shipments::{Visibility, find};
+
+    let app = TestApp::spawn().await;
+    let a: uuid::Uuid = app.create_pickup(1).await.parse().unwrap();
+    let b: uuid::Uuid = app.create_pickup(2).await.parse().unwrap();
+    let mut conn = app.db.conn().await;
+    let sa = find(&mut conn, a, &Visibility::default())
+        .await
+        .unwrap()
+        .unwrap();
+    let on = callbacks::enqueue(
+        &conn,
+        &sa,
+        CallbackType::StatusChanged,
+        None,
+        chrono::Utc::now(),
+        None,
+    )
+    .await
+    .unwrap();
+    // The other client's callbacks are stopped (its endpoint answered 410).
+    let mut sb = find(&mut conn, b, &Visibility::default())
+        .await
+        .unwrap()
+        .unwrap();
+    sb.client_id = "other-client".into();
+    let off = callbacks::enqueue(
+        &conn,
+        &sb,
+        CallbackType::StatusChanged,
+        None,
+        chrono::Utc::now(),
+        None,
+    )
+    .await
+    .unwrap();
+    callbacks::disable_client(&mut conn, "other-client", "410 Gone")
+        .await
+        .unwrap();
+    // A confirming query on `a` too: two jobs of one shipment.
+    jobs::enqueue(
+        &conn,
+        JobKind::CarrierConfirm,
+        Some(a),
+        serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    // A callback job that names no callback has nothing to read.
+    jobs::enqueue(&conn, JobKind::Callback, None, serde_json::json!({}))
+        .await
+        .unwrap();
+
+    let claimed = jobs::claim(&mut conn, 44, 10, LEASE).await.unwrap();
+    assert_eq!(claimed.len(), 6, "{claimed:?}");
+    let rows = preload::read(&conn, &claimed).await.unwrap();
+    let mut seen = (0, 0, 0);
+    for job in &claimed {
+        let pre = rows.for_job(job);
+        match job.kind() {
+            Some(JobKind::CarrierSubmit | JobKind::CarrierConfirm) => {
+                let Read::Read(Some(s)) = pre.shipment else {
+                    panic!("{job:?}: {:?}", pre.shipment)
+                };
+                let own = find(&mut conn, job.shipment_id.unwrap(), &Visibility::default())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(format!("{s:?}"), format!("{own:?}"));
+                assert!(matches!(pre.callback, Read::NotRead));
+                seen.0 += 1;
+            }
+            Some(JobKind::Callback) if job.callback_id().is_some() => {
+                let Read::Read(Some((cb, enabled))) = pre.callback else {
+                    panic!("{job:?}: {:?}", pre.callback)
+                };
+                let own = callbacks::find_for_delivery(&mut conn, cb.id)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(
+                    format!("{:?}", (&cb, enabled)),
+                    format!("{:?}", (&own.0, own.1))
+                );
+                assert_eq!(enabled, cb.id == on, "{}", cb.id);
+                assert!(cb.id == on || cb.id == off);
+                assert!(matches!(pre.shipment, Read::NotRead));
+                seen.1 += 1;
+            }
+            _ => {
+                assert!(matches!(pre.shipment, Read::NotRead));
+                assert!(matches!(pre.callback, Read::NotRead));
+                seen.2 += 1;
+            }
+        }
+    }
+    assert_eq!(seen, (3, 2, 1));
+    // Nothing read: every job reads for itself.
+    let none = preload::Claimed::default();
+    assert!(claimed.iter().all(|j| matches!(
+        none.for_job(j),
+        preload::Preloaded {
+            shipment: Read::NotRead,
+            callback: Read::NotRead
+        }
+    )));
+}

@@ -1451,7 +1451,7 @@ async fn answer_create_order(app: &TestApp, id: &str, item_code: &str) {
         let mut s = find_for_update(c, id, &Visibility::default())
             .await?
             .expect("the shipment exists");
-        submit::apply(c, &codes, &mut s, &answer, Span::minutes(10)).await?;
+        submit::apply(c, &codes, &mut s, &answer, Span::minutes(10), None).await?;
         Ok(())
     })
     .await
@@ -1658,4 +1658,58 @@ async fn reports_that_move_the_shipment_write_its_row_once_with_an_event_and_cal
     let evs = events(&app, &s.id).await;
     let statuses: Vec<&Value> = evs.iter().rev().take(2).map(|e| &e["status"]).collect();
     assert_eq!(statuses, [&json!("in_transit"), &json!("picked_up")]);
+}
+
+/// A report is stored once per shipment, code and carrier time, the time compared as PostgreSQL
+/// keeps it (microseconds; `carrier_reports` compares in memory what it read with the row
+/// lock): a report repeated within one batch, or in a later batch with a time that differs
+/// only below the microsecond, is one event; another microsecond or another code is another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_is_stored_once_however_it_is_repeated_and_to_the_microsecond() {
+    use bcci_gateway::domain::Source;
+    use bcci_gateway::ledger::carrier_reports::{self, CarrierReport};
+    let app = TestApp::spawn().await;
+    let id = app.create_pickup(1).await;
+    let shipment: uuid::Uuid = id.parse().unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 12, 1, 8, 30, 0).unwrap() + Span::nanoseconds(123_456_789);
+    let report = |code: i32, at: DateTime<Utc>| CarrierReport {
+        code,
+        text: format!("mã {code}"),
+        at,
+        note: None,
+    };
+    let mut conn = app.db.conn().await;
+    let codes = app.config.carrier.status_codes.clone();
+    let mut apply = async |reports: Vec<CarrierReport>| {
+        carrier_reports::apply(
+            &mut conn,
+            &codes,
+            shipment,
+            &reports,
+            Source::CarrierPoll,
+            Some("EB000000901VN"),
+            Span::minutes(10),
+        )
+        .await
+        .unwrap()
+        .new
+    };
+    assert_eq!(apply(vec![report(6, at), report(6, at)]).await, 1);
+    assert_eq!(apply(vec![report(6, at + Span::nanoseconds(100))]).await, 0);
+    assert_eq!(
+        apply(vec![
+            report(6, at),
+            report(6, at + Span::microseconds(1)),
+            report(10, at)
+        ])
+        .await,
+        2
+    );
+    let stored = app
+        .db
+        .count(&format!(
+            "SELECT count(*) FROM shipment_events WHERE shipment_id = '{id}' AND carrier_code IS NOT NULL"
+        ))
+        .await;
+    assert_eq!(stored, 3);
 }
