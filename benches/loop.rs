@@ -25,6 +25,7 @@
 //! nine pushes and callbacks each), BENCH_BACKLOG (20000),
 //! BENCH_BACKLOG_SECONDS (longest drain watched, 300), BENCH_BACKLOG_STEP ("0s": journeys
 //! frozen while the backlog drains), BENCH_SCENARIOS (default "ingest,loop,backlog"),
+//! BENCH_JOBS_TOML (`[jobs]` settings for the gateway, one per line; default none),
 //! TEST_DATABASE_SERVER (postgres://postgres@127.0.0.1:5432).
 //! Databases: loopbench_ingest, loopbench_loop, loopbench_backlog (dropped at the start of the
 //! run, left afterwards for inspection).
@@ -283,8 +284,10 @@ struct Ports {
 
 /// The gateway's overlay: the sandbox as a real carrier in its own process (kind "vnpost",
 /// its credentials and push key), the callbacks to this process's receiver. Pool sizes and
-/// worker counts stay at the defaults of the binary under test.
+/// worker counts stay at the defaults of the binary under test, unless `BENCH_JOBS_TOML`
+/// gives `[jobs]` settings to try (for example `pool_size = 4`).
 fn gateway_config(dir: &Path, name: &str, p: &Ports, db_url: &str, jobs: bool) -> PathBuf {
+    let tuning = std::env::var("BENCH_JOBS_TOML").unwrap_or_default();
     let text = format!(
         r#"[server]
 listen = "127.0.0.1:{gw}"
@@ -311,6 +314,7 @@ webhook_public_key_pem = "file:{ROOT}/config/sandbox/carrier-push-public.pem"
 
 [jobs]
 enabled = {jobs}
+{tuning}
 
 [tracking]
 enabled = {jobs}
@@ -1373,8 +1377,12 @@ async fn main() {
     bench.svix();
     receiver.stop(true).await;
 
+    let tuning = match std::env::var("BENCH_JOBS_TOML") {
+        Ok(t) if !t.trim().is_empty() => format!(" BENCH_JOBS_TOML={t:?}"),
+        _ => String::new(),
+    };
     let md = format!(
-        "Loop benchmark (benches/loop.rs), {}: BENCH_SECONDS={seconds} BENCH_ROUNDS={rounds} BENCH_LOOP_SECONDS={loop_seconds} BENCH_LOOP_RATE={loop_rate} BENCH_LOOP_STEP={loop_step} BENCH_BACKLOG={backlog}\n\n{}",
+        "Loop benchmark (benches/loop.rs), {}: BENCH_SECONDS={seconds} BENCH_ROUNDS={rounds} BENCH_LOOP_SECONDS={loop_seconds} BENCH_LOOP_RATE={loop_rate} BENCH_LOOP_STEP={loop_step} BENCH_BACKLOG={backlog}{tuning}\n\n{}",
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         bench.table.markdown()
     );
