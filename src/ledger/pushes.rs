@@ -185,7 +185,7 @@ pub async fn record(
         let first = push.first;
         // The envelope and the first look-up in one round trip.
         let (mut first_by_item, envelope_id) =
-            futures_util::try_join!(by_item_code(c, &first.item_code), insert_envelope(c, push),)?;
+            futures_util::try_join!(by_item_code(c, &first.item_code), insert_envelope(c, push))?;
         let mut first_by_reference = match (first_by_item, &first.sale_order_code) {
             (None, Some(reference)) => by_reference_awaiting_item_code(c, reference).await?,
             _ => None,
