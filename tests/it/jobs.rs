@@ -238,36 +238,21 @@ async fn a_claims_rows_are_read_together_as_each_job_would_read_them() {
     let a: uuid::Uuid = app.create_pickup(1).await.parse().unwrap();
     let b: uuid::Uuid = app.create_pickup(2).await.parse().unwrap();
     let mut conn = app.db.conn().await;
-    let sa = find(&mut conn, a, &Visibility::default())
-        .await
-        .unwrap()
-        .unwrap();
-    let on = callbacks::enqueue(
-        &conn,
-        &sa,
-        CallbackType::StatusChanged,
-        None,
-        chrono::Utc::now(),
-        None,
-    )
-    .await
-    .unwrap();
+    // A callback about shipment `id`, to `client`.
+    let mut callback_for = async |id: uuid::Uuid, client: &str| {
+        let mut s = find(&mut conn, id, &Visibility::default())
+            .await
+            .unwrap()
+            .unwrap();
+        s.client_id = client.into();
+        let now = chrono::Utc::now();
+        callbacks::enqueue(&conn, &s, CallbackType::StatusChanged, None, now, None)
+            .await
+            .unwrap()
+    };
+    let on = callback_for(a, "motcua-tq").await;
     // The other client's callbacks are stopped (its endpoint answered 410).
-    let mut sb = find(&mut conn, b, &Visibility::default())
-        .await
-        .unwrap()
-        .unwrap();
-    sb.client_id = "other-client".into();
-    let off = callbacks::enqueue(
-        &conn,
-        &sb,
-        CallbackType::StatusChanged,
-        None,
-        chrono::Utc::now(),
-        None,
-    )
-    .await
-    .unwrap();
+    let off = callback_for(b, "other-client").await;
     callbacks::disable_client(&mut conn, "other-client", "410 Gone")
         .await
         .unwrap();
