@@ -18,8 +18,8 @@
 //! next analysed, and possibly made while the table was new and empty. Use it for look-ups by
 //! key (a primary key, a unique index), whose plan is an index scan at any size; a query whose
 //! best plan depends on its values or on the table's size (the job claim, the tracking poll's
-//! scan, the push's clean-up of confirming jobs) stays unprepared and is planned for its values
-//! on every call. Check a new one on an empty ledger with `SET plan_cache_mode =
+//! scan, the push's clean-up of confirming jobs, a look-up by a list of ids: `.unprepared()`)
+//! stays unprepared and is planned for its values on every call. Check a new one on an empty ledger with `SET plan_cache_mode =
 //! force_generic_plan` and `EXPLAIN EXECUTE`: no `Seq Scan` on a table that grows.
 //!
 //! Overriding `QueryFragment::is_safe_to_cache_prepared` is what diesel's feature
@@ -29,34 +29,48 @@ use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::result::QueryResult;
 
-/// A statement to keep prepared on its connection (see the module's notes).
+/// A statement whose preparation is decided here, not by diesel: kept prepared on its
+/// connection when `KEEP` ([`Prepared`]), planned for its values on every call when not
+/// ([`Unprepared`]). See the module's notes.
 #[derive(Debug, Clone)]
-pub struct Prepared<Q>(pub Q);
+pub struct Planned<Q, const KEEP: bool>(pub Q);
 
-impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Prepared<Q> {
+/// A statement to keep prepared on its connection.
+pub type Prepared<Q> = Planned<Q, true>;
+
+/// A statement diesel would keep prepared whose generic plan could be wrong: a look-up by a
+/// list of keys (`= ANY`) gets a sequential scan as its generic plan on a new, small table.
+pub type Unprepared<Q> = Planned<Q, false>;
+
+impl<Q: QueryFragment<Pg>, const KEEP: bool> QueryFragment<Pg> for Planned<Q, KEEP> {
     fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         self.0.walk_ast(pass)
     }
 
     fn is_safe_to_cache_prepared(&self, _backend: &Pg) -> QueryResult<bool> {
-        Ok(true)
+        Ok(KEEP)
     }
 }
 
 /// No static query id: the cache then keys the statement by its SQL text and bind types.
-impl<Q> QueryId for Prepared<Q> {
+impl<Q, const KEEP: bool> QueryId for Planned<Q, KEEP> {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl<Q: Query> Query for Prepared<Q> {
+impl<Q: Query, const KEEP: bool> Query for Planned<Q, KEEP> {
     type SqlType = Q::SqlType;
 }
 
-/// `.prepared()` on a statement under construction, before `.execute(…)` or `.load(…)`.
+/// `.prepared()` or `.unprepared()` on a statement under construction, before `.execute(…)`
+/// or `.load(…)`.
 pub trait KeepPrepared: Sized {
     fn prepared(self) -> Prepared<Self> {
-        Prepared(self)
+        Planned(self)
+    }
+
+    fn unprepared(self) -> Unprepared<Self> {
+        Planned(self)
     }
 }
 

@@ -57,11 +57,13 @@ pub async fn find(conn: &mut Conn, id: Uuid, v: &Visibility) -> QueryResult<Opti
 }
 
 /// Shipments by id, for the gateway's own work (no visibility rule), in one statement; a
-/// shared reference, so that it may be pipelined. Ids not found are left out.
+/// shared reference, so that it may be pipelined. Ids not found are left out. Planned for its
+/// values on every call: kept prepared, its generic plan on a new ledger is a sequential scan.
 pub async fn find_many(mut conn: &Conn, ids: &[Uuid]) -> QueryResult<Vec<Shipment>> {
     dsl::shipments
         .filter(dsl::id.eq_any(ids))
         .select(Shipment::as_select())
+        .unprepared()
         .load(&mut conn)
         .await
 }

@@ -314,6 +314,22 @@ async fn a_claims_rows_are_read_together_as_each_job_would_read_them() {
         }
     }
     assert_eq!(seen, (3, 2, 1));
+    // The shipments' look-up by a list of ids is not kept prepared on the connection: its
+    // generic plan on a new ledger would be a sequential scan.
+    #[derive(diesel::QueryableByName)]
+    struct Kept {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let kept: Kept = diesel::sql_query(
+        "SELECT count(*) AS n FROM pg_prepared_statements \
+         WHERE statement LIKE '%FROM \"shipments\" WHERE%= ANY%' \
+           AND statement NOT LIKE '%pg_prepared_statements%'",
+    )
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(kept.n, 0);
     // Nothing read: every job reads for itself.
     let none = preload::Claimed::default();
     assert!(claimed.iter().all(|j| matches!(
