@@ -72,9 +72,11 @@ fn err(e: CarrierError) -> anyhow::Error {
 /// An answer in no known shape is not "no news": the poll is handed to a confirming job
 /// (`carrier_confirm`), whose attempts record the error with an excerpt, retry it with
 /// backoff, and list it for staff (Cần xử lý → answers that cannot be read).
+/// One at a time: while a confirming job is queued or running (it retries until it can
+/// read the answer), another unreadable poll adds nothing.
 async fn confirm_later<C>(ctx: &Context<C>, shipment: Uuid) -> anyhow::Result<()> {
     let mut conn = ctx.conn().await?;
-    if !outbox::queued_for(&mut conn, JobKind::CarrierConfirm, shipment).await? {
+    if !outbox::pending_for(&mut conn, JobKind::CarrierConfirm, shipment).await? {
         outbox::enqueue(
             &conn,
             JobKind::CarrierConfirm,
