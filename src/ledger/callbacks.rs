@@ -215,14 +215,7 @@ pub async fn note_failure(conn: &mut Conn, id: Uuid, error: &str) -> QueryResult
 /// A callback to deliver, and whether its client's callbacks are on (not stopped by a
 /// `410 Gone`): one round trip, since every delivery attempt asks both.
 pub async fn find_for_delivery(conn: &mut Conn, id: Uuid) -> QueryResult<Option<(Callback, bool)>> {
-    let found: Option<(Callback, Option<bool>)> = callbacks::table
-        .left_join(client_callbacks::table.on(client_callbacks::client_id.eq(callbacks::client_id)))
-        .filter(callbacks::id.eq(id))
-        .select((Callback::as_select(), client_callbacks::enabled.nullable()))
-        .first(conn)
-        .await
-        .optional()?;
-    Ok(found.map(|(cb, enabled)| (cb, enabled.unwrap_or(true))))
+    Ok(find_many_for_delivery(conn, &[id]).await?.pop())
 }
 
 /// [`find_for_delivery`] for many callbacks at once (a worker's claim), in one statement; a
